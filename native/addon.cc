@@ -1,0 +1,59 @@
+// Registers the exports; nothing else. Every export is wrapped so that a C++ exception that
+// is not already a JS error (std::bad_alloc, say) becomes one instead of ending the process.
+#include <napi.h>
+
+#include "errors.h"
+#include "mapping.h"
+
+namespace hugespan {
+Napi::Value Smaps(const Napi::CallbackInfo&);
+Napi::Value ParseSmapsText(const Napi::CallbackInfo&);
+Napi::Value ReadProc(const Napi::CallbackInfo&);
+Napi::Value PagemapScan(const Napi::CallbackInfo&);
+Napi::Value GetPageSize(const Napi::CallbackInfo&);
+Napi::Value ThpDisabled(const Napi::CallbackInfo&);
+Napi::Value SetThpDisabled(const Napi::CallbackInfo&);
+
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+static Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    ThrowError(info.Env(), "ERR_HUGESPAN_INTERNAL", e.what());
+  }
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  RegistryOf(env);
+  const struct {
+    const char* name;
+    Napi::Function::Callback fn;
+  } table[] = {
+      {"map", Guarded<Map>},
+      {"unmap", Guarded<Unmap>},
+      {"commit", Guarded<Commit>},
+      {"decommit", Guarded<Decommit>},
+      {"madvise", Guarded<Madvise>},
+      {"touch", Guarded<Touch>},
+      {"readPages", Guarded<ReadPages>},
+      {"randomReads", Guarded<RandomReads>},
+      {"view", Guarded<View>},
+      {"mappings", Guarded<Mappings>},
+      {"smaps", Guarded<Smaps>},
+      {"parseSmaps", Guarded<ParseSmapsText>},
+      {"readProc", Guarded<ReadProc>},
+      {"pagemapScan", Guarded<PagemapScan>},
+      {"pageSize", Guarded<GetPageSize>},
+      {"thpDisabled", Guarded<ThpDisabled>},
+      {"setThpDisabled", Guarded<SetThpDisabled>},
+  };
+  for (const auto& e : table) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  return exports;
+}
+
+}  // namespace hugespan
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return hugespan::Init(env, exports); }
+NODE_API_MODULE(hugespan, InitModule)

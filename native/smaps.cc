@@ -1,0 +1,391 @@
+// The smaps parser: one forward pass over the text, line by line, no regex, no streams, no
+// locale. Invariants: every byte read lies in [data, data+len); every Vma, field and flag
+// stored comes from at least one byte of input, so memory stays O(len); a field's identity is
+// its camelCase key, so two lines whose keys camel to the same name are a duplicate.
+#include "smaps.h"
+
+#include <cstring>
+#include <unordered_set>
+
+namespace hugespan {
+namespace {
+
+inline bool IsUpper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+inline bool IsLower(unsigned char c) { return c >= 'a' && c <= 'z'; }
+inline bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+inline bool IsAlpha(unsigned char c) { return IsUpper(c) || IsLower(c); }
+inline bool IsBlank(unsigned char c) { return c == ' ' || c == '\t'; }
+inline char ToLower(unsigned char c) { return IsUpper(c) ? static_cast<char>(c + 32) : static_cast<char>(c); }
+inline char ToUpper(unsigned char c) { return IsLower(c) ? static_cast<char>(c - 32) : static_cast<char>(c); }
+
+// Per byte: its hex value (0-15) or kNotHex, plus kKeyChar for [A-Za-z0-9_].
+constexpr unsigned char kNotHex = 0x10, kKeyChar = 0x20;
+struct CharTable {
+  unsigned char v[256];
+  constexpr CharTable() : v() {
+    for (int c = 0; c < 256; ++c) {
+      unsigned char x = kNotHex;
+      if (c >= '0' && c <= '9') x = static_cast<unsigned char>(c - '0');
+      if (c >= 'a' && c <= 'f') x = static_cast<unsigned char>(c - 'a' + 10);
+      if (c >= 'A' && c <= 'F') x = static_cast<unsigned char>(c - 'A' + 10);
+      if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') x |= kKeyChar;
+      v[c] = x;
+    }
+  }
+};
+constexpr CharTable kChars;
+inline bool IsKeyChar(unsigned char c) { return kChars.v[c] & kKeyChar; }
+// Hex digit value, or -1.
+inline int HexVal(unsigned char c) {
+  unsigned char x = kChars.v[c] & 0x1f;
+  return x == kNotHex ? -1 : x;
+}
+
+// First byte in [p, e) that is not ' ' (or e); eight bytes at a time over the kernel's padding.
+inline const char* SkipSpaceRun(const char* p, const char* e) {
+  constexpr uint64_t kSpaces = 0x2020202020202020ull;
+  while (e - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    uint64_t diff = w ^ kSpaces;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    if (diff) return p + (__builtin_clzll(diff) >> 3);
+#else
+    if (diff) return p + (__builtin_ctzll(diff) >> 3);  // the lowest set byte comes first in memory
+#endif
+    p += 8;
+  }
+  while (p < e && *p == ' ') ++p;
+  return p;
+}
+
+// The general camelCase rule (see CamelKey), appending to `out`.
+void CamelInto(const char* s, size_t n, std::string& out) {
+  if (n == 11 && std::memcmp(s, "THPeligible", 11) == 0) {
+    out.append("thpEligible", 11);
+    return;
+  }
+  bool first = true;
+  size_t i = 0;
+  while (i < n) {
+    if (s[i] == '_') { ++i; continue; }        // empty parts vanish
+    size_t j = i;
+    while (j < n && s[j] != '_') ++j;          // part is [i, j)
+    if (first) {
+      bool anyLower = false;
+      for (size_t k = i; k < j; ++k) anyLower |= IsLower(static_cast<unsigned char>(s[k]));
+      size_t lowerN;
+      if (!anyLower) {
+        lowerN = j - i;                        // "KSM" -> "ksm"
+      } else {
+        size_t u = 0;                          // leading capitals
+        while (i + u < j && IsUpper(static_cast<unsigned char>(s[i + u]))) ++u;
+        if (u == 0) lowerN = 0;
+        else if (IsLower(static_cast<unsigned char>(s[i + u]))) lowerN = u > 1 ? u - 1 : 1;  // "MMUPage" -> "mmuPage"
+        else lowerN = u;                       // "AB1c" -> "ab1c"
+      }
+      for (size_t k = i; k < j; ++k)
+        out.push_back(k - i < lowerN ? ToLower(static_cast<unsigned char>(s[k])) : s[k]);
+      first = false;
+    } else {
+      out.push_back(ToUpper(static_cast<unsigned char>(s[i])));
+      out.append(s + i + 1, j - i - 1);
+    }
+    i = j;
+  }
+}
+
+enum Kind : unsigned char { kNumber, kThpEligible, kVmFlags };
+
+struct KnownKey {
+  const char* raw;
+  const char* camel;
+  Kind kind;
+  unsigned char rawLen, camelLen;
+};
+
+#define K(raw, camel) {raw, camel, kNumber, sizeof(raw) - 1, sizeof(camel) - 1}
+// In the order the kernel prints smaps, so the entry after the last match is almost always the
+// next match (a miss costs one scan of this table). CamelInto(raw) == camel for every entry.
+const KnownKey kKnown[] = {
+    K("Size", "size"),
+    K("KernelPageSize", "kernelPageSize"),
+    K("MMUPageSize", "mmuPageSize"),
+    K("Rss", "rss"),
+    K("Pss", "pss"),
+    K("Pss_Dirty", "pssDirty"),
+    K("Shared_Clean", "sharedClean"),
+    K("Shared_Dirty", "sharedDirty"),
+    K("Private_Clean", "privateClean"),
+    K("Private_Dirty", "privateDirty"),
+    K("Referenced", "referenced"),
+    K("Anonymous", "anonymous"),
+    K("KSM", "ksm"),
+    K("LazyFree", "lazyFree"),
+    K("AnonHugePages", "anonHugePages"),
+    K("ShmemPmdMapped", "shmemPmdMapped"),
+    K("FilePmdMapped", "filePmdMapped"),
+    K("Shared_Hugetlb", "sharedHugetlb"),
+    K("Private_Hugetlb", "privateHugetlb"),
+    K("Swap", "swap"),
+    K("SwapPss", "swapPss"),
+    K("Locked", "locked"),
+    {"THPeligible", "thpEligible", kThpEligible, 11, 11},
+    {"VmFlags", "vmFlags", kVmFlags, 7, 7},
+    K("ProtectionKey", "protectionKey"),  // between THPeligible and VmFlags, on CPUs with pkeys
+    K("Pss_Anon", "pssAnon"),             // smaps_rollup only, after Pss_Dirty
+    K("Pss_File", "pssFile"),
+    K("Pss_Shmem", "pssShmem"),
+};
+#undef K
+constexpr int kNumKnown = sizeof(kKnown) / sizeof(kKnown[0]);
+static_assert(kNumKnown <= 64, "the per-VMA seen-set is a 64-bit mask");
+
+template <typename T>
+inline T Load(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// a[0, n) == b[0, n) for short keys: two overlapping word compares, no loop, no call.
+inline bool SameKey(const char* a, const char* b, size_t n) {
+  if (n >= 8) return Load<uint64_t>(a) == Load<uint64_t>(b) && (n <= 16 ? Load<uint64_t>(a + n - 8) == Load<uint64_t>(b + n - 8) : std::memcmp(a, b, n) == 0);
+  if (n >= 4) return Load<uint32_t>(a) == Load<uint32_t>(b) && Load<uint32_t>(a + n - 4) == Load<uint32_t>(b + n - 4);
+  if (n >= 2) return Load<uint16_t>(a) == Load<uint16_t>(b) && a[n - 1] == b[n - 1];
+  return n == 0 || a[0] == b[0];
+}
+
+// Index in kKnown of the raw key; -1 if unknown.
+inline int FindRaw(const char* s, size_t n) {
+  for (int i = 0; i < kNumKnown; ++i)
+    if (kKnown[i].rawLen == n && SameKey(kKnown[i].raw, s, n)) return i;
+  return -1;
+}
+
+inline int FindCamel(const std::string& c) {
+  for (int i = 0; i < kNumKnown; ++i)
+    if (kKnown[i].camelLen == c.size() && std::memcmp(kKnown[i].camel, c.data(), c.size()) == 0) return i;
+  return -1;
+}
+
+// A cursor over one line [p, e).
+struct Cursor {
+  const char* p;
+  const char* e;
+  bool AtEnd() const { return p == e; }
+  unsigned char Peek() const { return static_cast<unsigned char>(*p); }
+  size_t SkipSpaces() {                        // ' ' only: the header's separator
+    const char* s = p;
+    p = SkipSpaceRun(p, e);
+    return static_cast<size_t>(p - s);
+  }
+  void SkipBlanks() {                          // ' ' and '\t'
+    for (p = SkipSpaceRun(p, e); p < e && *p == '\t'; p = SkipSpaceRun(p + 1, e)) {}
+  }
+  // Hex run into v; false if empty or more than 64 bits.
+  bool Hex(uint64_t& v) {
+    const char* s = p;
+    uint64_t x = 0;
+    for (int d; p < e && (d = HexVal(static_cast<unsigned char>(*p))) >= 0; ++p) {
+      if (x >> 60) return false;
+      x = (x << 4) | static_cast<uint64_t>(d);
+    }
+    v = x;
+    return p != s;
+  }
+  // Decimal run into v; false if empty or more than 64 bits.
+  bool Dec(uint64_t& v) {
+    const char* s = p;
+    uint64_t x = 0;
+    for (; p < e && IsDigit(static_cast<unsigned char>(*p)); ++p)
+      if (__builtin_mul_overflow(x, 10u, &x) || __builtin_add_overflow(x, static_cast<unsigned>(*p - '0'), &x))
+        return false;
+    v = x;
+    return p != s;
+  }
+  bool Eat(char c) {
+    if (p < e && *p == c) { ++p; return true; }
+    return false;
+  }
+};
+
+bool Fail(std::string& error, size_t line, const char* what) {
+  error = "line " + std::to_string(line) + ": " + what;
+  return false;
+}
+
+bool Fail(std::string& error, size_t line, const char* what, const char* s, size_t n) {
+  error = "line " + std::to_string(line) + ": " + what + " '";
+  error.append(s, n);
+  error += '\'';
+  return false;
+}
+
+// "start-end perms offset dev inode[ spaces path]"; `c` is at the start of the line.
+bool ParseHeader(Cursor c, Vma& v, std::string& error, size_t line) {
+  if (!c.Hex(v.start) || !c.Eat('-')) return Fail(error, line, "bad VMA start address");
+  if (!c.Hex(v.end)) return Fail(error, line, "bad VMA end address");
+  if (c.SkipSpaces() == 0) return Fail(error, line, "expected ' ' after the address range");
+  if (c.e - c.p < 4) return Fail(error, line, "bad permissions");
+  const char* perms = c.p;
+  if ((perms[0] != 'r' && perms[0] != '-') || (perms[1] != 'w' && perms[1] != '-') ||
+      (perms[2] != 'x' && perms[2] != '-') || (perms[3] != 'p' && perms[3] != 's'))
+    return Fail(error, line, "bad permissions");
+  c.p += 4;
+  if (c.SkipSpaces() == 0) return Fail(error, line, "expected ' ' after the permissions");
+  if (!c.Hex(v.offset)) return Fail(error, line, "bad offset");
+  if (c.SkipSpaces() == 0) return Fail(error, line, "expected ' ' after the offset");
+  const char* dev = c.p;
+  uint64_t ignored;
+  if (!c.Hex(ignored) || !c.Eat(':') || !c.Hex(ignored)) return Fail(error, line, "bad device");
+  size_t devLen = static_cast<size_t>(c.p - dev);
+  if (c.SkipSpaces() == 0) return Fail(error, line, "expected ' ' after the device");
+  if (!c.Dec(v.inode)) return Fail(error, line, "bad inode");
+  if (!c.AtEnd() && c.SkipSpaces() == 0) return Fail(error, line, "bad inode");
+  if (v.start > v.end) return Fail(error, line, "VMA start is above its end");
+  v.perms.assign(perms, 4);
+  v.dev.assign(dev, devLen);
+  v.path.assign(c.p, static_cast<size_t>(c.e - c.p));
+  return true;
+}
+
+}  // namespace
+
+std::string CamelKey(const std::string& key) {
+  std::string out;
+  out.reserve(key.size());
+  CamelInto(key.data(), key.size(), out);
+  return out;
+}
+
+bool ParseSmaps(const char* data, size_t len, std::vector<Vma>& out, std::string& error) {
+  out.clear();
+  error.clear();
+  if (len == 0) return true;
+  out.reserve(len / 600 + 1);                  // node's smaps: ~750 bytes per VMA
+
+  const char* p = data;
+  const char* const end = data + len;
+  size_t line = 0;
+  Vma* vma = nullptr;
+  uint64_t seen = 0;                           // kKnown indexes met in this VMA
+  std::unordered_set<std::string> seenOther;   // camel keys outside kKnown met in this VMA
+  size_t lastFieldCount = 0;
+  int hint = 0;
+  std::string camel;
+
+  while (p < end) {
+    ++line;
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    const char* le = nl ? nl : end;
+    const char* next = nl ? nl + 1 : end;
+    if (le > p && le[-1] == '\r') --le;
+    Cursor c{p, le};
+    p = next;
+
+    // A header is a hex run followed by '-'; checked before keys, since "Dead:" starts hex-ish.
+    const char* q = c.p;
+    while (q < le && HexVal(static_cast<unsigned char>(*q)) >= 0) ++q;
+    if (q > c.p && q < le && *q == '-') {
+      if (vma) lastFieldCount = vma->fields.size();
+      out.emplace_back();
+      vma = &out.back();
+      if (!ParseHeader(c, *vma, error, line)) return false;
+      vma->fields.reserve(out.size() == 1 ? 24 : lastFieldCount);  // a kernel's smaps has ~24
+      seen = 0;
+      if (!seenOther.empty()) seenOther.clear();
+      hint = 0;
+      continue;
+    }
+
+    // Otherwise "Key: value".
+    if (c.AtEnd() || !IsAlpha(c.Peek())) return Fail(error, line, "expected a VMA header or 'Key: value'");
+    const char* key = c.p;
+    size_t keyLen;
+    int id;
+    if (hint < kNumKnown && static_cast<size_t>(le - key) > kKnown[hint].rawLen &&
+        key[kKnown[hint].rawLen] == ':' && SameKey(kKnown[hint].raw, key, kKnown[hint].rawLen)) {
+      id = hint;                               // the kernel's order predicted this line's key
+      keyLen = kKnown[hint].rawLen;
+      c.p += keyLen + 1;
+    } else {
+      while (c.p < le && IsKeyChar(c.Peek())) ++c.p;
+      keyLen = static_cast<size_t>(c.p - key);
+      if (!c.Eat(':')) return Fail(error, line, "expected a VMA header or 'Key: value'");
+      id = FindRaw(key, keyLen);
+    }
+    if (!vma) return Fail(error, line, "field before the first VMA header");
+
+    if (id >= 0) {
+      hint = id + 1;
+    } else {
+      camel.clear();
+      CamelInto(key, keyLen, camel);
+      id = FindCamel(camel);                   // "Pss_dirty" is "pssDirty" all the same
+    }
+    if (id >= 0) {
+      if (seen >> id & 1) return Fail(error, line, "duplicate key", key, keyLen);
+      seen |= uint64_t{1} << id;
+    } else if (!seenOther.insert(camel).second) {
+      return Fail(error, line, "duplicate key", key, keyLen);
+    }
+
+    Kind kind = id >= 0 ? kKnown[id].kind : kNumber;
+    if (kind == kVmFlags) {
+      size_t spaces = 0;
+      for (const char* s = c.p; s < le; ++s) spaces += *s == ' ';
+      vma->vmFlags.reserve(spaces + 1);
+      for (;;) {
+        c.SkipBlanks();
+        if (c.AtEnd()) break;
+        const char* f = c.p;
+        while (c.p < le && !IsBlank(c.Peek())) {
+          if (c.Peek() < 0x21 || c.Peek() > 0x7e) return Fail(error, line, "bad VmFlags entry");
+          ++c.p;
+        }
+        vma->vmFlags.emplace_back(f, static_cast<size_t>(c.p - f));
+      }
+      continue;
+    }
+
+    c.SkipBlanks();
+    uint64_t value;
+    const char* digits = c.p;
+    if (!c.Dec(value)) {
+      if (c.p != digits) return Fail(error, line, "number overflows 64 bits for", key, keyLen);
+      return Fail(error, line, "expected a decimal number after", key, keyLen + 1);
+    }
+    bool kb = false;
+    if (c.e - c.p == 3 && c.p[0] == ' ' && c.p[1] == 'k' && c.p[2] == 'B') {
+      kb = true;                               // the common " kB" end, checked first
+    } else if (!c.AtEnd()) {
+      if (!IsBlank(c.Peek())) return Fail(error, line, "bad number for", key, keyLen);
+      c.SkipBlanks();
+      if (c.e - c.p >= 2 && c.p[0] == 'k' && c.p[1] == 'B') {
+        c.p += 2;
+        kb = true;
+        c.SkipBlanks();
+      }
+      if (!c.AtEnd()) return Fail(error, line, "expected 'kB' or the end of the line after the number for", key, keyLen);
+    }
+    if (kind == kThpEligible) {
+      if (kb || value > 1) return Fail(error, line, "THPeligible must be 0 or 1");
+      vma->hasThpEligible = true;
+      vma->thpEligible = value == 1;
+      continue;
+    }
+    if (kb) {
+      if (value > UINT64_MAX / 1024) return Fail(error, line, "value overflows 64 bits in bytes for", key, keyLen);
+      value *= 1024;
+    }
+    vma->fields.emplace_back();
+    SmapsField& f = vma->fields.back();
+    if (id >= 0) f.key.append(kKnown[id].camel, kKnown[id].camelLen);  // cheaper than assign
+    else f.key = camel;
+    f.value = value;
+  }
+  return true;
+}
+
+}  // namespace hugespan

@@ -1,0 +1,61 @@
+/**
+ * The one place that loads the compiled addon. Everything native goes through `binding`;
+ * if the .node file cannot be loaded, the error says why and what to do next.
+ */
+import * as path from 'node:path';
+
+/** The addon's raw exports. Addresses and lengths are Numbers (x86-64 user space < 2^47). */
+export interface Binding {
+  map(length: number, align?: number, commit?: boolean): { address: number; length: number };
+  unmap(address: number): void;
+  commit(address: number, length: number): void;
+  decommit(address: number, length: number): void;
+  madvise(address: number, length: number, advice: string): void;
+  touch(address: number, length: number, byte?: number): void;
+  readPages(address: number, length: number): number;
+  randomReads(ranges: Float64Array, count: number, seed: number): { ns: number; reads: number; checksum: number };
+  view(address: number, length: number): Uint8Array;
+  mappings(): { address: number; length: number; committed: [number, number][]; views: number }[];
+  smaps(pid: number | 'self', rollup?: boolean): RawVma[];
+  parseSmaps(text: string | Uint8Array): RawVma[];
+  readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
+  pagemapScan(pid: number | 'self', start: number, end: number): { presentBytes: number; hugeBytes: number; runs: Float64Array };
+  pageSize(): number;
+  thpDisabled(): boolean;
+  setThpDisabled(disabled: boolean): void;
+}
+
+/** One VMA as the parser returns it: every numeric smaps field in bytes, camelCase. */
+export interface RawVma {
+  start: number;
+  end: number;
+  perms: string;
+  offset: number;
+  dev: string;
+  inode: number;
+  path: string;
+  thpEligible?: boolean;
+  vmFlags: string[];
+  [field: string]: number | string | boolean | string[] | undefined;
+}
+
+function load(): Binding {
+  if (process.platform !== 'linux') {
+    throw new Error(`hugespan works on Linux only (this is ${process.platform}): transparent huge pages are a Linux kernel feature.`);
+  }
+  const file = path.join(__dirname, '..', '..', 'build', 'Release', 'hugespan.node');
+  try {
+    return require(file) as Binding;
+  } catch (e) {
+    const err = new Error(
+      `hugespan: cannot load its native addon (${file}): ${(e as Error).message}\n` +
+        `Build it with \`npm rebuild hugespan\` (or \`npx node-gyp rebuild\` in a checkout); ` +
+        `that needs python3, make, g++ and Node's headers (Debian: apt-get install python3 make g++).`,
+    ) as Error & { code: string; cause: unknown };
+    err.code = 'ERR_HUGESPAN_ADDON';
+    err.cause = e;
+    throw err;
+  }
+}
+
+export const binding: Binding = load();

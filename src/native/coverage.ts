@@ -1,0 +1,61 @@
+/**
+ * How much of an address range is present, and how much of it is on PMD huge pages.
+ * Invariant: `exact` results come from PAGEMAP_SCAN and are true to the page; where the
+ * kernel lacks it (< 6.7) the answer is prorated from smaps per VMA and says so.
+ */
+import { binding } from './binding';
+import { readSmaps, vmasIn, Pid } from './smaps';
+
+export interface Run {
+  start: number;
+  end: number;
+  /** Mapped by a PMD huge page (THP or hugetlb). */
+  huge: boolean;
+}
+
+export interface Coverage {
+  method: 'pagemap_scan' | 'smaps';
+  exact: boolean;
+  start: number;
+  end: number;
+  presentBytes: number;
+  hugeBytes: number;
+  /** Present pages in address order; gaps are not present. Empty for the smaps method. */
+  runs: Run[];
+}
+
+let scanSupported: boolean | undefined;
+
+/** Whether this kernel answers PAGEMAP_SCAN (Linux >= 6.7). */
+export function pagemapScanSupported(): boolean {
+  if (scanSupported === undefined) {
+    const page = binding.pageSize();
+    try {
+      // Any readable address will do: scan one page of our own smaps'd stack-free range.
+      binding.pagemapScan('self', page, 2 * page);
+      scanSupported = true;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== 'ENOTTY' && code !== 'EINVAL' && code !== 'EOPNOTSUPP') throw e;
+      scanSupported = false;
+    }
+  }
+  return scanSupported;
+}
+
+export function coverage(pid: Pid, start: number, end: number): Coverage {
+  if (pagemapScanSupported()) {
+    const r = binding.pagemapScan(pid, start, end);
+    const runs: Run[] = [];
+    for (let i = 0; i < r.runs.length; i += 3) runs.push({ start: r.runs[i], end: r.runs[i + 1], huge: r.runs[i + 2] === 1 });
+    return { method: 'pagemap_scan', exact: true, start, end, presentBytes: r.presentBytes, hugeBytes: r.hugeBytes, runs };
+  }
+  let presentBytes = 0;
+  let hugeBytes = 0;
+  for (const v of vmasIn(readSmaps(pid), start, end)) {
+    const share = (Math.min(end, v.end) - Math.max(start, v.start)) / (v.end - v.start);
+    presentBytes += Math.round(v.rss * share);
+    hugeBytes += Math.round(v.anonHugePages * share);
+  }
+  return { method: 'smaps', exact: false, start, end, presentBytes, hugeBytes, runs: [] };
+}

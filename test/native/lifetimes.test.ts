@@ -1,0 +1,136 @@
+/**
+ * Who owns memory and for how long: views detach when access goes away, the collector unmaps
+ * exactly once, a view keeps its memory alive, each thread owns only its own mappings, and a
+ * worker's leftovers are unmapped when it exits.
+ */
+import { Worker } from 'node:worker_threads';
+import { Mapping, mappings } from '../../src/native/mapping';
+import { readSmaps, vmaAt } from '../../src/native/smaps';
+import { binding } from '../../src/native/binding';
+import { thrown } from '../support/errors';
+import { runChild, ADDON } from '../support/child';
+
+const PAGE = binding.pageSize();
+
+describe('views', () => {
+  it('detach on unmap: an old view is empty, not a segfault', () => {
+    const m = new Mapping(16 * PAGE, { commit: true });
+    const v = m.view();
+    v[100] = 42;
+    expect(v[100]).toBe(42);
+    m.unmap();
+    expect(v.length).toBe(0);
+    expect(v.byteLength).toBe(0);
+    expect(v[100]).toBeUndefined();
+    v[100] = 1; // a write to a detached view is a no-op
+    expect(vmaAt(readSmaps(), m.address)?.start === m.address).toBe(false);
+  });
+
+  it('detach on decommit of an overlapping range only', () => {
+    const m = new Mapping(16 * PAGE, { commit: true });
+    const low = m.view(0, 4 * PAGE);
+    const high = m.view(8 * PAGE, 4 * PAGE);
+    m.decommit(2 * PAGE, 2 * PAGE);
+    expect(low.length).toBe(0);
+    expect(high.length).toBe(4 * PAGE);
+    high[0] = 9;
+    expect(thrown(() => m.view(2 * PAGE, PAGE)).code).toBe('ERR_HUGESPAN_NOT_COMMITTED');
+    m.commit(2 * PAGE, 2 * PAGE);
+    expect(m.view(2 * PAGE, PAGE)[0]).toBe(0); // decommitted memory comes back zeroed
+    m.unmap();
+    expect(high.length).toBe(0);
+  });
+
+  it('sent to a worker is copied, never shared: the copy outlives the unmap', async () => {
+    const m = new Mapping(PAGE, { commit: true });
+    const v = m.view();
+    v[0] = 77;
+    const w = new Worker(`require('node:worker_threads').parentPort.once('message', (b) => require('node:worker_threads').parentPort.postMessage(new Uint8Array(b)[0]))`, { eval: true });
+    const answer = new Promise((resolve) => w.once('message', resolve));
+    w.postMessage(v.buffer, [v.buffer]);
+    m.unmap();
+    expect(await answer).toBe(77);
+    await w.terminate();
+  });
+});
+
+describe('the garbage collector', () => {
+  it('unmaps 2000 dropped mappings exactly once, and a live view keeps its memory mapped', () => {
+    const r = runChild(
+      `
+      const N = 2000, addrs = [];
+      for (let i = 0; i < N; i++) { const m = binding.map(${PAGE} * 4, ${PAGE}, true); binding.touch(m.address, ${PAGE} * 4); binding.view(m.address, ${PAGE}); addrs.push(m.address); }
+      let keep = binding.map(${PAGE} * 4, ${PAGE}, true); const kept = keep.address; const view = binding.view(kept, ${PAGE}); view[0] = 5; keep = null;
+      const ours = () => { const set = new Set(addrs); let n = 0; for (const v of binding.smaps('self')) for (const a of set) if (a >= v.start && a < v.end) n++; return n; };
+      const before = ours();
+      (async () => {
+        for (let i = 0; i < 10; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+        const after = ours();
+        const keptAlive = binding.smaps('self').some((v) => kept >= v.start && kept < v.end) && view[0] === 5;
+        console.log(JSON.stringify({ before, after, left: binding.mappings().length, keptAlive }));
+      })();`,
+      { nodeArgs: ['--expose-gc'] },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.json).toEqual({ before: 2000, after: 0, left: 1, keptAlive: true });
+  });
+});
+
+describe('threads', () => {
+  function inWorker(code: string, data: unknown): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const w = new Worker(`const binding = require(${JSON.stringify(ADDON)}); const { parentPort, workerData } = require('node:worker_threads');\n${code}`, {
+        eval: true,
+        workerData: data,
+      });
+      let msg: unknown;
+      w.on('message', (m) => (msg = m));
+      w.on('error', reject);
+      w.on('exit', () => resolve(msg));
+    });
+  }
+
+  it("a worker cannot touch the main thread's mapping, nor the main thread a worker's", async () => {
+    const m = new Mapping(4 * PAGE, { commit: true });
+    const out = await inWorker(
+      `
+      let code; try { binding.madvise(workerData, ${PAGE}, 'dontneed'); } catch (e) { code = e.code; }
+      let viewCode; try { binding.view(workerData, ${PAGE}); } catch (e) { viewCode = e.code; }
+      const own = binding.map(${PAGE}, ${PAGE}, true);
+      parentPort.postMessage({ code, viewCode, own: own.address });`,
+      m.address,
+    );
+    expect(out.code).toBe('ERR_HUGESPAN_NOT_OWNED');
+    expect(out.viewCode).toBe('ERR_HUGESPAN_NOT_OWNED');
+    expect(thrown(() => binding.madvise(out.own, PAGE, 'dontneed')).code).toBe('ERR_HUGESPAN_NOT_OWNED');
+    m.unmap();
+  });
+
+  it("a worker's mappings are unmapped when it exits (environment cleanup)", async () => {
+    const out = await inWorker(`const a = []; for (let i = 0; i < 8; i++) { const m = binding.map(${64 * PAGE}, ${PAGE}, true); binding.touch(m.address, ${64 * PAGE}); a.push(m.address); } globalThis.keep = a; parentPort.postMessage(a);`, null);
+    expect(out).toHaveLength(8);
+    const vmas = readSmaps();
+    expect(out.filter((a: number) => vmaAt(vmas, a)?.rss)).toEqual([]);
+  });
+
+  it('8 workers mapping, advising and unmapping concurrently stay independent', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        inWorker(
+          `let ok = 0; for (let k = 0; k < 200; k++) { const m = binding.map(${16 * PAGE}, ${PAGE}, true); binding.touch(m.address, ${16 * PAGE}, workerData);
+             binding.madvise(m.address, ${8 * PAGE}, 'dontneed'); if (binding.readPages(m.address, ${16 * PAGE}) === 8 * workerData) ok++; binding.unmap(m.address); }
+           parentPort.postMessage({ ok, left: binding.mappings().length });`,
+          i + 1,
+        ),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 8 }, () => ({ ok: 200, left: 0 })));
+  });
+});
+
+it('mappings() lists only live mappings of this thread', () => {
+  const m = new Mapping(PAGE);
+  expect(mappings().some((x) => x.address === m.address)).toBe(true);
+  m.unmap();
+  expect(mappings().some((x) => x.address === m.address)).toBe(false);
+});

@@ -1,0 +1,142 @@
+/**
+ * The misuse matrix: every call that takes memory, fed every kind of bad argument and every
+ * range it does not own. Each case asserts the exact error class and code, and that neither
+ * our mappings nor the VMAs holding them changed. Calls go to the raw binding, so nothing
+ * in the TypeScript layer is doing the checking for the addon.
+ */
+import { binding } from '../../src/native/binding';
+import { readSmaps } from '../../src/native/smaps';
+import { hugePageSize } from '../../src/native/host';
+import { thrown, isErrorObject } from '../support/errors';
+
+const PAGE = binding.pageSize();
+const H = hugePageSize() || 2 << 20;
+
+// Two mappings with a hole between them, one committed, one reserved only.
+const a = binding.map(4 * H, H, true);
+const b = binding.map(4 * H, H, false);
+binding.commit(b.address, H); // b: first huge page read/write, the rest reserved without access
+const dead = binding.map(H, H, true);
+binding.unmap(dead.address);
+
+function state(): string {
+  const ours = readSmaps().filter((v) => [a, b].some((m) => v.start < m.address + m.length && v.end > m.address));
+  return JSON.stringify({
+    vmas: ours.map((v) => [v.start, v.end, v.perms, v.vmFlags.join(' '), v.rss, v.anonHugePages]),
+    mappings: binding.mappings(),
+  });
+}
+
+// A VMA that is not ours: V8's heap, libc, node's own text.
+const foreign = readSmaps().filter((v) => v.end - v.start >= PAGE && ![a, b].some((m) => v.start < m.address + m.length && v.end > m.address));
+const libc = foreign.find((v) => /libc[.-]/.test(v.path)) ?? foreign[0];
+const v8heap = foreign.find((v) => v.perms === 'rw-p' && v.path === '' && v.end - v.start >= H) ?? foreign[1];
+const nodeText = foreign.find((v) => v.perms === 'r-xp' && /node$/.test(v.path)) ?? foreign[2];
+
+type Call = (addr: any, len: any) => unknown;
+const rangeCalls: Record<string, Call> = {
+  madvise: (x, l) => binding.madvise(x, l, 'dontneed'),
+  commit: (x, l) => binding.commit(x, l),
+  decommit: (x, l) => binding.decommit(x, l),
+  touch: (x, l) => binding.touch(x, l),
+  readPages: (x, l) => binding.readPages(x, l),
+  view: (x, l) => binding.view(x, l),
+};
+
+interface Case {
+  name: string;
+  call: () => unknown;
+  error: 'TypeError' | 'RangeError' | 'Error';
+  code: string;
+}
+const cases: Case[] = [];
+const T = (name: string, call: () => unknown, error: Case['error'], code: string) => cases.push({ name, call, error, code });
+
+const badNumbers: [string, unknown, Case['error'], string][] = [
+  ['a string', '4096', 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['undefined', undefined, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['null', null, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['an object', { valueOf: () => a.address }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['a bigint', BigInt(a.address), 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['a boolean', true, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['NaN', NaN, 'RangeError', 'ERR_INVALID_ARG_VALUE'],
+  ['Infinity', Infinity, 'RangeError', 'ERR_INVALID_ARG_VALUE'],
+  ['negative', -PAGE, 'RangeError', 'ERR_INVALID_ARG_VALUE'],
+  ['fractional', PAGE + 0.5, 'RangeError', 'ERR_INVALID_ARG_VALUE'],
+  ['beyond 2^53', 2 ** 53, 'RangeError', 'ERR_INVALID_ARG_VALUE'],
+  ['-0 + unaligned', 1, 'RangeError', 'ERR_INVALID_ARG_VALUE'],
+];
+
+for (const [fn, call] of Object.entries(rangeCalls)) {
+  for (const [what, value, error, code] of badNumbers) {
+    T(`${fn}: address ${what}`, () => call(value, PAGE), error, code);
+    T(`${fn}: length ${what}`, () => call(a.address, value), error, code);
+  }
+  T(`${fn}: address not page aligned`, () => call(a.address + 8, PAGE), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+  T(`${fn}: length not page aligned`, () => call(a.address, PAGE + 1), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+  T(`${fn}: zero length`, () => call(a.address, 0), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+  T(`${fn}: huge length`, () => call(a.address, 2 ** 52), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+  T(`${fn}: range running past the end`, () => call(a.address + a.length - PAGE, 2 * PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+  T(`${fn}: range across two mappings`, () => call(Math.min(a.address, b.address), Math.abs(b.address - a.address) + PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+  T(`${fn}: address 0`, () => call(0, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+  T(`${fn}: V8's heap`, () => call(v8heap.start, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+  T(`${fn}: libc (${libc.path})`, () => call(libc.start, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+  T(`${fn}: node's text`, () => call(nodeText.start, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+  T(`${fn}: a mapping after unmap`, () => call(dead.address, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+}
+for (const fn of ['touch', 'readPages', 'view']) {
+  T(`${fn}: reserved memory without access`, () => rangeCalls[fn](b.address + H, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_COMMITTED');
+  T(`${fn}: partly committed range`, () => rangeCalls[fn](b.address + H - PAGE, 2 * PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_COMMITTED');
+}
+for (const advice of ['HUGEPAGE', '', 'mergeable', 'collapse ', 'remove']) {
+  T(`madvise: unknown advice '${advice}'`, () => binding.madvise(a.address, PAGE, advice), 'TypeError', 'ERR_INVALID_ARG_VALUE');
+}
+for (const advice of [14, undefined, null, Symbol('hugepage')]) {
+  T(`madvise: advice of type ${typeof advice}`, () => binding.madvise(a.address, PAGE, advice as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+}
+T('unmap: not the start of a mapping', () => binding.unmap(a.address + PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+T('unmap: twice', () => binding.unmap(dead.address), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+T("unmap: V8's heap", () => binding.unmap(v8heap.start), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+T('unmap: libc', () => binding.unmap(libc.start), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+T('unmap: a string', () => binding.unmap(String(a.address) as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+for (const [what, value, error, code] of badNumbers) T(`map: length ${what}`, () => binding.map(value as any), error, code);
+T('map: zero length', () => binding.map(0), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('map: more address space than exists', () => binding.map(2 ** 52), 'Error', 'ENOMEM');
+T('map: align not a power of two', () => binding.map(PAGE, 3 * PAGE), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('map: align below the page', () => binding.map(PAGE, 512), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('map: align above 1 GiB', () => binding.map(PAGE, 2 ** 31), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('map: commit not a boolean', () => binding.map(PAGE, PAGE, 1 as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+for (const pid of [-1, 0, 1.5, 2 ** 40, NaN]) T(`smaps: pid ${pid}`, () => binding.smaps(pid), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+for (const pid of ['me', null, {}]) T(`smaps: pid ${String(pid)}`, () => binding.smaps(pid as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+T('smaps: a pid that does not exist', () => binding.smaps(4194304), 'Error', 'ENOENT');
+T('pagemapScan: end before start', () => binding.pagemapScan('self', 2 * PAGE, PAGE), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('pagemapScan: unaligned start', () => binding.pagemapScan('self', 1, PAGE), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('pagemapScan: a pid that does not exist', () => binding.pagemapScan(4194304, 0, PAGE), 'Error', 'ENOENT');
+T('parseSmaps: a number', () => binding.parseSmaps(42 as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+T('parseSmaps: a field before any header', () => binding.parseSmaps('Rss: 4 kB\n'), 'Error', 'ERR_HUGESPAN_SMAPS_PARSE');
+T('readProc: a file outside the allowed set', () => binding.readProc('self', 'environ' as any), 'TypeError', 'ERR_INVALID_ARG_VALUE');
+T('randomReads: not a Float64Array', () => binding.randomReads([a.address, PAGE] as any, 10, 1), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+T('randomReads: foreign range', () => binding.randomReads(new Float64Array([v8heap.start, PAGE]), 10, 1), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
+T('randomReads: reserved range', () => binding.randomReads(new Float64Array([b.address + H, PAGE]), 10, 1), 'RangeError', 'ERR_HUGESPAN_NOT_COMMITTED');
+T('randomReads: odd element count', () => binding.randomReads(new Float64Array([a.address]), 10, 1), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('setThpDisabled: not a boolean', () => binding.setThpDisabled(1 as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+
+describe(`the addon refuses misuse (${cases.length} cases) and changes nothing`, () => {
+  const before = state();
+  it('has at least 100 distinct cases', () => {
+    expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
+    expect(cases.length).toBeGreaterThanOrEqual(100);
+  });
+  it.each(cases.map((c) => [c.name, c]))('%s', (_name, c) => {
+    const err = thrown((c as Case).call);
+    expect(isErrorObject(err)).toBe(true);
+    expect({ name: err.name, code: err.code }).toEqual({ name: (c as Case).error, code: (c as Case).code });
+    expect(typeof err.message).toBe('string');
+    expect(state()).toBe(before);
+  });
+});
+
+afterAll(() => {
+  binding.unmap(a.address);
+  binding.unmap(b.address);
+});

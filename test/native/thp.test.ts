@@ -1,0 +1,117 @@
+/**
+ * Real memory, real kernel: what madvise does to a mapping, read back through both of the
+ * kernel's answers — the smaps entry of the VMA holding the mapping, and PAGEMAP_SCAN.
+ */
+import { Mapping } from '../../src/native/mapping';
+import { readSmaps, vmaAt, Vma } from '../../src/native/smaps';
+import { coverage } from '../../src/native/coverage';
+import { hugePageSize } from '../../src/native/host';
+import { itThp, MiB } from '../support/thp';
+import { thrown, isErrorObject } from '../support/errors';
+
+const H = hugePageSize() || 2 * MiB;
+
+function vmaOf(m: Mapping, offset = 0): Vma {
+  const v = vmaAt(readSmaps(), m.address + offset);
+  if (!v) throw new Error(`no VMA holds ${m.address.toString(16)}`);
+  return v;
+}
+
+const live: Mapping[] = [];
+function map(length: number, commit = true): Mapping {
+  const m = new Mapping(length, { align: 'hugepage', commit });
+  live.push(m);
+  return m;
+}
+afterEach(() => {
+  for (const m of live.splice(0)) if (m.live) m.unmap();
+});
+
+describe('madvise on real memory', () => {
+  itThp('hugepage + touch: 64 MiB lands on huge pages, smaps and PAGEMAP_SCAN agree to the page', () => {
+    const m = map(64 * MiB);
+    expect(m.address % H).toBe(0);
+    m.advise('hugepage');
+    m.touch();
+    const v = vmaOf(m);
+    expect(v.vmFlags).toContain('hg');
+    expect(v.anonHugePages).toBeGreaterThanOrEqual(60 * MiB);
+    // The VMA may be larger than the mapping only if a neighbour merged; compare over the VMA.
+    const c = coverage('self', v.start, v.end);
+    expect(c.method).toBe('pagemap_scan');
+    expect(c.hugeBytes).toBe(v.anonHugePages);
+    expect(c.presentBytes).toBe(v.rss);
+    const own = coverage('self', m.address, m.end);
+    expect(own.hugeBytes).toBeGreaterThanOrEqual(60 * MiB);
+    expect(own.runs.every((r) => r.start >= m.address && r.end <= m.end)).toBe(true);
+  });
+
+  itThp('nohugepage + touch: no huge page, and the VMA says nh', () => {
+    const m = map(16 * MiB);
+    m.advise('nohugepage');
+    m.touch();
+    const v = vmaOf(m);
+    expect(v.vmFlags).toContain('nh');
+    expect(v.vmFlags).not.toContain('hg');
+    expect(v.anonHugePages).toBe(0);
+    const c = coverage('self', m.address, m.end);
+    expect(c.presentBytes).toBe(16 * MiB);
+    expect(c.hugeBytes).toBe(0);
+  });
+
+  itThp('collapse turns resident small pages of hg memory into huge pages', () => {
+    const m = map(8 * MiB);
+    m.advise('nohugepage');
+    m.touch(); // resident on 4 KiB pages
+    expect(coverage('self', m.address, m.end).hugeBytes).toBe(0);
+    m.advise('hugepage'); // eligible now, but nothing has changed the pages yet
+    m.advise('collapse');
+    const c = coverage('self', m.address, m.end);
+    expect(c.hugeBytes).toBe(8 * MiB);
+    expect(vmaOf(m).anonHugePages).toBeGreaterThanOrEqual(8 * MiB);
+  });
+
+  itThp('collapse on nh memory fails with EINVAL, shaped like a SystemError', () => {
+    const m = map(4 * MiB);
+    m.advise('nohugepage');
+    m.touch();
+    const err = thrown(() => m.advise('collapse'));
+    expect(isErrorObject(err)).toBe(true);
+    expect(err.name).toBe('Error');
+    expect(err).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'madvise', address: m.address, length: 4 * MiB });
+    expect(err.message).toMatch(/^EINVAL: invalid argument, madvise 0x[0-9a-f]+\+4194304 \(collapse\)$/);
+    expect(coverage('self', m.address, m.end).hugeBytes).toBe(0);
+  });
+
+  itThp('dontneed of 4 KiB inside a huge page splits it; both readers see the split', () => {
+    const m = map(8 * MiB);
+    m.advise('hugepage');
+    m.touch();
+    expect(coverage('self', m.address, m.end).hugeBytes).toBe(8 * MiB);
+    m.advise('dontneed', H + 4096, 4096);
+    const c = coverage('self', m.address, m.end);
+    expect(c.presentBytes).toBe(8 * MiB - 4096);
+    expect(c.hugeBytes).toBe(8 * MiB - H);
+    // The split frame shows as small-page runs around the hole.
+    expect(c.runs.filter((r) => !r.huge)).toEqual([
+      { start: m.address + H, end: m.address + H + 4096, huge: false },
+      { start: m.address + H + 8192, end: m.address + 2 * H, huge: false },
+    ]);
+    const v = vmaOf(m);
+    const whole = coverage('self', v.start, v.end);
+    expect(v.anonHugePages).toBe(whole.hugeBytes);
+  });
+});
+
+describe('PAGEMAP_SCAN walks past one ioctl vector', () => {
+  it('5120 separate present runs come back exactly (the vector holds 4096)', () => {
+    const m = map(48 * MiB);
+    m.advise('nohugepage');
+    const view = m.view();
+    for (let i = 0; i < 5120; i++) view[i * 8192] = 1; // every other 4 KiB page
+    const c = coverage('self', m.address, m.end);
+    expect(c.runs.length).toBe(5120);
+    expect(c.presentBytes).toBe(5120 * 4096);
+    expect(c.runs[5119]).toEqual({ start: m.address + 5119 * 8192, end: m.address + 5119 * 8192 + 4096, huge: false });
+  });
+});

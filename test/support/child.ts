@@ -1,0 +1,20 @@
+/** Run a snippet of JS in a fresh node process with the addon loaded as `binding`. */
+import { spawnSync, SpawnSyncOptions } from 'node:child_process';
+import * as path from 'node:path';
+
+export const ROOT = path.join(__dirname, '..', '..');
+export const ADDON = path.join(ROOT, 'build', 'Release', 'hugespan.node');
+
+/** Runs `code` with `binding` bound to the addon; returns its parsed JSON stdout. */
+export function runChild(code: string, options: SpawnSyncOptions & { nodeArgs?: string[] } = {}): { status: number | null; stdout: string; stderr: string; json?: any } {
+  const script = `const binding = require(${JSON.stringify(ADDON)});\n${code}`;
+  const r = spawnSync(process.execPath, [...(options.nodeArgs ?? []), '-e', script], { encoding: 'utf8', timeout: 60000, ...options });
+  const stdout = String(r.stdout ?? '');
+  let json: any;
+  try {
+    json = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, stdout, stderr: String(r.stderr ?? ''), json };
+}
