@@ -47,7 +47,7 @@ describe('views', () => {
     v[0] = 77;
     const w = new Worker(`require('node:worker_threads').parentPort.once('message', (b) => require('node:worker_threads').parentPort.postMessage(new Uint8Array(b)[0]))`, { eval: true });
     const answer = new Promise((resolve) => w.once('message', resolve));
-    w.postMessage(v.buffer, [v.buffer]);
+    w.postMessage(v.buffer, [v.buffer as ArrayBuffer]);
     m.unmap();
     expect(await answer).toBe(77);
     await w.terminate();

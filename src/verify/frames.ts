@@ -1,0 +1,75 @@
+/**
+ * The kernel's word on each huge page frame of a range: the VMA flags that govern it (smaps)
+ * and whether its pages are present and PMD-mapped (PAGEMAP_SCAN). Invariant: one smaps read
+ * and one scan per call, so every frame is judged from the same moment.
+ */
+import { readSmaps, vmaAt } from '../native/smaps';
+import { coverage } from '../native/coverage';
+
+export interface Frame {
+  base: number;
+  /** A VMA holds the whole frame, so a PMD could map it. */
+  whole: boolean;
+  hg: boolean;
+  nh: boolean;
+  /** The kernel may back it with a huge page (smaps THPeligible of a VMA holding all of it). */
+  eligible: boolean;
+  presentBytes: number;
+  /** Mapped by one huge page now. */
+  huge: boolean;
+}
+
+export interface FrameTruth {
+  /** false: the kernel lacks PAGEMAP_SCAN; presence and `huge` then come from per-VMA smaps totals. */
+  exact: boolean;
+  frames: Frame[];
+}
+
+/** Frames of [start, end), both multiples of `h` (the huge page size, > 0). */
+export function frameTruth(start: number, end: number, h: number): FrameTruth {
+  const vmas = readSmaps('self');
+  const cov = coverage('self', start, end);
+  const frames: Frame[] = [];
+  let r = 0;
+  for (let base = start; base < end; base += h) {
+    const vma = vmaAt(vmas, base);
+    const whole = vma !== undefined && vma.end >= base + h;
+    const flags = vma?.vmFlags ?? [];
+    let presentBytes = 0;
+    let huge = false;
+    // Runs are in address order: walk them once across all frames.
+    while (r < cov.runs.length && cov.runs[r].end <= base) r++;
+    for (let k = r; k < cov.runs.length && cov.runs[k].start < base + h; k++) {
+      const run = cov.runs[k];
+      presentBytes += Math.min(run.end, base + h) - Math.max(run.start, base);
+      if (run.huge && run.start <= base && run.end >= base + h) huge = true;
+    }
+    frames.push({
+      base,
+      whole,
+      hg: flags.includes('hg'),
+      nh: flags.includes('nh'),
+      eligible: whole && vma.thpEligible === true,
+      presentBytes,
+      huge,
+    });
+  }
+  if (!cov.exact) approximateFromSmaps(frames, vmas, h);
+  return { exact: cov.exact, frames };
+}
+
+// Without PAGEMAP_SCAN only per-VMA totals exist: mark the first anonHugePages/h frames of each
+// VMA huge and its Rss present. Honest about being a guess: FrameTruth.exact is false.
+function approximateFromSmaps(frames: Frame[], vmas: ReturnType<typeof readSmaps>, h: number): void {
+  const budget = new Map<number, { huge: number; rss: number }>();
+  for (const f of frames) {
+    const vma = vmaAt(vmas, f.base);
+    if (!vma) continue;
+    const b = budget.get(vma.start) ?? { huge: vma.anonHugePages, rss: vma.rss };
+    f.huge = b.huge >= h;
+    if (f.huge) b.huge -= h;
+    f.presentBytes = Math.min(h, b.rss);
+    b.rss -= f.presentBytes;
+    budget.set(vma.start, b);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The heap's beliefs checked against the kernel. For every whole huge page frame inside a span:
+ * does the heap count it (free, unscavenged: the runtime's freeHugePages), may the kernel back
+ * it, and is it backed. Invariant: `free.claimed` is the heap's own incremental counter, never
+ * recomputed from the kernel, so `countMinusTruth` is the runtime's error, not ours.
+ */
+import type { MHeap } from '../heap/mheap';
+import { readSmaps } from '../native/smaps';
+import { frameTruth, Frame } from './frames';
+
+export interface SpanVerdict {
+  base: number;
+  npages: number;
+  state: 'inUse' | 'free';
+  scavenged: boolean;
+  /** span.hugePages(): whole aligned huge pages inside it, as the runtime counts them. */
+  hugePages: number;
+  eligible: number;
+  backed: number;
+  /** Frames inside the span whose VMA is marked MADV_NOHUGEPAGE. */
+  nh: number;
+}
+
+export interface Tally {
+  /** What the heap counts (free: its freeHugePages counter; inUse: the sum of hugePages()). */
+  claimed: number;
+  eligible: number;
+  backed: number;
+}
+
+export interface Verification {
+  exact: boolean;
+  hugePageSize: number;
+  /** Free, unscavenged spans: what the scavenger's pacing believes. */
+  free: Tally & { recount: number };
+  inUse: Tally;
+  /** free.claimed - free.backed: huge pages the heap counts that the kernel does not back. */
+  countMinusTruth: number;
+  /** free.claimed - free.eligible: counted huge pages the kernel is not even allowed to back. */
+  countMinusEligible: number;
+  /** Of the VMAs holding the mapped arena. */
+  arena: { start: number; end: number; anonHugePages: number; rss: number; nhBytes: number };
+  spans: SpanVerdict[];
+}
+
+export function verify(heap: MHeap): Verification {
+  const h = heap.physHugePageSize;
+  const start = heap.arenaBase;
+  const end = heap.arenaBase + heap.heapSys;
+  const truth = h > 0 && end > start ? frameTruth(start, end, h) : { exact: true, frames: [] as Frame[] };
+  const frameAt = (addr: number) => truth.frames[(addr - start) / h];
+
+  const free: Tally & { recount: number } = { claimed: heap.freeHugePages, recount: heap.recountFreeHugePages(), eligible: 0, backed: 0 };
+  const inUse: Tally = { claimed: 0, eligible: 0, backed: 0 };
+  const spans: SpanVerdict[] = [];
+  for (const s of heap.spans()) {
+    if (s.state === 'dead') continue;
+    const v: SpanVerdict = { base: s.base, npages: s.npages, state: s.state, scavenged: s.scavenged, hugePages: s.hugePages(), eligible: 0, backed: 0, nh: 0 };
+    if (v.hugePages > 0) {
+      const first = Math.ceil(s.base / h) * h;
+      for (let f = first; f + h <= s.end; f += h) {
+        const fr = frameAt(f);
+        if (fr.eligible) v.eligible++;
+        if (fr.huge) v.backed++;
+        if (fr.nh) v.nh++;
+      }
+    }
+    const t = s.state === 'inUse' ? inUse : s.scavenged ? undefined : free;
+    if (t) {
+      if (t === inUse) t.claimed += v.hugePages;
+      t.eligible += v.eligible;
+      t.backed += v.backed;
+    }
+    spans.push(v);
+  }
+
+  const arena = { start, end, anonHugePages: 0, rss: 0, nhBytes: 0 };
+  for (const v of readSmaps('self')) {
+    if (v.end <= start || v.start >= end) continue;
+    arena.anonHugePages += v.anonHugePages;
+    arena.rss += v.rss;
+    if (v.vmFlags.includes('nh')) arena.nhBytes += Math.min(v.end, end) - Math.max(v.start, start);
+  }
+
+  return {
+    exact: truth.exact,
+    hugePageSize: h,
+    free,
+    inUse,
+    countMinusTruth: free.claimed - free.backed,
+    countMinusEligible: free.claimed - free.eligible,
+    arena,
+    spans,
+  };
+}
