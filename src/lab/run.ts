@@ -1,0 +1,134 @@
+/**
+ * One lab run: a span heap on real memory under the churn workload and a final sweep, then the collapse pass
+ * (what khugepaged would do), the verification against the kernel, and random reads over the
+ * live memory. Invariant: every run maps its own arena and unmaps it before returning.
+ */
+import { MHeap, CoalescePolicy } from '../heap/mheap';
+import type { Span } from '../heap/span';
+import { Sys, SysCalls } from '../sys/sys';
+import { LinuxMemory } from '../sys/linux';
+import { verify, collapse, Verification, CollapseResult } from '../verify';
+import { churn } from './workload';
+import { Rand } from '../heap/rand';
+
+export interface LabOptions {
+  policy: CoalescePolicy;
+  thp: 'always' | 'host';
+  arenaBytes: number;
+  ops: number;
+  seed: number;
+  pageSize?: number;
+  /** Random 8-byte reads over the live memory at the end. */
+  reads?: number;
+}
+
+export interface LabResult {
+  options: LabOptions;
+  ops: { allocs: number; frees: number; scavenges: number; exhausted: number };
+  heap: { heapSys: number; heapInuse: number; heapReleased: number; retained: number; freeHugePages: number; liveSpans: number };
+  calls: SysCalls;
+  /** madvise calls (every advice) per alloc+free pair of the workload. */
+  madvisePerPair: number;
+  collapse: CollapseResult;
+  /** After the collapse pass. */
+  verification: Verification;
+  /** ns per random 8-byte read over in-use memory. */
+  readNs: number;
+  /** Share of in-use bytes on huge pages, after the collapse pass. */
+  inUseHugeShare: number;
+  ms: { workload: number; collapse: number; verify: number; reads: number };
+}
+
+export function runLab(options: LabOptions, progress?: (done: number, total: number) => void): LabResult {
+  const mem = new LinuxMemory();
+  try {
+    const heap = new MHeap(new Sys(mem, { thp: options.thp }), {
+      arenaBytes: options.arenaBytes,
+      growBytes: Math.min(64 << 20, options.arenaBytes),
+      pageSize: options.pageSize ?? 8192,
+      policy: options.policy,
+    });
+    const live: Span[] = [];
+    const count = { spans: 0, pages: 0 };
+    const ops = { allocs: 0, frees: 0, scavenges: 0, exhausted: 0 };
+    const maxLivePages = Math.floor((options.arenaBytes * 0.5) / heap.pageSize);
+
+    const t0 = performance.now();
+    let i = 0;
+    for (const op of churn({ ops: options.ops, seed: options.seed, maxLivePages }, count)) {
+      if (op.kind === 'alloc') {
+        try {
+          const s = heap.alloc(op.npages);
+          mem.touch(s.base, s.bytes); // a program writes what it allocates
+          live.push(s);
+          ops.allocs++;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'ERR_HUGESPAN_ARENA_EXHAUSTED') throw e;
+          ops.exhausted++;
+        }
+      } else if (op.kind === 'free') {
+        const s = live[op.pick];
+        live[op.pick] = live[live.length - 1];
+        live.pop();
+        heap.free(s);
+        ops.frees++;
+      } else {
+        // The background scavenger's goal: retain about 1.1 × what is in use.
+        heap.scavenge(Math.max(0, heap.retained - 1.1 * heap.heapInuse));
+        ops.scavenges++;
+      }
+      count.spans = live.length;
+      count.pages = heap.heapInuse / heap.pageSize;
+      if (progress && ++i % 256 === 0) progress(i, options.ops);
+    }
+    // A GC cycle ends the run: it frees about half of the live spans at once. The frees
+    // coalesce into large free spans, and the heap's freeHugePages (what the scavenger paces
+    // by) is read right then — where the seed's policy matters.
+    const sweep = new Rand(options.seed ^ 0x5eed);
+    for (let k = live.length - 1; k >= 0; k--) {
+      if (sweep.float() < 0.5) continue;
+      heap.free(live[k]);
+      live[k] = live[live.length - 1];
+      live.pop();
+      ops.frees++;
+    }
+    progress?.(options.ops, options.ops);
+    const t1 = performance.now();
+
+    const pass = collapse(heap);
+    const t2 = performance.now();
+    const verification = verify(heap);
+    const t3 = performance.now();
+
+    const ranges = live.map((s) => [s.base, s.bytes] as const);
+    const reads = options.reads ?? 2_000_000;
+    const r = ranges.length ? mem.randomReads(ranges, reads, options.seed) : { ns: 0, reads: 1 };
+    const t4 = performance.now();
+
+    const calls = { ...heap.sys.calls };
+    const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.collapse + calls.willneed + calls.normal;
+    const inUseBytes = heap.heapInuse;
+    const inUseHuge = verification.spans.filter((s) => s.state === 'inUse').reduce((n, s) => n + s.backed, 0) * heap.physHugePageSize;
+    return {
+      options,
+      ops,
+      heap: {
+        heapSys: heap.heapSys,
+        heapInuse: heap.heapInuse,
+        heapReleased: heap.heapReleased,
+        retained: heap.retained,
+        freeHugePages: heap.freeHugePages,
+        liveSpans: live.length,
+      },
+      calls,
+      madvisePerPair: madvise / Math.max(1, Math.min(ops.allocs, ops.frees)),
+      collapse: pass,
+      verification,
+      readNs: r.ns / r.reads,
+      inUseHugeShare: inUseBytes ? inUseHuge / inUseBytes : 0,
+      ms: { workload: t1 - t0, collapse: t2 - t1, verify: t3 - t2, reads: t4 - t3 },
+    };
+  } finally {
+    mem.close();
+  }
+}
