@@ -1,0 +1,458 @@
+/**
+ * MHeap: the Go 1.13 page heap over one reserved arena. Between calls: the spans tile the mapped
+ * part of the arena; free spans are coalesced, so no two adjacent free spans share a scavenged
+ * state; the free set holds exactly the free spans; memstats add up: heapSys = heapInuse + heapFree + heapReleased.
+ */
+
+import type { Sys } from '../sys/sys';
+import { heapError, hex } from './errors';
+import { Rand } from './rand';
+import { Span } from './span';
+import type { SpanOwner, SpanState } from './span';
+import { FreeTreap, UNSCAVENGED_HUGE, UNSCAVENGED_SMALL } from './treap';
+
+/**
+ * `coalesce` (the seed, 31c4e09, as refined by its follow-up): when coalescing creates a new whole
+ * huge page in a free unscavenged span, MADV_HUGEPAGE the whole span, undoing sysUnused's
+ * NOHUGEPAGE marks. `none`: never (the runtime before the seed).
+ */
+export type CoalescePolicy = 'coalesce' | 'none';
+
+export interface MHeapOptions {
+  /** Address space reserved up front; default 1 GiB, rounded up to whole huge pages. */
+  arenaBytes?: number;
+  /** The runtime page: a power of two, a multiple of the OS page. Default 8 KiB, or the OS page if larger. */
+  pageSize?: number;
+  /** The arena is mapped in chunks of this many bytes (the runtime's heapArenaBytes); default 64 MiB. */
+  growBytes?: number;
+  policy?: CoalescePolicy;
+  /** Seeds the free set's treap priorities; default 1. */
+  seed?: number;
+}
+
+export interface SpanSnapshot {
+  base: number;
+  npages: number;
+  state: SpanState;
+  scavenged: boolean;
+}
+
+/** Plain data, deterministic for a given history: equal snapshots mean equal heaps. */
+export interface HeapSnapshot {
+  arenaBase: number;
+  arenaBytes: number;
+  pageSize: number;
+  policy: CoalescePolicy;
+  closed: boolean;
+  heapSys: number;
+  heapInuse: number;
+  heapFree: number;
+  heapReleased: number;
+  freeHugePages: number;
+  spans: SpanSnapshot[];
+}
+
+const MiB = 1024 * 1024;
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+function alignDown(n: number, a: number): number {
+  return n - (n % a);
+}
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+export class MHeap implements SpanOwner {
+  readonly sys: Sys;
+  readonly pageSize: number;
+  readonly physPageSize: number;
+  readonly physHugePageSize: number;
+  readonly arenaBase: number;
+  readonly arenaBytes: number;
+  readonly growBytes: number;
+  readonly policy: CoalescePolicy;
+
+  /** page index → span: every page of an in-use span, at least the first and last page of a free one. */
+  private readonly spanMap: (Span | undefined)[];
+  private readonly freeSet: FreeTreap;
+  /** Bytes of the arena mapped so far, from arenaBase up. */
+  private mapped = 0;
+  private isClosed = false;
+  /** The runtime's memstats, in bytes. heapFree is heap_idle − heap_released. */
+  private readonly memstats = { heapSys: 0, heapInuse: 0, heapFree: 0, heapReleased: 0 };
+
+  constructor(sys: Sys, opts: MHeapOptions = {}) {
+    this.sys = sys;
+    this.physPageSize = sys.physPageSize;
+    this.physHugePageSize = sys.physHugePageSize;
+    this.pageSize = opts.pageSize ?? Math.max(8192, sys.physPageSize);
+    // pageSize ≥ physPageSize makes every span boundary an OS page boundary: nothing is ever released
+    // in part of an OS page, and the runtime's realign step has nothing to do.
+    if (!isPowerOfTwo(this.pageSize) || this.pageSize % this.physPageSize !== 0) {
+      throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE',
+        `pageSize must be a power of two and a multiple of the ${this.physPageSize}-byte OS page; got ${opts.pageSize}`);
+    }
+    // Both are powers of two, so the larger is a multiple of the other.
+    const unit = Math.max(this.pageSize, this.physHugePageSize);
+    const arenaBytes = opts.arenaBytes ?? 1024 * MiB;
+    if (!Number.isSafeInteger(arenaBytes) || arenaBytes <= 0) {
+      throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `arenaBytes must be a positive integer; got ${arenaBytes}`);
+    }
+    this.arenaBytes = alignUp(arenaBytes, unit);
+    this.growBytes = opts.growBytes ?? 64 * MiB;
+    if (!Number.isSafeInteger(this.growBytes) || this.growBytes <= 0 || this.growBytes % unit !== 0) {
+      throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE',
+        `growBytes must be a positive multiple of ${unit} (the huge page and the runtime page); got ${this.growBytes}`);
+    }
+    this.policy = opts.policy ?? 'coalesce';
+    if (this.policy !== 'coalesce' && this.policy !== 'none') {
+      throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `policy must be 'coalesce' or 'none'; got ${String(this.policy)}`);
+    }
+    this.freeSet = new FreeTreap(new Rand(opts.seed ?? 1));
+    this.spanMap = new Array<Span | undefined>(this.arenaBytes / this.pageSize);
+    this.arenaBase = sys.sysReserve(this.arenaBytes);
+  }
+
+  get heapSys(): number {
+    return this.memstats.heapSys;
+  }
+
+  get heapInuse(): number {
+    return this.memstats.heapInuse;
+  }
+
+  /** Free and not scavenged: resident, or as good as (MADV_FREE'd memory counts as released). */
+  get heapFree(): number {
+    return this.memstats.heapFree;
+  }
+
+  /** Free and scavenged: given back to the OS. */
+  get heapReleased(): number {
+    return this.memstats.heapReleased;
+  }
+
+  /** The runtime's estimate of the heap's RSS. */
+  get retained(): number {
+    return this.memstats.heapSys - this.memstats.heapReleased;
+  }
+
+  /** Whole huge pages inside free, unscavenged spans (the runtime's unscavHugePages), kept incrementally. */
+  get freeHugePages(): number {
+    return this.freeSet.unscavHugePages;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Allocate npages runtime pages: first fit, growing the mapped arena if nothing fits. */
+  alloc(npages: number): Span {
+    this.checkOpen();
+    if (typeof npages !== 'number') {
+      throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `npages must be a number; got ${typeof npages}`);
+    }
+    if (!Number.isSafeInteger(npages) || npages < 1) {
+      throw heapError(RangeError, 'ERR_OUT_OF_RANGE', `npages must be a positive safe integer; got ${npages}`);
+    }
+    let s = this.freeSet.find(npages);
+    if (!s) {
+      this.grow(npages);
+      s = this.freeSet.find(npages)!;
+    }
+    // The caller always gets a fresh span object, so a handle that was freed can never be revived.
+    const piece = new Span(this, s.base, npages, 'inUse', s.scavenged);
+    if (s.npages === npages) {
+      this.freeSet.remove(s);
+      s.state = 'dead';
+    } else {
+      // Split the low pages off in place: the remainder keeps its scavenged flag and its place in the free set.
+      this.freeSet.mutate(s, (rest) => {
+        rest.base += piece.bytes;
+        rest.npages -= npages;
+      });
+      this.setSpan(s.base, s);
+    }
+    this.setSpans(piece);
+    if (piece.scavenged) {
+      this.sys.sysUsed(piece.base, piece.bytes);
+      piece.scavenged = false;
+      this.memstats.heapReleased -= piece.bytes;
+    } else {
+      this.memstats.heapFree -= piece.bytes;
+    }
+    this.memstats.heapInuse += piece.bytes;
+    return piece;
+  }
+
+  /** Return an in-use span to the heap: mark it free, coalesce it with its free neighbours, insert it. */
+  free(span: Span): void {
+    this.checkOpen();
+    if (!(span instanceof Span)) {
+      throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', 'free() takes a Span returned by alloc()');
+    }
+    if (span.heap !== this) {
+      throw heapError(Error, 'ERR_HUGESPAN_FOREIGN_SPAN', `span at ${hex(span.base)} belongs to another heap`);
+    }
+    if (span.state === 'free') {
+      throw heapError(Error, 'ERR_HUGESPAN_DOUBLE_FREE', `span at ${hex(span.base)} is already free`);
+    }
+    if (span.state === 'dead') {
+      throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN',
+        `span object (last at ${hex(span.base)}, ${span.npages} pages) no longer describes a live span: it was freed and then merged or reused`);
+    }
+    span.state = 'free';
+    this.memstats.heapInuse -= span.bytes;
+    this.memstats.heapFree += span.bytes;
+    this.coalesce(span);
+    this.freeSet.insert(span);
+  }
+
+  /**
+   * Merge the free span s (not in the free set) with free neighbours in the same scavenged state.
+   * A neighbour in the other state is left alone: the runtime would realign the boundary to an OS
+   * page, which pageSize ≥ physPageSize makes a no-op.
+   */
+  private coalesce(s: Span): void {
+    const hpMiddle = s.hugePages();
+    let hpBefore = 0;
+    const before = s.base > this.arenaBase ? this.spanMap[this.pageIndex(s.base) - 1] : undefined;
+    if (before && before.state === 'free' && before.scavenged === s.scavenged) {
+      hpBefore = before.hugePages();
+      this.merge(s, before);
+    }
+    let hpAfter = 0;
+    const after = s.end < this.mappedEnd ? this.spanMap[this.pageIndex(s.end)] : undefined;
+    if (after && after.state === 'free' && after.scavenged === s.scavenged) {
+      hpAfter = after.hugePages();
+      this.merge(s, after);
+    }
+    // The merge created a whole huge page that none of the parts held: its pieces may still carry
+    // sysUnused's NOHUGEPAGE marks, so freeHugePages would count a huge page the kernel won't back.
+    if (this.policy === 'coalesce' && !s.scavenged && s.hugePages() > hpBefore + hpMiddle + hpAfter) {
+      this.sys.sysHugePage(s.base, s.bytes);
+    }
+  }
+
+  /** Absorb the free neighbour `other` into s; other leaves the free set and dies. */
+  private merge(s: Span, other: Span): void {
+    this.freeSet.remove(other);
+    s.base = Math.min(s.base, other.base);
+    s.npages += other.npages;
+    other.state = 'dead';
+    this.setSpan(s.base, s);
+    this.setSpan(s.end - this.pageSize, s);
+  }
+
+  /**
+   * Release about nbytes of free memory to the OS, from the highest address down: first the
+   * unscavenged spans holding a huge page, then the rest. Returns the bytes released (whole
+   * pages, so possibly more than asked).
+   */
+  scavenge(nbytes: number): number {
+    this.checkOpen();
+    if (typeof nbytes !== 'number') {
+      throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `nbytes must be a number; got ${typeof nbytes}`);
+    }
+    if (!(nbytes >= 0)) {
+      throw heapError(RangeError, 'ERR_OUT_OF_RANGE', `nbytes must be ≥ 0; got ${nbytes}`);
+    }
+    let released = 0;
+    for (const filter of [UNSCAVENGED_HUGE, UNSCAVENGED_SMALL]) {
+      for (let s = this.freeSet.findLast(filter); s && released < nbytes; s = this.freeSet.findLast(filter)) {
+        released += this.scavengeSpan(s, nbytes - released);
+      }
+    }
+    return released;
+  }
+
+  /** Release every free page. */
+  scavengeAll(): number {
+    return this.scavenge(Infinity);
+  }
+
+  /** Release the top of the free unscavenged span s: at least `want` bytes if s has them, else all of s. */
+  private scavengeSpan(s: Span, want: number): number {
+    const base = this.scavengeSplitBase(s, want);
+    const nbytes = s.end - base;
+    // The OS call comes first: if it fails, the heap has not changed.
+    this.sys.sysUnused(base, nbytes);
+    let piece = s;
+    if (base === s.base) {
+      this.freeSet.remove(s);
+    } else {
+      piece = new Span(this, base, nbytes / this.pageSize, 'free', false);
+      this.freeSet.mutate(s, (rest) => {
+        rest.npages -= piece.npages;
+      });
+      this.setSpan(s.end - this.pageSize, s);
+      this.setSpan(piece.base, piece);
+      this.setSpan(piece.end - this.pageSize, piece);
+    }
+    piece.scavenged = true;
+    this.memstats.heapFree -= nbytes;
+    this.memstats.heapReleased += nbytes;
+    // Coalesce now so that no two adjacent free spans share a scavenged state.
+    this.coalesce(piece);
+    this.freeSet.insert(piece);
+    return nbytes;
+  }
+
+  /**
+   * Where to cut s so that [base, s.end) holds about `want` bytes (the runtime's scavengeSplit): a
+   * page boundary, moved down to a huge page boundary when that boundary is inside s so that no huge
+   * page is split; s.base when the whole span goes.
+   */
+  private scavengeSplitBase(s: Span, want: number): number {
+    if (s.bytes <= want) return s.base;
+    let base = alignDown(s.end - want, this.pageSize);
+    const h = this.physHugePageSize;
+    if (h > this.pageSize && alignDown(base, h) >= s.base) base = alignDown(base, h);
+    return Math.max(base, s.base);
+  }
+
+  /**
+   * Map the next chunk of the arena (at least npages, whole growBytes where the arena allows) and
+   * add it as a free scavenged span: fresh memory is not resident. Refused, with nothing changed,
+   * when the rest of the arena cannot hold npages.
+   */
+  private grow(npages: number): void {
+    const ask = npages * this.pageSize;
+    const left = this.arenaBytes - this.mapped;
+    if (ask > left) {
+      throw heapError(Error, 'ERR_HUGESPAN_ARENA_EXHAUSTED',
+        `cannot allocate ${npages} pages (${ask} bytes): ${left} of the arena's ${this.arenaBytes} bytes are left to map`);
+    }
+    const size = Math.min(alignUp(ask, this.growBytes), left);
+    const v = this.mappedEnd;
+    this.sys.sysMap(v, size);
+    this.mapped += size;
+    this.memstats.heapSys += size;
+    this.memstats.heapReleased += size;
+    const s = new Span(this, v, size / this.pageSize, 'free', true);
+    this.setSpan(s.base, s);
+    this.setSpan(s.end - this.pageSize, s);
+    this.coalesce(s);
+    this.freeSet.insert(s);
+  }
+
+  /** The live span holding addr, or undefined outside the mapped arena. */
+  spanOf(addr: number): Span | undefined {
+    if (addr < this.arenaBase || addr >= this.mappedEnd) return undefined;
+    const s = this.spanMap[this.pageIndex(addr)];
+    // Every page of an in-use span is mapped; inside a free span the entry may be stale, so ask the free set.
+    if (s && s.state !== 'dead' && s.contains(addr)) return s;
+    const f = this.freeSet.floor(addr);
+    return f && f.contains(addr) ? f : undefined;
+  }
+
+  /** Every span, in address order. */
+  *spans(): IterableIterator<Span> {
+    for (let addr = this.arenaBase; addr < this.mappedEnd;) {
+      const s = this.spanMap[this.pageIndex(addr)]!;
+      yield s;
+      addr = s.end;
+    }
+  }
+
+  snapshot(): HeapSnapshot {
+    return {
+      arenaBase: this.arenaBase,
+      arenaBytes: this.arenaBytes,
+      pageSize: this.pageSize,
+      policy: this.policy,
+      closed: this.isClosed,
+      ...this.memstats,
+      freeHugePages: this.freeHugePages,
+      spans: [...this.spans()].map(({ base, npages, state, scavenged }) => ({ base, npages, state, scavenged })),
+    };
+  }
+
+  /** freeHugePages counted the slow way, over the free set. */
+  recountFreeHugePages(): number {
+    return this.freeSet.recountUnscavHugePages();
+  }
+
+  /** Throw ERR_HUGESPAN_INVARIANT with the first broken invariant; for tests, slow (linear in pages). */
+  checkInvariants(): void {
+    const fail = (message: string): never => {
+      throw heapError(Error, 'ERR_HUGESPAN_INVARIANT', message);
+    };
+    const count = { heapInuse: 0, heapFree: 0, heapReleased: 0 };
+    const freeSpans: Span[] = [];
+    let prev: Span | undefined;
+    for (let addr = this.arenaBase; addr < this.mappedEnd;) {
+      const s = this.spanMap[this.pageIndex(addr)];
+      const at = `span at ${hex(addr)}`;
+      if (!s) return fail(`gap: no span starts at ${hex(addr)}`);
+      if (s.base !== addr) fail(`${at}: the span map points to [${hex(s.base)}, ${hex(s.end)}) (gap or overlap)`);
+      if (s.state === 'dead') fail(`${at} is dead but still mapped`);
+      if (s.heap !== this) fail(`${at} belongs to another heap`);
+      if (!Number.isSafeInteger(s.npages) || s.npages < 1) fail(`${at} has ${s.npages} pages`);
+      if (s.end > this.mappedEnd) fail(`${at} ends at ${hex(s.end)}, past the mapped arena's end ${hex(this.mappedEnd)}`);
+      if (this.spanMap[this.pageIndex(s.end - this.pageSize)] !== s) fail(`${at}: its last page maps to another span`);
+      if (s.state === 'inUse') {
+        if (s.scavenged) fail(`${at} is in use but scavenged`);
+        for (let p = s.base; p < s.end; p += this.pageSize) {
+          if (this.spanMap[this.pageIndex(p)] !== s) fail(`${at}: page ${hex(p)} of the in-use span maps elsewhere`);
+        }
+        count.heapInuse += s.bytes;
+      } else {
+        if (prev?.state === 'free' && prev.scavenged === s.scavenged) {
+          fail(`${at} and the free span before it are both ${s.scavenged ? 'scavenged' : 'unscavenged'}: not coalesced`);
+        }
+        count[s.scavenged ? 'heapReleased' : 'heapFree'] += s.bytes;
+        freeSpans.push(s);
+      }
+      prev = s;
+      addr = s.end;
+    }
+    const treapProblem = this.freeSet.validate();
+    if (treapProblem) fail(`free set: ${treapProblem}`);
+    const held = [...this.freeSet];
+    if (held.length !== freeSpans.length || held.some((s, i) => s !== freeSpans[i])) {
+      fail(`free set holds ${held.length} spans, the arena has ${freeSpans.length} free spans, or they differ`);
+    }
+    const recount = this.recountFreeHugePages();
+    if (recount !== this.freeHugePages) fail(`freeHugePages is ${this.freeHugePages}, recount says ${recount}`);
+    for (const key of ['heapInuse', 'heapFree', 'heapReleased'] as const) {
+      if (count[key] !== this.memstats[key]) fail(`${key} is ${this.memstats[key]}, the spans add up to ${count[key]}`);
+    }
+    const { heapSys, heapInuse, heapFree, heapReleased } = this.memstats;
+    if (heapSys !== this.mapped) fail(`heapSys is ${heapSys} but ${this.mapped} bytes are mapped`);
+    if (heapInuse + heapFree + heapReleased !== heapSys) {
+      fail(`heapInuse ${heapInuse} + heapFree ${heapFree} + heapReleased ${heapReleased} ≠ heapSys ${heapSys}`);
+    }
+  }
+
+  /** Unmap the arena. Every later call on the heap is refused. */
+  close(): void {
+    if (this.isClosed) return;
+    this.sys.sysFree(this.arenaBase);
+    this.isClosed = true;
+  }
+
+  private get mappedEnd(): number {
+    return this.arenaBase + this.mapped;
+  }
+
+  private pageIndex(addr: number): number {
+    return Math.floor((addr - this.arenaBase) / this.pageSize);
+  }
+
+  private setSpan(addr: number, s: Span): void {
+    this.spanMap[this.pageIndex(addr)] = s;
+  }
+
+  private setSpans(s: Span): void {
+    const first = this.pageIndex(s.base);
+    this.spanMap.fill(s, first, first + s.npages);
+  }
+
+  private checkOpen(): void {
+    if (this.isClosed) throw heapError(Error, 'ERR_HUGESPAN_HEAP_CLOSED', 'the heap was closed');
+  }
+}

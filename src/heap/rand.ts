@@ -1,0 +1,31 @@
+/**
+ * A small seeded PRNG (splitmix32): the same seed gives the same sequence on every run, so treap
+ * shapes, property tests and lab workloads replay exactly. Not for anything security-related.
+ */
+
+export class Rand {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** A uniform 32-bit unsigned integer. */
+  next(): number {
+    this.state = (this.state + 0x9e3779b9) | 0;
+    let z = this.state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  }
+
+  /** A uniform float in [0, 1). */
+  float(): number {
+    return this.next() / 0x1_0000_0000;
+  }
+
+  /** A uniform integer in [0, n); n must be a positive integer ≤ 2^32. */
+  int(n: number): number {
+    return Math.floor(this.float() * n);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * A span: a run of `npages` runtime pages starting at `base`, in use or free; a free span may be
+ * `scavenged` (its memory was given back to the OS). A span object that was merged away or handed
+ * out fresh is `dead` for good: a dead span never comes back, which is how stale handles are caught.
+ */
+
+/** What a span needs to know about the heap that owns it. */
+export interface SpanOwner {
+  readonly pageSize: number;
+  readonly physHugePageSize: number;
+}
+
+export type SpanState = 'inUse' | 'free' | 'dead';
+
+/**
+ * A span's fields belong to its heap: callers read them, only the heap writes them. A span that
+ * was freed is the heap's again, as in the runtime: coalescing may grow it, a later split may move
+ * its base, and it dies when merged away or allocated whole (alloc always returns a fresh object).
+ */
+export class Span {
+  constructor(
+    readonly heap: SpanOwner,
+    public base: number,
+    public npages: number,
+    public state: SpanState,
+    public scavenged: boolean,
+  ) {}
+
+  get bytes(): number {
+    return this.npages * this.heap.pageSize;
+  }
+
+  /** One past the last byte. */
+  get end(): number {
+    return this.base + this.bytes;
+  }
+
+  contains(addr: number): boolean {
+    return addr >= this.base && addr < this.end;
+  }
+
+  /**
+   * The number of whole, aligned huge pages inside the span, as the runtime counts them: 0 without
+   * huge pages or when the span is smaller than one; otherwise round base up and end down.
+   */
+  hugePages(): number {
+    const { pageSize, physHugePageSize: h } = this.heap;
+    if (h === 0 || this.npages < h / pageSize) return 0;
+    const start = Math.ceil(this.base / h) * h;
+    const end = Math.floor(this.end / h) * h;
+    return start < end ? (end - start) / h : 0;
+  }
+}
