@@ -2,7 +2,7 @@
 
 export { MHeap } from './mheap';
 export type { CoalescePolicy, HeapSnapshot, MHeapOptions, SpanSnapshot } from './mheap';
-export { Span } from './span';
+export { Span, hugePagesIn } from './span';
 export type { SpanOwner, SpanState } from './span';
 export { BackgroundScavenger, startScavenger } from './scavenger';
 export type { ScavengeStep, ScavengerOptions } from './scavenger';

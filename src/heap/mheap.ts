@@ -7,7 +7,7 @@
 import type { Sys } from '../sys/sys';
 import { heapError, hex } from './errors';
 import { Rand } from './rand';
-import { Span } from './span';
+import { Span, hugePagesIn } from './span';
 import type { SpanOwner, SpanState } from './span';
 import { FreeTreap, UNSCAVENGED_HUGE, UNSCAVENGED_SMALL } from './treap';
 
@@ -164,7 +164,11 @@ export class MHeap implements SpanOwner {
       s = this.freeSet.find(npages)!;
     }
     // The caller always gets a fresh span object, so a handle that was freed can never be revived.
-    const piece = new Span(this, s.base, npages, 'inUse', s.scavenged);
+    const piece = new Span(this, s.base, npages, 'inUse', false);
+    // Unscavenge only the pages handed out. The OS call comes first: if it fails, the free set is untouched.
+    if (s.scavenged) this.sys.sysUsed(piece.base, piece.bytes);
+    this.memstats[s.scavenged ? 'heapReleased' : 'heapFree'] -= piece.bytes;
+    this.memstats.heapInuse += piece.bytes;
     if (s.npages === npages) {
       this.freeSet.remove(s);
       s.state = 'dead';
@@ -177,14 +181,6 @@ export class MHeap implements SpanOwner {
       this.setSpan(s.base, s);
     }
     this.setSpans(piece);
-    if (piece.scavenged) {
-      this.sys.sysUsed(piece.base, piece.bytes);
-      piece.scavenged = false;
-      this.memstats.heapReleased -= piece.bytes;
-    } else {
-      this.memstats.heapFree -= piece.bytes;
-    }
-    this.memstats.heapInuse += piece.bytes;
     return piece;
   }
 
@@ -202,39 +198,45 @@ export class MHeap implements SpanOwner {
     }
     if (span.state === 'dead') {
       throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN',
-        `span object (last at ${hex(span.base)}, ${span.npages} pages) no longer describes a live span: it was freed and then merged or reused`);
+        `span object (last at ${hex(span.base)}, ${span.npages} pages) no longer describes a live span: ` +
+          'it was freed, then merged away or allocated again');
     }
+    const bytes = span.bytes;
+    this.coalesce(span); // first: its OS call, if any, precedes every change
     span.state = 'free';
-    this.memstats.heapInuse -= span.bytes;
-    this.memstats.heapFree += span.bytes;
-    this.coalesce(span);
+    this.memstats.heapInuse -= bytes;
+    this.memstats.heapFree += bytes;
     this.freeSet.insert(span);
   }
 
   /**
-   * Merge the free span s (not in the free set) with free neighbours in the same scavenged state.
-   * A neighbour in the other state is left alone: the runtime would realign the boundary to an OS
-   * page, which pageSize ≥ physPageSize makes a no-op.
+   * Merge s (being freed, or just grown or scavenged; not in the free set) with the free neighbours
+   * in its scavenged state. A neighbour in the other state is left alone: the runtime would realign
+   * their boundary to an OS page boundary, which pageSize ≥ physPageSize makes a no-op.
    */
   private coalesce(s: Span): void {
-    const hpMiddle = s.hugePages();
-    let hpBefore = 0;
-    const before = s.base > this.arenaBase ? this.spanMap[this.pageIndex(s.base) - 1] : undefined;
-    if (before && before.state === 'free' && before.scavenged === s.scavenged) {
-      hpBefore = before.hugePages();
-      this.merge(s, before);
+    const before = this.mergeable(s, s.base > this.arenaBase ? this.spanMap[this.pageIndex(s.base) - 1] : undefined);
+    const after = this.mergeable(s, s.end < this.mappedEnd ? this.spanMap[this.pageIndex(s.end)] : undefined);
+    if (this.policy === 'coalesce' && !s.scavenged) {
+      const hpBefore = before?.hugePages() ?? 0;
+      const hpMiddle = s.hugePages();
+      const hpAfter = after?.hugePages() ?? 0;
+      const base = before?.base ?? s.base;
+      const end = after?.end ?? s.end;
+      // The merge makes a whole huge page that none of the parts held, so parts of it may still carry
+      // sysUnused's NOHUGEPAGE marks and freeHugePages would count a huge page the kernel won't back:
+      // mark the whole merged span. Before merging, so that a failing madvise changes nothing.
+      if (hugePagesIn(base, end, this.physHugePageSize) > hpBefore + hpMiddle + hpAfter) {
+        this.sys.sysHugePage(base, end - base);
+      }
     }
-    let hpAfter = 0;
-    const after = s.end < this.mappedEnd ? this.spanMap[this.pageIndex(s.end)] : undefined;
-    if (after && after.state === 'free' && after.scavenged === s.scavenged) {
-      hpAfter = after.hugePages();
-      this.merge(s, after);
-    }
-    // The merge created a whole huge page that none of the parts held: its pieces may still carry
-    // sysUnused's NOHUGEPAGE marks, so freeHugePages would count a huge page the kernel won't back.
-    if (this.policy === 'coalesce' && !s.scavenged && s.hugePages() > hpBefore + hpMiddle + hpAfter) {
-      this.sys.sysHugePage(s.base, s.bytes);
-    }
+    if (before) this.merge(s, before);
+    if (after) this.merge(s, after);
+  }
+
+  /** n if it is a free span in s's scavenged state, which s should absorb. */
+  private mergeable(s: Span, n: Span | undefined): Span | undefined {
+    return n && n.state === 'free' && n.scavenged === s.scavenged ? n : undefined;
   }
 
   /** Absorb the free neighbour `other` into s; other leaves the free set and dies. */
@@ -311,7 +313,7 @@ export class MHeap implements SpanOwner {
     let base = alignDown(s.end - want, this.pageSize);
     const h = this.physHugePageSize;
     if (h > this.pageSize && alignDown(base, h) >= s.base) base = alignDown(base, h);
-    return Math.max(base, s.base);
+    return base;
   }
 
   /**
@@ -386,23 +388,23 @@ export class MHeap implements SpanOwner {
     let prev: Span | undefined;
     for (let addr = this.arenaBase; addr < this.mappedEnd;) {
       const s = this.spanMap[this.pageIndex(addr)];
-      const at = `span at ${hex(addr)}`;
+      const at = (): string => `span at ${hex(addr)}`; // formatted only on failure
       if (!s) return fail(`gap: no span starts at ${hex(addr)}`);
-      if (s.base !== addr) fail(`${at}: the span map points to [${hex(s.base)}, ${hex(s.end)}) (gap or overlap)`);
-      if (s.state === 'dead') fail(`${at} is dead but still mapped`);
-      if (s.heap !== this) fail(`${at} belongs to another heap`);
-      if (!Number.isSafeInteger(s.npages) || s.npages < 1) fail(`${at} has ${s.npages} pages`);
-      if (s.end > this.mappedEnd) fail(`${at} ends at ${hex(s.end)}, past the mapped arena's end ${hex(this.mappedEnd)}`);
-      if (this.spanMap[this.pageIndex(s.end - this.pageSize)] !== s) fail(`${at}: its last page maps to another span`);
+      if (s.base !== addr) fail(`${at()}: the span map points to [${hex(s.base)}, ${hex(s.end)}) (gap or overlap)`);
+      if (s.state === 'dead') fail(`${at()} is dead but still mapped`);
+      if (s.heap !== this) fail(`${at()} belongs to another heap`);
+      if (!Number.isSafeInteger(s.npages) || s.npages < 1) fail(`${at()} has ${s.npages} pages`);
+      if (s.end > this.mappedEnd) fail(`${at()} ends at ${hex(s.end)}, past the mapped arena's end ${hex(this.mappedEnd)}`);
+      if (this.spanMap[this.pageIndex(s.end - this.pageSize)] !== s) fail(`${at()}: its last page maps to another span`);
       if (s.state === 'inUse') {
-        if (s.scavenged) fail(`${at} is in use but scavenged`);
-        for (let p = s.base; p < s.end; p += this.pageSize) {
-          if (this.spanMap[this.pageIndex(p)] !== s) fail(`${at}: page ${hex(p)} of the in-use span maps elsewhere`);
-        }
+        if (s.scavenged) fail(`${at()} is in use but scavenged`);
+        const first = this.pageIndex(s.base);
+        const stray = this.spanMap.slice(first, first + s.npages).findIndex((m) => m !== s);
+        if (stray >= 0) fail(`${at()}: page ${hex(s.base + stray * this.pageSize)} of the in-use span maps elsewhere`);
         count.heapInuse += s.bytes;
       } else {
         if (prev?.state === 'free' && prev.scavenged === s.scavenged) {
-          fail(`${at} and the free span before it are both ${s.scavenged ? 'scavenged' : 'unscavenged'}: not coalesced`);
+          fail(`${at()} and the free span before it are both ${s.scavenged ? 'scavenged' : 'unscavenged'}: not coalesced`);
         }
         count[s.scavenged ? 'heapReleased' : 'heapFree'] += s.bytes;
         freeSpans.push(s);
@@ -439,8 +441,9 @@ export class MHeap implements SpanOwner {
     return this.arenaBase + this.mapped;
   }
 
+  /** The index in spanMap of the page holding addr (the arena base is page-aligned). */
   private pageIndex(addr: number): number {
-    return Math.floor((addr - this.arenaBase) / this.pageSize);
+    return (addr - (addr % this.pageSize) - this.arenaBase) / this.pageSize;
   }
 
   private setSpan(addr: number, s: Span): void {

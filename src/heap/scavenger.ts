@@ -38,9 +38,10 @@ export interface ScavengeStep {
   parked: boolean;
 }
 
-function checkMs(name: string, value: number): number {
+function checkNonNegative(name: string, value: number): number {
   if (typeof value !== 'number' || !(value >= 0) || value === Infinity) {
-    throw Object.assign(new RangeError(`${name} must be a finite number ≥ 0; got ${String(value)}`), { code: 'ERR_OUT_OF_RANGE' });
+    const message = `${name} must be a finite number ≥ 0; got ${String(value)}`;
+    throw Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' });
   }
   return value;
 }
@@ -61,15 +62,16 @@ export class BackgroundScavenger {
   private retryMs: number;
   private timer: NodeJS.Timeout | undefined;
   private active = false;
+  private failure: unknown;
   private finished: Promise<void> = Promise.resolve();
-  private settle = { resolve: (): void => {}, reject: (_: unknown): void => {} };
+  private settle: { resolve(): void; reject(err: unknown): void } | undefined;
 
   constructor(heap: MHeap, opts: ScavengerOptions) {
     this.heap = heap;
     this.now = opts.now ?? (() => performance.now());
-    this.maxStepMs = checkMs('maxStepMs', opts.maxStepMs ?? 1);
-    this.minSleepMs = checkMs('minSleepMs', opts.minSleepMs ?? 1);
-    this.idleMs = checkMs('idleMs', opts.idleMs ?? 100);
+    this.maxStepMs = checkNonNegative('maxStepMs', opts.maxStepMs ?? 1);
+    this.minSleepMs = checkNonNegative('minSleepMs', opts.minSleepMs ?? 1);
+    this.idleMs = checkNonNegative('idleMs', opts.idleMs ?? 100);
     this.retryMs = this.minSleepMs;
     this.pace(opts.heapGoal);
   }
@@ -102,7 +104,7 @@ export class BackgroundScavenger {
    * huge pages (as many as the work and freeHugePages allow) and OS pages, each priced at 1 ms.
    */
   pace(heapGoal = this.line.heapGoal): void {
-    checkMs('heapGoal', heapGoal);
+    checkNonNegative('heapGoal', heapGoal);
     const { physPageSize, physHugePageSize: h } = this.heap;
     const retainedGoal = Math.ceil((heapGoal * (100 + retainExtraPercent)) / 100 / physPageSize) * physPageSize;
     const retained = this.heap.retained;
@@ -114,12 +116,14 @@ export class BackgroundScavenger {
     const hugeWork = h === 0 ? 0 : Math.min(this.heap.freeHugePages, Math.floor(totalWork / h)) * h;
     const hugeTime = h === 0 ? 0 : (hugeWork / h) * scavengePagePeriodMs;
     const regularTime = Math.ceil((totalWork - hugeWork) / physPageSize) * scavengePagePeriodMs;
-    this.line = { heapGoal, retainedGoal, retainedBasis: retained, timeBasis: this.now(), bytesPerMs: totalWork / (hugeTime + regularTime) };
+    const bytesPerMs = totalWork / (hugeTime + regularTime);
+    this.line = { heapGoal, retainedGoal, retainedBasis: retained, timeBasis: this.now(), bytesPerMs };
   }
 
   /**
    * One wake-up: if retained is above the line, scavenge down to it, in chunks, for at most
-   * maxStepMs; then say when the line will next be crossed. Parked steps re-pace first.
+   * maxStepMs; then say when the line will next be crossed. A parked scavenger re-paces on waking
+   * (the runtime re-paced after each GC; this heap has no GC).
    */
   step(): ScavengeStep {
     if (this.heap.closed) return { released: 0, sleepMs: this.idleMs, parked: true };
@@ -144,7 +148,7 @@ export class BackgroundScavenger {
     const behind = retained - released - want;
     if (behind <= 0) {
       this.retryMs = this.minSleepMs;
-      // Released more than the line asked for: nothing to do until the line catches up.
+      // At or below the line: nothing to do until the line comes down to retained.
       return { released, sleepMs: Math.max(this.minSleepMs, -behind / bytesPerMs), parked: false };
     }
     if (released > 0) {
@@ -157,16 +161,24 @@ export class BackgroundScavenger {
     return { released, sleepMs, parked: false };
   }
 
+  /** Why the timer loop stopped on its own, if a step threw. */
+  get error(): unknown {
+    return this.failure;
+  }
+
   /**
-   * Run step() on a timer until stop(). The timer is unref'd: it never keeps the process alive.
-   * If a step throws, the scavenger stops and the promise stop() returns rejects with the error.
+   * Run step() on a timer until stop() (or until the heap is closed). The timer is unref'd: it never
+   * keeps the process alive. If a step throws, the scavenger stops, keeps the error in `error`, and
+   * the promise stop() returns rejects with it; a failure nobody awaits does not crash the process.
    */
   start(): this {
     if (this.active) return this;
     this.active = true;
+    this.failure = undefined;
     this.finished = new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
     });
+    this.finished.catch(() => {});
     this.schedule(0);
     return this;
   }
@@ -198,8 +210,12 @@ export class BackgroundScavenger {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.active = false;
-    if (err === undefined) this.settle.resolve();
-    else this.settle.reject(err);
+    if (err === undefined) {
+      this.settle?.resolve();
+    } else {
+      this.failure = err;
+      this.settle?.reject(err);
+    }
   }
 }
 

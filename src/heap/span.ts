@@ -1,7 +1,8 @@
 /**
  * A span: a run of `npages` runtime pages starting at `base`, in use or free; a free span may be
- * `scavenged` (its memory was given back to the OS). A span object that was merged away or handed
- * out fresh is `dead` for good: a dead span never comes back, which is how stale handles are caught.
+ * `scavenged` (its memory was given back to the OS). A span object that was merged away, or whose
+ * pages were allocated whole, is `dead` for good: it never comes back, which is how stale handles
+ * are caught without a generation number.
  */
 
 /** What a span needs to know about the heap that owns it. */
@@ -39,15 +40,19 @@ export class Span {
     return addr >= this.base && addr < this.end;
   }
 
-  /**
-   * The number of whole, aligned huge pages inside the span, as the runtime counts them: 0 without
-   * huge pages or when the span is smaller than one; otherwise round base up and end down.
-   */
+  /** The number of whole, aligned huge pages inside the span, as the runtime counts them. */
   hugePages(): number {
-    const { pageSize, physHugePageSize: h } = this.heap;
-    if (h === 0 || this.npages < h / pageSize) return 0;
-    const start = Math.ceil(this.base / h) * h;
-    const end = Math.floor(this.end / h) * h;
-    return start < end ? (end - start) / h : 0;
+    return hugePagesIn(this.base, this.end, this.heap.physHugePageSize);
   }
+}
+
+/**
+ * The whole, aligned huge pages inside [base, end): round base up and end down to huge pages. 0
+ * without huge pages (h = 0) or for a range smaller than one huge page.
+ */
+export function hugePagesIn(base: number, end: number, h: number): number {
+  if (h === 0 || end - base < h) return 0;
+  const start = Math.ceil(base / h) * h;
+  const stop = Math.floor(end / h) * h;
+  return start < stop ? (stop - start) / h : 0;
 }

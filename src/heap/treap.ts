@@ -183,14 +183,15 @@ export class FreeTreap {
       if (t.parent !== parent) problem ??= `node 0x${t.key.toString(16)} has a wrong parent pointer`;
       if (parent && parent.priority > t.priority) problem ??= `node 0x${t.key.toString(16)} breaks the priority order`;
       if (t.left) walk(t.left, t);
-      if (t.key !== t.span.base) problem ??= `node key 0x${t.key.toString(16)} ≠ its span's base 0x${t.span.base.toString(16)}`;
+      if (t.key !== t.span.base) problem ??= `node 0x${t.key.toString(16)}: its span starts at 0x${t.span.base.toString(16)}`;
       if (t.key <= previousKey) problem ??= `node 0x${t.key.toString(16)} is out of address order`;
       previousKey = t.key;
       nodes++;
       if (t.right) walk(t.right, t);
       const { maxPages, kinds } = t;
       if (t.update()) {
-        problem ??= `node 0x${t.key.toString(16)} summary is stale: maxPages ${maxPages} (want ${t.maxPages}), kinds ${kinds} (want ${t.kinds})`;
+        problem ??= `node 0x${t.key.toString(16)} summary is stale: ` +
+          `maxPages ${maxPages} (want ${t.maxPages}), kinds ${kinds} (want ${t.kinds})`;
         t.maxPages = maxPages;
         t.kinds = kinds;
       }

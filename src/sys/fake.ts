@@ -225,7 +225,8 @@ export class FakeMemory implements Memory {
       throw refuse(TypeError, 'ERR_INVALID_ARG_TYPE', `length must be a number, got ${typeof n}`);
     }
     if (!Number.isSafeInteger(n) || n <= 0 || n % this.physPageSize !== 0) {
-      throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE', `length ${n} is not a positive multiple of the ${this.physPageSize}-byte page`);
+      throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE',
+        `length ${n} is not a positive multiple of the ${this.physPageSize}-byte page`);
     }
   }
 }

@@ -17,7 +17,8 @@ describe('MHeap options', () => {
     const heap = new MHeap(new Sys(new FakeMemory()));
     expect([heap.pageSize, heap.arenaBytes, heap.growBytes, heap.policy]).toEqual([8 * KiB, 1024 * MiB, 64 * MiB, 'coalesce']);
     expect(heap.arenaBase % H).toBe(0);
-    const arm = new MHeap(new Sys(new FakeMemory({ physPageSize: 64 * KiB, physHugePageSize: 512 * MiB })), { growBytes: 512 * MiB });
+    const armMemory = new FakeMemory({ physPageSize: 64 * KiB, physHugePageSize: 512 * MiB });
+    const arm = new MHeap(new Sys(armMemory), { growBytes: 512 * MiB });
     expect(arm.pageSize).toBe(64 * KiB);
   });
 

@@ -54,7 +54,7 @@ describe('refusals', () => {
     heap.alloc(1);
     const theirs = other.alloc(1);
     expectRefused(heap, () => heap.free(theirs), 'Error', 'ERR_HUGESPAN_FOREIGN_SPAN');
-    const forged = { ...theirs, heap } as Span;
+    const forged = { ...theirs, heap } as unknown as Span;
     expectRefused(heap, () => heap.free(forged), 'TypeError', 'ERR_INVALID_ARG_TYPE');
   });
 
@@ -101,5 +101,18 @@ describe('refusals', () => {
       throw Object.assign(new Error('madvise: EINVAL'), { code: 'EINVAL' });
     });
     expectRefused(heap, () => heap.scavengeAll(), 'Error', 'EINVAL');
+  });
+
+  it('a failing MADV_HUGEPAGE while coalescing leaves the span in use and the heap unchanged', () => {
+    const { heap, sys } = rig();
+    const [a, b] = [heap.alloc(128), heap.alloc(256), heap.alloc(1)]; // [0, 1M) [1M, 3M): no whole huge page each
+    heap.free(a);
+    jest.spyOn(sys, 'sysHugePage').mockImplementationOnce(() => {
+      throw Object.assign(new Error('madvise: EINVAL'), { code: 'EINVAL' });
+    });
+    expectRefused(heap, () => heap.free(b), 'Error', 'EINVAL');
+    expect(b.state).toBe('inUse');
+    heap.free(b); // [0, 3M) now holds a huge page: marked
+    expect(sys.calls.hugepage).toBe(2); // the reservation (thp=always), then the merge
   });
 });

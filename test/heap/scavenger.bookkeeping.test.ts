@@ -1,0 +1,206 @@
+/**
+ * scavenge() releases from the top, huge-page spans first, without splitting huge pages; the
+ * background scavenger follows the runtime's pacing line down to 1.1 × the heap goal, in bounded
+ * steps, and leaves no timer behind.
+ */
+import { BackgroundScavenger, startScavenger } from '../../src/heap/scavenger';
+import type { MHeap } from '../../src/heap/mheap';
+import { KiB, MiB, rig } from './helpers';
+
+const H = 2 * MiB;
+const P = 8 * KiB;
+
+describe('scavenge', () => {
+  it('takes spans holding a huge page first, even below smaller ones, trimming whole huge pages from the top', () => {
+    const { heap, mem, sys } = rig();
+    const [a, , b] = [heap.alloc(512), heap.alloc(1), heap.alloc(16), heap.alloc(1)];
+    const [aBase, bBase] = [a.base, b.base];
+    heap.free(a); // [0, 4 MiB): two huge pages
+    heap.free(b); // higher, but holds none
+    expect(heap.freeHugePages).toBe(2);
+    expect(heap.scavenge(P)).toBe(H); // one page asked; the whole top huge page goes
+    expect(heap.spanOf(aBase + H)).toMatchObject({ base: aBase + H, scavenged: true });
+    expect(heap.spanOf(bBase)?.scavenged).toBe(false);
+    expect(sys.calls.nohugepage).toBe(0); // both ends huge-page aligned
+    expect(heap.freeHugePages).toBe(1);
+
+    expect(heap.scavenge(H + P)).toBe(H + P); // the rest of a, then one page off b's top
+    expect(heap.spanOf(bBase + 15 * P)).toMatchObject({ npages: 1, scavenged: true });
+    expect(heap.spanOf(bBase)).toMatchObject({ npages: 15, scavenged: false });
+    expect(mem.frameFlags(bBase)).toBe('nh'); // b's last page is mid huge page
+    heap.checkInvariants();
+  });
+
+  it('goes from the highest address down', () => {
+    const { heap } = rig();
+    const spans = [600, 1, 600, 1].map((n) => heap.alloc(n)); // both free spans will hold a huge page
+    const [low, high] = [spans[0].base, spans[2].base];
+    heap.free(spans[0]);
+    heap.free(spans[2]);
+    heap.scavenge(P);
+    expect(heap.spanOf(high + 599 * P)?.scavenged).toBe(true);
+    expect(heap.spanOf(high)?.scavenged).toBe(false);
+    expect(heap.spanOf(low + 599 * P)?.scavenged).toBe(false);
+  });
+
+  it('releases single pages on a host without huge pages', () => {
+    const { heap, sys } = rig({}, { physHugePageSize: 0 });
+    const [a] = [heap.alloc(40), heap.alloc(1)];
+    heap.free(a);
+    expect(heap.scavenge(1)).toBe(P);
+    expect([sys.calls.nohugepage, sys.calls.dontneed]).toEqual([0, 1]);
+  });
+
+  it('scavengeAll releases every free page', () => {
+    const { heap } = rig();
+    const spans = [5, 600, 7, 1000, 3].map((n) => heap.alloc(n));
+    [0, 1, 3].forEach((i) => heap.free(spans[i]));
+    heap.scavengeAll();
+    expect(heap.heapFree).toBe(0);
+    expect(heap.freeHugePages).toBe(0);
+    expect(heap.retained).toBe(heap.heapInuse);
+    heap.checkInvariants();
+  });
+});
+
+/** 48 MiB free and unscavenged at the bottom of a 64 MiB mapping; one page in use above it. */
+function backlog(): MHeap {
+  const { heap } = rig({ arenaBytes: 256 * MiB, growBytes: 64 * MiB });
+  const spans = Array.from({ length: 24 }, () => heap.alloc(H / P));
+  heap.alloc(1);
+  spans.forEach((s) => heap.free(s));
+  return heap;
+}
+
+describe('BackgroundScavenger', () => {
+  it('paces as the runtime: one huge page or one OS page per millisecond, towards 1.1 × the heap goal', () => {
+    const heap = backlog();
+    let t = 0;
+    const scav = new BackgroundScavenger(heap, { heapGoal: 8 * MiB, now: () => t });
+    const goal = Math.ceil((8.8 * MiB) / 4096) * 4096;
+    expect(scav.retainedGoal).toBe(goal);
+    const work = heap.retained - goal;
+    const hugePages = Math.min(heap.freeHugePages, Math.floor(work / H)); // 19 of the 24
+    const totalMs = hugePages + Math.ceil((work - hugePages * H) / 4096);
+    expect(scav.bytesPerMs).toBeCloseTo(work / totalMs, 6);
+
+    const basis = heap.retained;
+    for (; t < 2 * totalMs; t++) {
+      const step = scav.step();
+      if (step.parked) break;
+      // Never more than one huge page off the line, in either direction.
+      const line = Math.max(goal, basis - scav.bytesPerMs * t);
+      expect(Math.abs(heap.retained - line)).toBeLessThanOrEqual(H);
+      heap.checkInvariants();
+    }
+    expect(t).toBeGreaterThan(totalMs * 0.9);
+    expect(t).toBeLessThanOrEqual(totalMs + 2);
+    expect(heap.retained).toBeLessThanOrEqual(goal);
+    expect(goal - heap.retained).toBeLessThan(H);
+    expect(scav.released).toBe(basis - heap.retained);
+  });
+
+  it('bounds each step by wall time, then comes back soon', () => {
+    const heap = backlog();
+    let t = 0;
+    let cost = 0;
+    const scav = new BackgroundScavenger(heap, { heapGoal: 0, now: () => (t += cost) });
+    t = 100; // 100 ms behind: about 12 MiB due
+    cost = 0.6; // from now on, each clock read is 0.6 ms after the last
+    const step = scav.step();
+    expect(step.released).toBe(2 * H); // two chunks fit in the 1 ms budget
+    expect(step.sleepMs).toBe(1);
+    expect(step.parked).toBe(false);
+  });
+
+  it('parks at the goal and re-paces when retained grows again', () => {
+    const heap = backlog();
+    let t = 0;
+    const scav = new BackgroundScavenger(heap, { heapGoal: 40 * MiB, now: () => t, idleMs: 50 });
+    while (!scav.step().parked) t += 5;
+    expect(scav.step()).toEqual({ released: 0, sleepMs: 50, parked: true });
+    heap.alloc((60 * MiB) / P); // fits only in scavenged memory: retained grows by 60 MiB
+    const step = scav.step();
+    expect(step.parked).toBe(false);
+    expect(scav.bytesPerMs).toBeGreaterThan(0);
+  });
+
+  it('backs off exponentially while behind with nothing left to release', () => {
+    const heap = backlog();
+    heap.scavengeAll();
+    heap.alloc((40 * MiB) / P); // retained is now all in use: above the goal, nothing free
+    let t = 0;
+    const scav = new BackgroundScavenger(heap, { heapGoal: 0, now: () => t, idleMs: 8 });
+    const sleeps = [1, 2, 3, 4, 5].map(() => {
+      t += 10;
+      return scav.step().sleepMs;
+    });
+    expect(sleeps).toEqual([1, 2, 4, 8, 8]);
+  });
+
+  describe('on its timer', () => {
+    const realSetTimeout = setTimeout;
+    const live = new Set<NodeJS.Timeout>();
+    const sleep = (ms: number) => new Promise((resolve) => realSetTimeout(resolve, ms));
+
+    beforeEach(() => {
+      // Track the scavenger's timers: each must fire or be cleared.
+      jest.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+        const timer = realSetTimeout(() => {
+          live.delete(timer);
+          fn();
+        }, ms);
+        live.add(timer);
+        return timer;
+      }) as typeof setTimeout);
+      const realClear = clearTimeout;
+      jest.spyOn(globalThis, 'clearTimeout').mockImplementation((timer) => {
+        live.delete(timer as NodeJS.Timeout);
+        realClear(timer);
+      });
+    });
+
+    afterEach(() => {
+      jest.restoreAllMocks();
+    });
+
+    it('reaches the goal in real time, unref`d, and stop() leaves no timer', async () => {
+      const { heap } = rig();
+      const spans = Array.from({ length: 4 }, () => heap.alloc(H / P));
+      spans.forEach((s) => heap.free(s));
+      const scav = startScavenger(heap, { heapGoal: 0, idleMs: 5 });
+      expect(scav.running).toBe(true);
+      for (let i = 0; i < 200 && heap.retained > scav.retainedGoal; i++) await sleep(5);
+      expect(heap.retained).toBeLessThanOrEqual(scav.retainedGoal);
+      expect([...live].every((timer) => !timer.hasRef())).toBe(true);
+      await scav.stop();
+      expect(scav.running).toBe(false);
+      expect(live.size).toBe(0);
+      await scav.stop(); // idempotent
+    });
+
+    it('stops by itself when the heap is closed', async () => {
+      const { heap } = rig();
+      const scav = startScavenger(heap, { heapGoal: 0, idleMs: 1 });
+      heap.close();
+      for (let i = 0; i < 100 && scav.running; i++) await sleep(2);
+      expect(scav.running).toBe(false);
+      await expect(scav.stop()).resolves.toBeUndefined();
+      expect(live.size).toBe(0);
+    });
+
+    it('stops and reports a step that throws', async () => {
+      const { heap } = rig();
+      heap.free(heap.alloc(H / P));
+      const boom = Object.assign(new Error('madvise: EINVAL'), { code: 'EINVAL' });
+      jest.spyOn(heap, 'scavenge').mockImplementation(() => {
+        throw boom;
+      });
+      const scav = startScavenger(heap, { heapGoal: 0 });
+      for (let i = 0; i < 100 && scav.running; i++) await sleep(2);
+      expect(scav.error).toBe(boom);
+      await expect(scav.stop()).rejects.toBe(boom);
+      expect(live.size).toBe(0);
+    });
+  });
+});
