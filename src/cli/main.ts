@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * The `hugespan` command: picks a subcommand, runs it, and turns what it throws into an exit code.
+ * Invariant: a subcommand is loaded only when chosen, so --help and --version work even where
+ * the native addon cannot load, and every failure leaves as one `hugespan: …` line on stderr.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CliError, EXIT, UsageError, reportFailure } from './ui';
+
+/** What every subcommand module exports. */
+interface Command {
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
+  report: { summary: 'how much of a process (--pid), or of the whole system, is on huge pages', load: () => require('./report') as typeof import('./report') },
+  map: { summary: "a picture of a process's large anonymous VMAs, one cell per huge page frame", load: () => require('./map') as typeof import('./map') },
+  // Typed by hand: lab.ts may be written after this file.
+  lab: { summary: 'the span heap under churn, per coalescing policy, checked against the kernel', load: () => require('./lab') as Command },
+};
+
+const HELP = `usage: hugespan <command> [options]
+
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .join('\n')}
+
+  hugespan <command> --help   the options of a command
+  hugespan --version          the installed version
+  --debug                     with any command: a stack trace with an error
+
+exit codes: 0 ok, 1 runtime error, 2 usage error, 3 coverage below --min-coverage`;
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function load(name: string, command: { load: () => Command }): Command {
+  try {
+    return command.load();
+  } catch (e) {
+    // Only the command's own module missing means a broken build; anything it requires is its own error.
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && (e as Error).message.includes(`'./${name}'`)) {
+      throw new CliError(`the ${name} command is missing from this build of hugespan (no ${path.join(__dirname, `${name}.js`)})`);
+    }
+    throw e;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  const [name, ...rest] = args;
+  const command = name === undefined ? undefined : COMMANDS[name];
+  try {
+    if (name === 'help' || name === '--help' || name === '-h') {
+      process.stdout.write(`${HELP}\n`);
+      return EXIT.ok;
+    }
+    if (name === '--version' || name === '-v') {
+      process.stdout.write(`${version()}\n`);
+      return EXIT.ok;
+    }
+    if (name === undefined) throw new UsageError('which command? report, map or lab');
+    if (!command) throw new UsageError(`unknown command '${name}'`);
+    return await load(name, command).run(rest);
+  } catch (e) {
+    return reportFailure(e, { debug, usage: command ? `run 'hugespan ${name} --help' for its options` : HELP });
+  }
+}
+
+// A reader that stops early (`hugespan report | head`) is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(EXIT.ok);
+});
+
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,119 @@
+/**
+ * `hugespan map`: a picture of a process's large anonymous VMAs, one cell per huge page frame.
+ * Invariant: with PAGEMAP_SCAN each cell says what the kernel says of its frame; without it
+ * only the per-VMA counts are known, so cells are placed in count order and the output says so.
+ */
+import { hostInfo } from '../native/host';
+import type { Run } from '../native/coverage';
+import type { Vma } from '../native/smaps';
+import { readProcess, scan, holdsAnonymous, coverageRatio } from './proc';
+import { hostJson, thpJson } from './report';
+import { hostLine, thpBlocked, thpStatus } from './report-text';
+import { CliError, EXIT, Palette, UsageError, formatBytes, formatPercent, hex, palette, parseBytes, parseCommandArgs, parseNumber, terminalWidth } from './ui';
+
+/** What one huge page frame of a VMA holds. */
+type Cell = 'huge' | 'small' | 'empty' | 'nh';
+
+const CELLS: readonly Cell[] = ['huge', 'small', 'empty', 'nh'];
+const MEANING: Record<Cell, string> = {
+  huge: 'on a huge page',
+  small: 'present on small pages only',
+  empty: 'nothing present',
+  nh: 'advised nohugepage (nh)',
+};
+const ASCII: Record<Cell, string> = { huge: 'H', small: 'p', empty: '.', nh: 'n' };
+const UNICODE: Record<Cell, string> = { huge: '█', small: '▒', empty: '·', nh: 'x' };
+/** Cells start this far in, under their VMA's line. */
+const INDENT = 2;
+
+/**
+ * One cell per huge page frame overlapping [v.start, v.end), from PAGEMAP_SCAN's present runs
+ * (address order): a PMD-mapped run makes its frame huge, any other present byte "small".
+ */
+function frameCells(v: Vma, runs: readonly Run[], hugePage: number): Cell[] {
+  const nh = v.vmFlags.includes('nh');
+  const cells: Cell[] = [];
+  let i = 0;
+  for (let frame = Math.floor(v.start / hugePage) * hugePage; frame < v.end; frame += hugePage) {
+    const lo = Math.max(frame, v.start);
+    const hi = Math.min(frame + hugePage, v.end);
+    while (i < runs.length && runs[i].end <= lo) i++;
+    let present = false;
+    let huge = false;
+    for (let j = i; j < runs.length && runs[j].start < hi; j++) {
+      present = true;
+      huge ||= runs[j].huge;
+    }
+    cells.push(nh ? 'nh' : huge ? 'huge' : present ? 'small' : 'empty');
+  }
+  return cells;
+}
+
+/** Without PAGEMAP_SCAN: smaps' counts as cells — huge frames first, then small, then empty. */
+function countedCells(v: Vma, hugePage: number): Cell[] {
+  const frames = Math.ceil(v.end / hugePage) - Math.floor(v.start / hugePage);
+  if (v.vmFlags.includes('nh')) return new Array<Cell>(frames).fill('nh');
+  const huge = Math.min(frames, Math.round(v.anonHugePages / hugePage));
+  const small = Math.min(frames - huge, Math.ceil(Math.max(0, v.rss - v.anonHugePages) / hugePage));
+  return [...new Array<Cell>(huge).fill('huge'), ...new Array<Cell>(small).fill('small'), ...new Array<Cell>(frames - huge - small).fill('empty')];
+}
+
+export const usage = `usage: hugespan map --pid PID [--min-size BYTES]
+
+A picture of a process's large anonymous VMAs: one cell per huge page frame,
+on a huge page / present on small pages only / empty / advised nohugepage.
+
+  --pid PID          the process to draw
+  --min-size BYTES   draw VMAs at least this large (default 4M; accepts 4M, 2MiB, 1G, 65536)`;
+
+export async function run(argv: string[]): Promise<number> {
+  const v = parseCommandArgs(argv, { pid: { type: 'string' }, 'min-size': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (v.help) {
+    process.stdout.write(`${usage}\n`);
+    return EXIT.ok;
+  }
+  if (v.pid === undefined) throw new UsageError('map needs --pid PID');
+  const pid = parseNumber(v.pid, '--pid', { min: 1, integer: true });
+  const minSize = v['min-size'] === undefined ? 4 << 20 : parseBytes(v['min-size'], '--min-size');
+  process.stdout.write(drawMap(pid, minSize, palette(), process.stdout.isTTY === true));
+  return EXIT.ok;
+}
+
+function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): string {
+  const info = hostInfo();
+  const thp = thpJson(info);
+  const hugePage = info.hugePageSize;
+  if (!hugePage) throw new CliError('this kernel has no transparent huge pages: there are no huge page frames to draw');
+  const p = readProcess(pid);
+  const glyphs = tty ? UNICODE : ASCII;
+  const colour: Record<Cell, (s: string) => string> = { huge: paint.green, small: paint.yellow, empty: paint.dim, nh: paint.red };
+  const glyph = (c: Cell): string => colour[c](glyphs[c]);
+  const exact = info.pagemapScan;
+  const blocked = thpBlocked(thp, p.thpDisabled ?? null);
+  const perRow = Math.max(8, terminalWidth() - INDENT);
+
+  const lines = [
+    `${paint.bold(`pid ${pid} (${p.comm})`)}`,
+    hostLine(hostJson(info), thp),
+    `THP ${thpStatus(thp, p.thpDisabled ?? null)}`,
+    exact ? 'cells from PAGEMAP_SCAN: exact to the page' : 'cells from smaps counts: approximate (no PAGEMAP_SCAN on this kernel, Linux < 6.7: where in the VMA is unknown)',
+    `one cell = ${formatBytes(hugePage)}:  ${CELLS.map((c) => `${glyph(c)} ${MEANING[c]}`).join('   ')}`,
+  ];
+  // Only anonymous mappings (no file): in a file mapping present pages are mostly page cache.
+  const vmas = p.vmas.filter((vma) => vma.inode === 0 && holdsAnonymous(vma) && vma.size >= minSize);
+  if (!vmas.length) lines.push('', `no anonymous VMA of ${formatBytes(minSize)} or more (--min-size lowers the bar)`);
+  for (const vma of vmas) {
+    const c = exact ? scan(pid, vma.start, vma.end) : undefined;
+    const cells = c ? frameCells(vma, c.runs, hugePage) : countedCells(vma, hugePage);
+    const huge = c ? c.hugeBytes : vma.anonHugePages;
+    const hugeFrames = cells.filter((x) => x === 'huge').length;
+    const flags = [vma.vmFlags.includes('hg') && 'hg', vma.vmFlags.includes('nh') && 'nh'].filter(Boolean).join(' ');
+    const coverage = blocked ? 'coverage -' : `coverage ${formatPercent(coverageRatio(huge, vma.anonymous))}`;
+    lines.push(
+      '',
+      `${paint.bold(`${hex(vma.start)}-${hex(vma.end)}`)}  ${formatBytes(vma.size)}  ${vma.path || '[anon]'}${flags ? `  ${flags}` : ''}  ${coverage}  ${paint.dim(`${hugeFrames}/${cells.length} frames huge`)}`,
+    );
+    for (let i = 0; i < cells.length; i += perRow) lines.push(' '.repeat(INDENT) + cells.slice(i, i + perRow).map(glyph).join(''));
+  }
+  return `${lines.join('\n')}\n`;
+}

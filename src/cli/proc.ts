@@ -1,0 +1,157 @@
+/**
+ * What /proc says about processes and the whole system, for the commands to show.
+ * Invariant: a pid is read only through this file, so every failure to read one becomes the
+ * same one-sentence CliError everywhere: no such process, exited, not permitted, kernel
+ * thread, zombie. `seen` pids (read before) that vanish have "exited", never "no such process".
+ */
+import * as fs from 'node:fs';
+import { binding } from '../native/binding';
+import { readSmaps, readSmapsRollup, Vma } from '../native/smaps';
+import { coverage, Coverage } from '../native/coverage';
+import { thpDisabledFor } from '../native/host';
+import { CliError } from './ui';
+
+/** task_struct flag PF_KTHREAD (include/linux/sched.h), field 9 of /proc/<pid>/stat. */
+const PF_KTHREAD = 0x00200000;
+
+export interface Identity {
+  pid: number;
+  comm: string;
+  /** One letter of stat: R, S, D, Z (zombie), X (dead) … */
+  state: string;
+  kernelThread: boolean;
+}
+
+function codeOf(e: unknown): string | undefined {
+  return (e as { code?: string } | null)?.code;
+}
+
+/** Turn what the addon threw while reading `pid` into the sentence a user acts on. */
+function explain(pid: number, e: unknown, seen: boolean): unknown {
+  switch (codeOf(e)) {
+    case 'EACCES':
+    case 'EPERM':
+      return new CliError(`not permitted to read pid ${pid}'s memory map (needs ptrace read access; try as its user or root)`, { cause: e });
+    case 'ENOENT':
+    case 'ESRCH':
+      return new CliError(seen ? `pid ${pid} exited while being read` : `no process with pid ${pid}`, { cause: e });
+    default:
+      return e;
+  }
+}
+
+/** Run one read of `pid`'s /proc files, its failures explained. */
+function readingPid<T>(pid: number, seen: boolean, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw explain(pid, e, seen);
+  }
+}
+
+/** /proc/<pid>/stat: "pid (comm) state ppid … flags …"; comm may hold spaces and parentheses. */
+function parseStat(text: string): { comm: string; state: string; flags: number } {
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  return { comm: text.slice(text.indexOf('(') + 1, close), state: fields[0], flags: Number(fields[6]) };
+}
+
+/** Who `pid` is; throws "no process with pid N" (or "exited" when `seen`). */
+function identify(pid: number, seen = false): Identity {
+  const stat = parseStat(readingPid(pid, seen, () => binding.readProc(pid, 'stat')));
+  return { pid, comm: stat.comm, state: stat.state, kernelThread: (stat.flags & PF_KTHREAD) !== 0 };
+}
+
+/** A process that has user memory to show, else the CliError saying why it has none. */
+function requireUserMemory(id: Identity, seen: boolean): void {
+  if (id.kernelThread) throw new CliError(`pid ${id.pid} is a kernel thread (${id.comm}): it has no user memory`);
+  if (id.state === 'Z' || id.state === 'X') {
+    throw new CliError(seen ? `pid ${id.pid} exited while being read` : `pid ${id.pid} is a zombie (${id.comm}): it has exited and has no memory left; its parent has not reaped it yet`);
+  }
+}
+
+export interface ProcessMemory extends Identity {
+  vmas: Vma[];
+  /** THP switched off for the process by prctl; undefined where the kernel does not say (< 6.0). */
+  thpDisabled: boolean | undefined;
+}
+
+/** Every VMA of a live user process, with its per-process THP switch. */
+export function readProcess(pid: number, seen = false): ProcessMemory {
+  const id = identify(pid, seen);
+  requireUserMemory(id, seen);
+  const vmas = readingPid(pid, true, () => readSmaps(pid));
+  // identify() saw a live process with memory; an empty map now means it exited since.
+  if (vmas.length === 0) throw new CliError(`pid ${pid} exited while being read`);
+  const thpDisabled = readingPid(pid, true, () => thpDisabledFor(pid));
+  return { ...id, vmas, thpDisabled };
+}
+
+/** Exact (PAGEMAP_SCAN) or prorated coverage of part of a process that is being read. */
+export function scan(pid: number, start: number, end: number): Coverage {
+  return readingPid(pid, true, () => coverage(pid, start, end));
+}
+
+/** A VMA holds anonymous memory: the only memory THP backs for a process's own data. */
+export function holdsAnonymous(v: Vma): boolean {
+  return v.anonymous > 0;
+}
+
+/** huge / anonymous in 0..1; 0 with nothing anonymous (no memory is not bad coverage either). */
+export function coverageRatio(huge: number, anonymous: number): number {
+  return anonymous > 0 ? Math.min(1, huge / anonymous) : 0;
+}
+
+export interface ProcessSummary {
+  pid: number;
+  comm: string;
+  rss: number;
+  anonymous: number;
+  anonHugePages: number;
+  thpDisabled: boolean | undefined;
+}
+
+/**
+ * smaps_rollup of every process we may read. Kernel threads, zombies and processes that exit
+ * meanwhile have no memory to rank and are skipped; those we may not read are counted.
+ */
+export function summarizeProcesses(): { processes: ProcessSummary[]; unreadable: number } {
+  const processes: ProcessSummary[] = [];
+  let unreadable = 0;
+  for (const pid of listPids()) {
+    try {
+      const r = readSmapsRollup(pid);
+      const comm = binding.readProc(pid, 'comm').trim();
+      processes.push({ pid, comm, rss: r.rss, anonymous: r.anonymous, anonHugePages: r.anonHugePages, thpDisabled: thpDisabledFor(pid) });
+    } catch (e) {
+      const code = codeOf(e);
+      if (code === 'EACCES' || code === 'EPERM') unreadable++;
+      else if (code !== 'ENOENT' && code !== 'ESRCH' && code !== 'ERR_HUGESPAN_NO_MM') throw e;
+    }
+  }
+  return { processes, unreadable };
+}
+
+function listPids(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** "Key:   123 kB" lines of /proc/meminfo, in bytes. */
+export function readMeminfo(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of fs.readFileSync('/proc/meminfo', 'utf8').matchAll(/^(\S+):\s+(\d+)(?: (kB))?$/gm)) {
+    out[m[1]] = Number(m[2]) * (m[3] ? 1024 : 1);
+  }
+  return out;
+}
+
+/** The kernel's THP event counters: every `thp_*` line of /proc/vmstat, by its own name. */
+export function readThpCounters(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of fs.readFileSync('/proc/vmstat', 'utf8').matchAll(/^(thp_\w+) (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}

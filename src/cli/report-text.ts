@@ -1,0 +1,155 @@
+/**
+ * Reports as text for people: a header (host settings, the process's THP status, the method),
+ * the totals, then a table. Invariant: every number printed is a field of the report value;
+ * nothing is measured here, and a coverage THP could not have is never shown as a finding.
+ */
+import type { HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from './report';
+import { Palette, formatBytes, formatPercent, hex, renderTable, wrapItems } from './ui';
+
+/** VMAs the process table lists without --all. */
+const TOP_VMAS = 20;
+/** Width of the header labels ("host", "THP", "method" …). */
+const LABEL = 8;
+/** vmstat counters worth a glance; JSON carries all of them. */
+const KEY_COUNTERS = ['thp_fault_alloc', 'thp_fault_fallback', 'thp_collapse_alloc', 'thp_collapse_alloc_failed', 'thp_split_page', 'thp_split_pmd', 'thp_deferred_split_page'];
+
+function labelled(label: string, text: string, paint: Palette): string {
+  return `${paint.bold(label.padEnd(LABEL))}  ${text}`;
+}
+
+function when(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+export function hostLine(host: HostJson, thp: ThpJson): string {
+  const kernel = `Linux ${host.kernel} ${host.arch}`;
+  if (!thp.hugePageSize) return `${kernel} · no transparent huge pages in this kernel`;
+  const ptes = thp.maxPtesNone === null ? '' : ` · khugepaged max_ptes_none=${thp.maxPtesNone}`;
+  return `${kernel} · THP enabled=${thp.enabled ?? '?'} defrag=${thp.defrag ?? '?'} · huge page ${formatBytes(thp.hugePageSize)}${ptes}`;
+}
+
+/** Why no memory of the process can be on huge pages, or undefined when some can. */
+export function thpBlocked(thp: ThpJson, thpDisabled: boolean | null): string | undefined {
+  if (!thp.hugePageSize) return 'this kernel has no transparent huge pages';
+  if (thp.enabled === 'never') return 'THP is off host-wide (enabled=never)';
+  if (thpDisabled) return 'THP disabled for this process (prctl PR_SET_THP_DISABLE)';
+  return undefined;
+}
+
+export function thpStatus(thp: ThpJson, thpDisabled: boolean | null): string {
+  const blocked = thpBlocked(thp, thpDisabled);
+  if (blocked) return `${blocked}: none of its memory can be on huge pages`;
+  const scope = thp.enabled === 'madvise' ? ' where it advised hugepage (enabled=madvise)' : '';
+  return thpDisabled === null ? `allowed${scope}; the kernel does not report a per-process switch` : `allowed for this process${scope}`;
+}
+
+function methodText(method: ProcessReport['method'], host: HostJson): string {
+  if (method === 'pagemap_scan') return 'PAGEMAP_SCAN: huge bytes exact to the page';
+  return `smaps AnonHugePages per VMA${host.pagemapScan ? ' (--no-exact)' : ' (no PAGEMAP_SCAN on this kernel: Linux < 6.7)'}`;
+}
+
+function paintCoverage(ratio: number, paint: Palette): (s: string) => string {
+  return ratio >= 0.9 ? paint.green : ratio >= 0.5 ? paint.yellow : paint.red;
+}
+
+function flags(v: VmaJson): string {
+  const f = [v.vmFlags.includes('hg') && 'hg', v.vmFlags.includes('nh') && 'nh', v.thpEligible && 'eligible'].filter(Boolean);
+  return f.length ? f.join(' ') : '-';
+}
+
+/** When nothing could be huge because nothing is eligible, say so beside the 0%. */
+function whyNone(r: ProcessReport): string {
+  if (r.totals.anonHugePages > 0 || r.totals.eligibleNotHuge > 0 || r.totals.anonymous === 0) return '';
+  return r.thp.enabled === 'madvise' ? ': none of it is advised hugepage, and enabled=madvise backs only that' : ': none of it is in a THP-eligible VMA';
+}
+
+export function renderProcessTable(r: ProcessReport, options: { all: boolean; paint: Palette }): string {
+  const { paint } = options;
+  const t = r.totals;
+  const blocked = thpBlocked(r.thp, r.thpDisabled);
+  const coverage = blocked ? `coverage -: ${blocked}, not a measurement` : `coverage ${paintCoverage(t.coverage, paint)(formatPercent(t.coverage))}${whyNone(r)}`;
+  const totals = renderTable(
+    [{ title: '' }, { title: '', align: 'right' }, { title: '' }],
+    [
+      ['anonymous', formatBytes(t.anonymous), `rss ${formatBytes(t.rss)}`],
+      ['on huge pages', formatBytes(t.anonHugePages), coverage],
+      ['eligible, not huge', formatBytes(t.eligibleNotHuge), 'in THP-eligible VMAs, on small pages'],
+      ['marked nohugepage', formatBytes(t.noHugePage), 'in VMAs advised nohugepage (nh)'],
+    ],
+    { header: false },
+  );
+
+  const bySize = [...r.vmas].sort((a, b) => b.size - a.size || Number(a.start) - Number(b.start));
+  const shown = options.all ? bySize : bySize.slice(0, TOP_VMAS);
+  const rows = shown.map((v) => {
+    const relevant = !blocked && (v.thpEligible || v.vmFlags.includes('hg'));
+    const cov = formatPercent(v.coverage);
+    return [
+      `${hex(Number(v.start))}-${hex(Number(v.end))}`,
+      formatBytes(v.size),
+      formatBytes(v.anonymous),
+      formatBytes(v.anonHugePages),
+      relevant ? paintCoverage(v.coverage, paint)(cov) : paint.dim(cov),
+      v.vmFlags.includes('nh') ? paint.yellow(flags(v)) : flags(v),
+      v.path || '[anon]',
+    ];
+  });
+  const table = renderTable(
+    [{ title: 'range' }, { title: 'size', align: 'right' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }, { title: 'flags' }, { title: 'path' }],
+    rows,
+    { header: paint.bold },
+  );
+  const rest = bySize.slice(shown.length);
+  const more = rest.length
+    ? [paint.dim(`… ${rest.length} smaller VMAs holding ${formatBytes(rest.reduce((n, v) => n + v.anonymous, 0))} anonymous (--all lists them)`)]
+    : [];
+
+  return [
+    `${paint.bold(`pid ${r.pid} (${r.comm})`)}  ${paint.dim(when(r.time))}`,
+    labelled('host', hostLine(r.host, r.thp), paint),
+    labelled('THP', blocked ? paint.yellow(thpStatus(r.thp, r.thpDisabled)) : thpStatus(r.thp, r.thpDisabled), paint),
+    labelled('method', methodText(r.method, r.host), paint),
+    '',
+    totals,
+    '',
+    `${paint.bold(`VMAs holding anonymous memory, by size`)} ${paint.dim(`(${r.vmas.length})`)}`,
+    table,
+    ...more,
+    '',
+  ].join('\n');
+}
+
+export function renderSystemTable(r: SystemReport, options: { paint: Palette; width: number }): string {
+  const { paint } = options;
+  const m = r.memory;
+  const counters = KEY_COUNTERS.filter((k) => k in r.counters).map((k) => `${k.slice(4)} ${r.counters[k]}`);
+  const events = wrapItems(counters, options.width - LABEL - 2);
+  const rows = r.processes.map((p) => [
+    String(p.pid),
+    p.comm,
+    formatBytes(p.anonymous),
+    formatBytes(p.anonHugePages),
+    p.thpDisabled ? paint.dim('-') : formatPercent(p.coverage),
+    formatBytes(p.rss),
+    p.thpDisabled ? paint.yellow('off (prctl)') : '',
+  ]);
+  const table = renderTable(
+    [{ title: 'pid', align: 'right' }, { title: 'comm' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }, { title: 'rss', align: 'right' }, { title: 'THP' }],
+    rows,
+    { header: paint.bold },
+  );
+  const unreadable = r.unreadable
+    ? [paint.dim(`${r.unreadable} more process${r.unreadable === 1 ? '' : 'es'} not readable: their memory map needs ptrace read access (run as their user or root to include them)`)]
+    : [];
+  return [
+    `${paint.bold('system')}  ${paint.dim(when(r.time))}`,
+    labelled('host', hostLine(r.host, r.thp), paint),
+    labelled('memory', `anonymous ${formatBytes(m.anonymous)} · on huge pages ${formatBytes(m.anonHugePages)} · coverage ${formatPercent(m.coverage)} ${paint.dim('(meminfo)')}`, paint),
+    ...events.map((line, i) => labelled(i === 0 ? 'events' : '', line, paint)),
+    '',
+    `${paint.bold(`${r.processes.length === r.readable ? 'all' : `top ${r.processes.length} of`} ${r.readable} processes by anonymous memory`)} ${paint.dim('(smaps_rollup)')}`,
+    table,
+    ...unreadable,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,230 @@
+/**
+ * The terminal side of every command: arguments in, colour, tables, sizes and errors out.
+ * Invariant: nothing here knows about memory; colour and redrawing happen only where a person
+ * is watching (a TTY, NO_COLOR unset), so piped output is plain, stable text.
+ */
+import { inspect, parseArgs, ParseArgsConfig } from 'node:util';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'];
+
+/** The exit codes every command returns. */
+export const EXIT = { ok: 0, error: 1, usage: 2, belowMinCoverage: 3 } as const;
+
+/** The user asked for something that cannot be done as asked: exit 2, with a usage hint. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** A failure the message fully explains (no such pid, not permitted …): exit 1, no stack. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+// --- arguments ---
+
+/**
+ * node:util parseArgs with the CLI's rules (options only, no positionals) whose complaints
+ * become UsageErrors.
+ */
+export function parseCommandArgs<const O extends Options>(argv: string[], options: O): Values<O> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    // Node explains in up to three lines; the first two say it, the third is a workaround.
+    if (String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw new UsageError((e as Error).message.split('\n').slice(0, 2).join(' '));
+    throw e;
+  }
+}
+
+/** A number option checked against its range; `integer` refuses fractions. */
+export function parseNumber(text: string, flag: string, range: { min?: number; max?: number; integer?: boolean } = {}): number {
+  const n = text.trim() === '' ? NaN : Number(text);
+  const { min = -Infinity, max = Infinity, integer = false } = range;
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isSafeInteger(n))) {
+    const kind = integer ? 'an integer' : 'a number';
+    const bounds = min > -Infinity && max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` ≥ ${min}` : '';
+    throw new UsageError(`${flag} wants ${kind}${bounds}, not '${text}'`);
+  }
+  return n;
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** "4M", "2MiB", "1G", "512k", "4096" → bytes. Units are binary (K = 1024) however spelled. */
+export function parseBytes(text: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  const bytes = m ? Number(m[1]) * UNITS[m[2].toLowerCase()] : NaN;
+  if (!Number.isSafeInteger(Math.round(bytes)) || bytes < 0) throw new UsageError(`${flag} wants a size such as 4M, 2MiB, 1G or 65536, not '${text}'`);
+  return Math.round(bytes);
+}
+
+// --- numbers as text ---
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** Binary units, one decimal above bytes: "0 B", "4.0 KiB", "32.0 MiB", "1.5 GiB". */
+export function formatBytes(n: number): string {
+  let unit = 0;
+  let v = Math.abs(n);
+  while (v >= 1024 && unit < BYTE_UNITS.length - 1) {
+    v /= 1024;
+    unit++;
+  }
+  return `${n < 0 ? '-' : ''}${unit === 0 ? String(v) : v.toFixed(1)} ${BYTE_UNITS[unit]}`;
+}
+
+/** A ratio in 0..1 as "87.5%"; undefined (nothing to measure) as "-". */
+export function formatPercent(ratio: number | undefined): string {
+  return ratio === undefined || !Number.isFinite(ratio) ? '-' : `${(ratio * 100).toFixed(1)}%`;
+}
+
+/** Hex as smaps writes addresses (no 0x). */
+export function hex(n: number): string {
+  return n.toString(16);
+}
+
+// --- colour ---
+
+/**
+ * Whether to colour `stream`: FORCE_COLOR (other than 0/false) forces it; otherwise only on a
+ * TTY with NO_COLOR unset or empty (https://no-color.org).
+ */
+export function colorEnabled(stream: NodeJS.WriteStream = process.stdout): boolean {
+  const force = process.env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force !== 'false';
+  if (process.env.NO_COLOR) return false;
+  return stream.isTTY === true;
+}
+
+export interface Palette {
+  readonly enabled: boolean;
+  bold(s: string): string;
+  dim(s: string): string;
+  red(s: string): string;
+  green(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+}
+
+function sgr(open: number, close: number): (s: string) => string {
+  return (s) => `\x1b[${open}m${s}\x1b[${close}m`;
+}
+
+const plain = (s: string): string => s;
+
+/** Colour functions for `stream`; each is the identity where colour is off. */
+export function palette(enabled: boolean | NodeJS.WriteStream = process.stdout): Palette {
+  const on = typeof enabled === 'boolean' ? enabled : colorEnabled(enabled);
+  return on
+    ? { enabled: on, bold: sgr(1, 22), dim: sgr(2, 22), red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39), cyan: sgr(36, 39) }
+    : { enabled: on, bold: plain, dim: plain, red: plain, green: plain, yellow: plain, cyan: plain };
+}
+
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+/** Columns `s` takes on a terminal: escape sequences take none (every glyph used here takes one). */
+export function visibleWidth(s: string): number {
+  return [...s.replace(ANSI, '')].length;
+}
+
+/** Where text wraps: the terminal's width on a TTY, 80 columns anywhere else. */
+export function terminalWidth(stream: NodeJS.WriteStream = process.stdout): number {
+  return stream.isTTY && stream.columns ? stream.columns : 80;
+}
+
+// --- tables ---
+
+export interface Column {
+  title: string;
+  /** Numbers go right so their digits line up. */
+  align?: 'left' | 'right';
+}
+
+/**
+ * Aligned columns separated by two spaces under a header row styled by `header` (none when
+ * `header` is false); the last column is not padded, so no line ends in spaces.
+ */
+export function renderTable(columns: Column[], rows: string[][], options: { header?: ((s: string) => string) | false; indent?: number } = {}): string {
+  const all = options.header === false ? rows : [columns.map((c) => c.title), ...rows];
+  const widths = columns.map((_, i) => Math.max(0, ...all.map((r) => visibleWidth(r[i] ?? ''))));
+  const pad = ' '.repeat(options.indent ?? 0);
+  const line = (cells: string[], style: (s: string) => string = plain): string =>
+    pad +
+    cells
+      .map((cell, i) => {
+        const room = ' '.repeat(widths[i] - visibleWidth(cell));
+        return columns[i].align === 'right' ? room + style(cell) : style(cell) + room;
+      })
+      .join('  ')
+      .trimEnd();
+  return all.map((r, i) => line(r, i === 0 && options.header ? options.header : plain)).join('\n');
+}
+
+/** Items joined by two spaces, broken into lines of at most `width` columns. */
+export function wrapItems(items: string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const item of items) {
+    if (line && visibleWidth(line) + 2 + visibleWidth(item) > width) {
+      lines.push(line);
+      line = '';
+    }
+    line = line ? `${line}  ${item}` : item;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+// --- progress ---
+
+export interface Progress {
+  /** `done` of `total` units finished; `note` is shown after the bar. */
+  update(done: number, note?: string): void;
+  /** Erase the bar (the line is left empty for what follows). */
+  finish(): void;
+}
+
+const NO_PROGRESS: Progress = { update: () => undefined, finish: () => undefined };
+
+/**
+ * A one-line bar on stderr, redrawn at most every 50 ms, only when stderr is a TTY: piped or
+ * logged runs get no carriage-return noise.
+ */
+export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+  if (!stream.isTTY) return NO_PROGRESS;
+  const width = Math.max(10, Math.min(40, terminalWidth(stream) - label.length - 20));
+  let last = 0;
+  return {
+    update(done, note = '') {
+      const now = Date.now();
+      if (now - last < 50 && done < total) return;
+      last = now;
+      const f = total > 0 ? Math.min(1, done / total) : 1;
+      const full = Math.round(f * width);
+      stream.write(`\r${label} ${'█'.repeat(full)}${'░'.repeat(width - full)} ${String(Math.round(f * 100)).padStart(3)}% ${note}\x1b[K`);
+    },
+    finish() {
+      stream.write('\r\x1b[K');
+    },
+  };
+}
+
+// --- errors ---
+
+/**
+ * The one place an error becomes an exit code and a line on stderr: `hugespan: message`.
+ * The stack appears only with --debug, and only for errors that are not already the whole story.
+ */
+export function reportFailure(e: unknown, options: { debug?: boolean; usage?: string } = {}): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const message = err.message.replace(/^hugespan: /, '');
+  process.stderr.write(`hugespan: ${message}\n`);
+  if (err instanceof UsageError) {
+    process.stderr.write(`${options.usage ?? "run 'hugespan --help' for usage"}\n`);
+    return EXIT.usage;
+  }
+  // inspect() shows the cause too: the addon's own error behind a sentence such as "no process".
+  if (options.debug) process.stderr.write(`${inspect(err)}\n`);
+  return EXIT.error;
+}

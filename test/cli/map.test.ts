@@ -1,0 +1,59 @@
+/**
+ * `hugespan map`: the cells of each region are the ones its layout implies, in plain ASCII
+ * when piped, wrapped at 80 columns; --min-size picks which VMAs are drawn.
+ */
+import { cli, startTarget, range, Target, Region } from './cli';
+import { itThp } from '../support/thp';
+
+let target: Target;
+let out: string;
+beforeAll(async () => {
+  target = await startTarget();
+  const r = cli(['map', '--pid', String(target.pid)]);
+  expect(r).toMatchObject({ status: 0, stderr: '' });
+  out = r.stdout;
+});
+afterAll(() => target?.stop());
+
+/** The cell rows under the VMA line that starts with the region's range. */
+function cellsOf(r: Region): string[] {
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(range(r)));
+  if (at < 0) throw new Error(`no VMA line for ${range(r)} in:\n${out}`);
+  const rows: string[] = [];
+  for (let i = at + 1; i < lines.length && lines[i].startsWith('  '); i++) rows.push(lines[i]);
+  return rows;
+}
+
+describe('map', () => {
+  it('has a legend in plain characters and says where the cells come from', () => {
+    expect(out).toContain(`pid ${target.pid} (node)`);
+    expect(out).toMatch(/one cell = 2\.0 MiB: +H on a huge page +p present on small pages only +\. nothing present +n advised nohugepage \(nh\)/);
+    expect(out).toMatch(/cells from (PAGEMAP_SCAN: exact|smaps counts: approximate)/);
+    expect(out).not.toMatch(/[^\x20-\x7e\n·]/);
+  });
+
+  it('the nohugepage region: 4 frames marked n', () => {
+    expect(cellsOf(target.layout.nh)).toEqual(['  nnnn']);
+    expect(out).toMatch(new RegExp(`^${range(target.layout.nh)}  8\\.0 MiB  \\[anon\\]  nh  coverage 0\\.0%  0/4 frames huge$`, 'm'));
+  });
+
+  it('a VMA of more frames than a line holds wraps at 80 columns', () => {
+    expect(cellsOf(target.layout.wide)).toEqual([`  ${'n'.repeat(78)}`, `  ${'n'.repeat(22)}`]);
+  });
+
+  itThp('the hugepage regions: 16 huge frames in a row; half huge, half empty', () => {
+    expect(cellsOf(target.layout.huge)).toEqual([`  ${'H'.repeat(16)}`]);
+    expect(cellsOf(target.layout.half)).toEqual(['  HHHH....']);
+    expect(out).toMatch(new RegExp(`^${range(target.layout.half)}  16\\.0 MiB  \\[anon\\]  hg  coverage 100\\.0%  4/8 frames huge$`, 'm'));
+  });
+
+  it('--min-size takes 2MiB-style sizes and leaves out smaller VMAs', () => {
+    const big = cli(['map', '--pid', String(target.pid), '--min-size', '100MiB']);
+    expect(big.status).toBe(0);
+    expect(big.stdout).toContain(range(target.layout.wide));
+    expect(big.stdout).not.toContain(range(target.layout.huge));
+    const none = cli(['map', '--pid', String(target.pid), '--min-size', '1G']);
+    expect(none.stdout).toContain('no anonymous VMA of 1.0 GiB or more');
+  });
+});

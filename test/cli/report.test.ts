@@ -1,0 +1,188 @@
+/**
+ * `hugespan report --pid`: its numbers equal the layout the target made, in every format, by
+ * either method; --output writes whole files, --watch repeats, --min-coverage gates.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { cli, cliJson, cliOnTty, hasScript, startTarget, range, Target, Region } from './cli';
+import { parseOpenMetrics } from './openmetrics';
+import { itThp, MiB } from '../support/thp';
+import { pagemapScanSupported } from '../../src/native/coverage';
+
+let target: Target;
+beforeAll(async () => {
+  target = await startTarget();
+});
+afterAll(() => target?.stop());
+
+const vmaOf = (report: any, r: Region): any => report.vmas.find((v: any) => Number(v.start) === r.start);
+
+describe('report --pid --json', () => {
+  let report: any;
+  beforeAll(() => {
+    report = cliJson(['report', '--pid', String(target.pid)]);
+  });
+
+  it('has the schema: version, pid, THP settings, totals, VMAs with hex ranges', () => {
+    expect(report).toMatchObject({ schema: 1, kind: 'process', pid: target.pid, comm: 'node', thpDisabled: false });
+    expect(report.method).toBe(pagemapScanSupported() ? 'pagemap_scan' : 'smaps');
+    expect(report.thp).toEqual(expect.objectContaining({ enabled: expect.any(String), hugePageSize: expect.any(Number), khugepaged: expect.any(Object) }));
+    for (const v of report.vmas) {
+      expect(v.start).toMatch(/^0x[0-9a-f]+$/);
+      expect(v.end).toMatch(/^0x[0-9a-f]+$/);
+      expect(v).toEqual(expect.objectContaining({ path: expect.any(String), anonymous: expect.any(Number), anonHugePages: expect.any(Number), vmFlags: expect.any(Array) }));
+      expect(v.anonymous).toBeGreaterThan(0);
+    }
+    const t = report.totals;
+    expect(t.anonymous).toBe(report.vmas.reduce((n: number, v: any) => n + v.anonymous, 0));
+    expect(t.anonHugePages).toBe(report.vmas.reduce((n: number, v: any) => n + v.anonHugePages, 0));
+    expect(t.coverage).toBeCloseTo(t.anonHugePages / t.anonymous, 12);
+  });
+
+  it('each region is exactly one VMA of the layout, with its advice flag', () => {
+    const { huge, nh, half } = target.layout;
+    for (const [r, flag] of [[huge, 'hg'], [nh, 'nh'], [half, 'hg']] as const) {
+      const v = vmaOf(report, r);
+      expect(v).toMatchObject({ start: `0x${r.start.toString(16)}`, end: `0x${r.end.toString(16)}`, size: r.end - r.start, path: '' });
+      expect(v.vmFlags).toContain(flag);
+    }
+  });
+
+  it('the nohugepage region: 8 MiB anonymous, none huge, not eligible, counted as nh', () => {
+    expect(vmaOf(report, target.layout.nh)).toMatchObject({ anonymous: 8 * MiB, anonHugePages: 0, coverage: 0, thpEligible: false, eligibleNotHuge: 0 });
+    expect(report.totals.noHugePage).toBeGreaterThanOrEqual(8 * MiB + 4096);
+  });
+
+  itThp('the hugepage regions: all 32 MiB huge; of the half-touched one, 8 MiB present and all huge', () => {
+    expect(vmaOf(report, target.layout.huge)).toMatchObject({ anonymous: 32 * MiB, anonHugePages: 32 * MiB, coverage: 1, thpEligible: true, eligibleNotHuge: 0 });
+    expect(vmaOf(report, target.layout.half)).toMatchObject({ anonymous: 8 * MiB, anonHugePages: 8 * MiB, coverage: 1, thpEligible: true });
+    expect(report.totals.anonHugePages).toBeGreaterThanOrEqual(40 * MiB);
+  });
+
+  it('--no-exact (smaps AnonHugePages) agrees with the exact method on every region', () => {
+    const smaps = cliJson(['report', '--pid', String(target.pid), '--no-exact']);
+    expect(smaps.method).toBe('smaps');
+    for (const r of Object.values(target.layout)) expect(vmaOf(smaps, r).anonHugePages).toBe(vmaOf(report, r).anonHugePages);
+  });
+
+  it('--format json is --json', () => {
+    const r = cli(['report', '--pid', String(target.pid), '--format', 'json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 1, pid: target.pid });
+  });
+});
+
+describe('report --pid as a table', () => {
+  it('shows the settings, the method, the totals and the regions by size', () => {
+    const r = cli(['report', '--pid', String(target.pid)]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    const out = r.stdout;
+    expect(out).toContain(`pid ${target.pid} (node)`);
+    expect(out).toMatch(/THP enabled=\w+ defrag=\S+ · huge page 2\.0 MiB/);
+    expect(out).toContain(pagemapScanSupported() ? 'PAGEMAP_SCAN' : 'smaps AnonHugePages');
+    for (const label of ['anonymous', 'on huge pages', 'eligible, not huge', 'marked nohugepage']) expect(out).toContain(label);
+    const rows = out.split('\n');
+    const row = (r: Region) => rows.findIndex((l) => l.startsWith(range(r)));
+    // By size: 200 MiB, 32 MiB, 16 MiB, 8 MiB.
+    const { wide, huge, half, nh } = target.layout;
+    expect([row(wide), row(huge), row(half), row(nh)].every((i, k, a) => i >= 0 && (k === 0 || a[k - 1] < i))).toBe(true);
+    expect(rows[row(nh)]).toMatch(/8\.0 MiB\s+8\.0 MiB\s+0 B\s+0\.0%\s+nh\s+\[anon\]$/);
+  });
+
+  itThp('the fully huge region reads 100% with its flags', () => {
+    const out = cli(['report', '--pid', String(target.pid)]).stdout;
+    expect(out).toMatch(new RegExp(`^${range(target.layout.huge)}\\s+32\\.0 MiB\\s+32\\.0 MiB\\s+32\\.0 MiB\\s+100\\.0%\\s+hg eligible\\s+\\[anon\\]$`, 'm'));
+  });
+});
+
+describe('report --format openmetrics', () => {
+  it('parses: HELP and TYPE before samples, pid and comm labels, # EOF last', () => {
+    const r = cli(['report', '--pid', String(target.pid), '--format', 'openmetrics']);
+    expect(r.status).toBe(0);
+    const m = parseOpenMetrics(r.stdout);
+    for (const name of ['hugespan_anon_bytes', 'hugespan_anon_huge_bytes', 'hugespan_coverage_ratio', 'hugespan_nohugepage_bytes', 'hugespan_eligible_not_huge_bytes']) {
+      expect(m.types[name]).toBe('gauge');
+      expect(m.samples.filter((s) => s.name === name)).toEqual([{ name, labels: { pid: String(target.pid), comm: 'node' }, value: expect.any(Number) }]);
+    }
+    const value = (name: string) => m.samples.find((s) => s.name === name)!.value;
+    expect(value('hugespan_coverage_ratio')).toBeCloseTo(value('hugespan_anon_huge_bytes') / value('hugespan_anon_bytes'), 12);
+    expect(value('hugespan_nohugepage_bytes')).toBeGreaterThanOrEqual(8 * MiB);
+  });
+
+  it('--output writes the file whole (temp file + rename) and nothing to stdout', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-om-'));
+    try {
+      const file = path.join(dir, 'hugespan.prom');
+      fs.writeFileSync(file, 'old content\n');
+      const r = cli(['report', '--pid', String(target.pid), '--format', 'openmetrics', '--output', file]);
+      expect(r).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      expect(parseOpenMetrics(fs.readFileSync(file, 'utf8')).samples.length).toBeGreaterThanOrEqual(5);
+      expect(fs.readdirSync(dir)).toEqual(['hugespan.prom']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--output into a directory that does not exist: one line, exit 1', () => {
+    const r = cli(['report', '--pid', String(target.pid), '--output', '/nonexistent-dir/x.prom']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^hugespan: cannot write \/nonexistent-dir\/x\.prom: ENOENT[^\n]*\n$/);
+  });
+});
+
+describe('report --watch and --min-coverage', () => {
+  it('--watch appends one JSON document per line when piped (--count stops it)', () => {
+    const r = cli(['report', '--pid', String(target.pid), '--json', '--watch', '0.1', '--count', '3']);
+    expect(r.status).toBe(0);
+    const frames = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(frames.map((f) => f.pid)).toEqual([target.pid, target.pid, target.pid]);
+  });
+
+  it('--watch appends tables when piped, never cursor movement', () => {
+    const r = cli(['report', '--pid', String(target.pid), '--watch', '0.1', '--count', '2']);
+    expect(r.status).toBe(0);
+    expect(r.stdout.match(/^pid \d+ \(node\)/gm)).toHaveLength(2);
+    expect(r.stdout).not.toContain('\x1b');
+  });
+
+  (hasScript ? it : it.skip)(`--watch on a terminal redraws in place${hasScript ? '' : ' [skipped: no script(1) for a pty]'}`, () => {
+    const screen = cliOnTty(['report', '--pid', String(target.pid), '--watch', '0.1', '--count', '3'], { NO_COLOR: '1' });
+    expect(screen.split('\x1b[2J')).toHaveLength(2); // the screen is cleared once…
+    expect(screen.split('\x1b[H')).toHaveLength(4); // …then each frame starts at home
+    expect(screen.match(/pid \d+ \(node\)/g)).toHaveLength(3);
+  });
+
+  it('coverage below --min-coverage: exit 3 with the two numbers; at or above: exit 0', () => {
+    const below = cli(['report', '--pid', String(target.pid), '--min-coverage', '1', '--json']);
+    expect(below.status).toBe(3);
+    expect(below.stderr).toMatch(/^hugespan: coverage \d+\.\d% is below --min-coverage 100\.0%\n$/);
+    expect(JSON.parse(below.stdout).pid).toBe(target.pid);
+    expect(cli(['report', '--pid', String(target.pid), '--min-coverage', '0']).status).toBe(0);
+  });
+});
+
+describe('a process that turned THP off (prctl)', () => {
+  let off: Target;
+  beforeAll(async () => {
+    off = await startTarget({ thpDisabled: true });
+  });
+  afterAll(() => off?.stop());
+
+  it('says so plainly instead of reporting 0% coverage as a finding', () => {
+    const r = cli(['report', '--pid', String(off.pid)]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^THP {7}THP disabled for this process \(prctl PR_SET_THP_DISABLE\): none of its memory can be on huge pages$/m);
+    expect(r.stdout).toMatch(/^on huge pages +0 B {2}coverage -: THP disabled for this process \(prctl PR_SET_THP_DISABLE\), not a measurement$/m);
+    expect(r.stdout).not.toMatch(/coverage 0\.0%/);
+  });
+
+  it('JSON: thpDisabled, and the hugepage region has no huge page', () => {
+    const report = cliJson(['report', '--pid', String(off.pid)]);
+    expect(report.thpDisabled).toBe(true);
+    expect(report.totals.anonHugePages).toBe(0);
+    expect(vmaOf(report, off.layout.huge)).toMatchObject({ anonymous: 32 * MiB, anonHugePages: 0, coverage: 0 });
+    expect(report.vmas.every((v: any) => v.thpEligible === false)).toBe(true);
+  });
+});
