@@ -41,6 +41,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"randomReads", Guarded<RandomReads>},
       {"view", Guarded<View>},
       {"mappings", Guarded<Mappings>},
+      {"counters", Guarded<Counters>},
       {"smaps", Guarded<Smaps>},
       {"parseSmaps", Guarded<ParseSmapsText>},
       {"readProc", Guarded<ReadProc>},

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "args.h"
@@ -16,6 +17,10 @@
 
 namespace hugespan {
 
+// Process-wide counts of successful mmaps and munmaps of regions: the proof, for tests, that
+// every region is unmapped exactly once, whoever (unmap, the collector, env teardown) did it.
+static std::atomic<uint64_t> g_mapped{0}, g_unmapped{0};
+
 // ---- Region ---------------------------------------------------------------------------
 
 Region::~Region() { Unmap(); }
@@ -23,6 +28,7 @@ Region::~Region() { Unmap(); }
 void Region::Unmap() {
   if (!live) return;
   munmap(reinterpret_cast<void*>(base), length);
+  g_unmapped++;
   live = false;
   committed.clear();
 }
@@ -157,6 +163,7 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, err, "mprotect", Ctx(base, len));
   }
 
+  g_mapped++;
   auto region = std::make_shared<Region>();
   region->base = base;
   region->length = len;
@@ -359,6 +366,18 @@ Napi::Value Mappings(const Napi::CallbackInfo& info) {
     out.Set(n++, o);
   }
   return out;
+}
+
+}  // namespace hugespan
+
+namespace hugespan {
+
+// counters() -> { mapped, unmapped }: regions mapped and unmapped by this process, ever.
+Napi::Value Counters(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("mapped", static_cast<double>(g_mapped.load()));
+  o.Set("unmapped", static_cast<double>(g_unmapped.load()));
+  return o;
 }
 
 }  // namespace hugespan

@@ -57,5 +57,6 @@ Napi::Value ReadPages(const Napi::CallbackInfo& info);
 Napi::Value RandomReads(const Napi::CallbackInfo& info);
 Napi::Value View(const Napi::CallbackInfo& info);
 Napi::Value Mappings(const Napi::CallbackInfo& info);
+Napi::Value Counters(const Napi::CallbackInfo& info);
 
 }  // namespace hugespan

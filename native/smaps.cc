@@ -148,9 +148,10 @@ inline T Load(const char* p) {
   return v;
 }
 
-// a[0, n) == b[0, n) for short keys: two overlapping word compares, no loop, no call.
+// a[0, n) == b[0, n): for keys (n <= 16) two overlapping word compares, no loop, no call.
 inline bool SameKey(const char* a, const char* b, size_t n) {
-  if (n >= 8) return Load<uint64_t>(a) == Load<uint64_t>(b) && (n <= 16 ? Load<uint64_t>(a + n - 8) == Load<uint64_t>(b + n - 8) : std::memcmp(a, b, n) == 0);
+  if (n > 16) return std::memcmp(a, b, n) == 0;
+  if (n >= 8) return Load<uint64_t>(a) == Load<uint64_t>(b) && Load<uint64_t>(a + n - 8) == Load<uint64_t>(b + n - 8);
   if (n >= 4) return Load<uint32_t>(a) == Load<uint32_t>(b) && Load<uint32_t>(a + n - 4) == Load<uint32_t>(b + n - 4);
   if (n >= 2) return Load<uint16_t>(a) == Load<uint16_t>(b) && a[n - 1] == b[n - 1];
   return n == 0 || a[0] == b[0];
@@ -222,6 +223,14 @@ bool Fail(std::string& error, size_t line, const char* what, const char* s, size
   return false;
 }
 
+// Every number goes to JavaScript as a double: refuse one that a double cannot hold exactly
+// rather than hand back a number that was not in the text. (Addresses such as [vsyscall]'s
+// ffffffffff600000 are above 2^53 yet exact: their low bits are zero.)
+constexpr uint64_t kMaxSafe = (uint64_t{1} << 53) - 1;
+inline bool ExactDouble(uint64_t v) {
+  return v <= kMaxSafe || (static_cast<double>(v) < 18446744073709551616.0 && static_cast<uint64_t>(static_cast<double>(v)) == v);
+}
+
 // "start-end perms offset dev inode[ spaces path]"; `c` is at the start of the line.
 bool ParseHeader(Cursor c, Vma& v, std::string& error, size_t line) {
   if (!c.Hex(v.start) || !c.Eat('-')) return Fail(error, line, "bad VMA start address");
@@ -244,6 +253,8 @@ bool ParseHeader(Cursor c, Vma& v, std::string& error, size_t line) {
   if (!c.Dec(v.inode)) return Fail(error, line, "bad inode");
   if (!c.AtEnd() && c.SkipSpaces() == 0) return Fail(error, line, "bad inode");
   if (v.start > v.end) return Fail(error, line, "VMA start is above its end");
+  if (!ExactDouble(v.start) || !ExactDouble(v.end) || !ExactDouble(v.offset) || v.inode > kMaxSafe)
+    return Fail(error, line, "a header number is not exact as a JavaScript number");
   v.perms.assign(perms, 4);
   v.dev.assign(dev, devLen);
   v.path.assign(c.p, static_cast<size_t>(c.e - c.p));
@@ -379,6 +390,7 @@ bool ParseSmaps(const char* data, size_t len, std::vector<Vma>& out, std::string
       if (value > UINT64_MAX / 1024) return Fail(error, line, "value overflows 64 bits in bytes for", key, keyLen);
       value *= 1024;
     }
+    if (value > kMaxSafe) return Fail(error, line, "value above 2^53 - 1 (not exact as a JavaScript number) for", key, keyLen);
     vma->fields.emplace_back();
     SmapsField& f = vma->fields.back();
     if (id >= 0) f.key.append(kKnown[id].camel, kKnown[id].camelLen);  // cheaper than assign

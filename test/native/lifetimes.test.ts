@@ -8,7 +8,7 @@ import { Mapping, mappings } from '../../src/native/mapping';
 import { readSmaps, vmaAt } from '../../src/native/smaps';
 import { binding } from '../../src/native/binding';
 import { thrown } from '../support/errors';
-import { runChild, ADDON } from '../support/child';
+import { runChild, ADDON, ASAN_REASON } from '../support/child';
 
 const PAGE = binding.pageSize();
 
@@ -64,15 +64,21 @@ describe('the garbage collector', () => {
       const ours = () => { const set = new Set(addrs); let n = 0; for (const v of binding.smaps('self')) for (const a of set) if (a >= v.start && a < v.end) n++; return n; };
       const before = ours();
       (async () => {
-        for (let i = 0; i < 10; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+        // Finalizers run in batches as the event loop turns: collect until none is left (bounded).
+        for (let i = 0; i < 100 && binding.counters().mapped - binding.counters().unmapped > 1; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
         const after = ours();
         const keptAlive = binding.smaps('self').some((v) => kept >= v.start && kept < v.end) && view[0] === 5;
-        console.log(JSON.stringify({ before, after, left: binding.mappings().length, keptAlive }));
+        const c = binding.counters();
+        console.log(JSON.stringify({ before, after, left: binding.mappings().length, keptAlive, stillMapped: c.mapped - c.unmapped }));
       })();`,
       { nodeArgs: ['--expose-gc'] },
     );
     expect(r.stderr).toBe('');
-    expect(r.json).toEqual({ before: 2000, after: 0, left: 1, keptAlive: true });
+    // Exactly once: 2001 mapped, 2000 unmapped, and the one with a live view still mapped.
+    expect({ left: r.json.left, keptAlive: r.json.keptAlive, stillMapped: r.json.stillMapped }).toEqual({ left: 1, keptAlive: true, stillMapped: 1 });
+    expect(r.json.before).toBe(2000);
+    if (ASAN_REASON) process.stderr.write(`skipping the VMA check of the GC test: ${ASAN_REASON}\n`);
+    else expect(r.json.after).toBe(0);
   });
 });
 

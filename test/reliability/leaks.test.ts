@@ -3,7 +3,7 @@
  * 10 000 mappings left to the garbage collector leave RSS where it started (within 1 MiB) and
  * no VMA at any address we mapped, with every mapping unmapped exactly once.
  */
-import { runChild } from '../support/child';
+import { runChild, ASAN_REASON } from '../support/child';
 
 const PAGE = 4096;
 
@@ -24,13 +24,17 @@ describe('no leaks', () => {
         const r0 = rss();
         await cycle(100000); await settle();
         const r1 = rss();
-        console.log(JSON.stringify({ growth: r1 - r0, addresses: seen.size, vmasLeft: ours(), left: binding.mappings().length }));
+        const c = binding.counters();
+        console.log(JSON.stringify({ growth: r1 - r0, addresses: seen.size, vmasLeft: ours(), left: binding.mappings().length, mapped: c.mapped, unmapped: c.unmapped }));
       })();`,
       { nodeArgs: ['--expose-gc'] },
     );
     expect(r.stderr).toBe('');
     expect(r.json.left).toBe(0);
+    expect(r.json.mapped).toBe(120000);
+    expect(r.json.unmapped).toBe(120000);
     expect(r.json.addresses).toBeGreaterThan(0);
+    if (ASAN_REASON) return void process.stderr.write(`skipping the RSS and VMA checks: ${ASAN_REASON}\n`);
     expect(r.json.vmasLeft).toBe(0);
     expect(r.json.growth).toBeLessThan(1 << 20);
   });
@@ -38,7 +42,9 @@ describe('no leaks', () => {
   it('10 000 mappings left to the collector, round after round: all unmapped, once, RSS back within 1 MiB', () => {
     const r = runChild(
       `
-      const settle = async () => { for (let i = 0; i < 8; i++) { global.gc(); await new Promise((r) => setImmediate(r)); } };
+      const mappedNow = () => { const c = binding.counters(); return c.mapped - c.unmapped; };
+      // Finalizers run in batches as the event loop turns: collect until none is left (bounded).
+      const settle = async () => { for (let i = 0; i < 100 && (i < 8 || mappedNow() > 0); i++) { global.gc(); await new Promise((r) => setImmediate(r)); } };
       const rss = () => binding.smaps('self', true)[0].anonymous; // anonymous RSS: file pages of node's own text fault in as new code runs
       // VMAs holding any of the (sorted) addresses: one sweep, no garbage to grow the JS heap.
       const holding = (addrs) => { let n = 0, k = 0; for (const v of binding.smaps('self')) { while (k < addrs.length && addrs[k] < v.start) k++; if (k < addrs.length && addrs[k] < v.end) n++; } return n; };
@@ -51,7 +57,8 @@ describe('no leaks', () => {
           const addrs = round(10000);
           const held = holding(addrs);
           await settle();
-          rounds.push({ held, left: binding.mappings().length, vmasLeft: holding(addrs), growth: rss() - r0 });
+          const c = binding.counters();
+          rounds.push({ held, left: binding.mappings().length, stillMapped: c.mapped - c.unmapped, vmasLeft: holding(addrs), growth: rss() - r0 });
         }
         console.log(JSON.stringify(rounds));
       })();`,
@@ -62,8 +69,10 @@ describe('no leaks', () => {
     for (const round of r.json) {
       expect(round.held).toBeGreaterThan(0);
       expect(round.left).toBe(0);
-      expect(round.vmasLeft).toBe(0);
+      expect(round.stillMapped).toBe(0);
+      if (!ASAN_REASON) expect(round.vmasLeft).toBe(0);
     }
+    if (ASAN_REASON) return void process.stderr.write(`skipping the RSS and VMA checks: ${ASAN_REASON}\n`);
     // A leak grows every round; one round's noise (malloc, V8 pages) does not move the median.
     const growth = r.json.map((x: { growth: number }) => x.growth).sort((a: number, b: number) => a - b);
     expect(growth[1]).toBeLessThan(1 << 20);
