@@ -1,0 +1,56 @@
+/** `hugespan lab` as a user runs it: both policies on real memory, JSON and text, bad options. */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { ROOT } from '../support/child';
+import { itThp } from '../support/thp';
+
+const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const lab = (...args: string[]) => spawnSync(process.execPath, [CLI, 'lab', ...args], { encoding: 'utf8', timeout: 120000, env: { ...process.env, NO_COLOR: '1' } });
+
+describe('hugespan lab', () => {
+  itThp('--json: coalesce keeps its count true, none does not, on the same workload', () => {
+    const r = lab('--ops', '8000', '--arena', '256M', '--seed', '7', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ schema: 1, kind: 'lab', thpUnavailable: null });
+    const [coalesce, none] = report.runs;
+    expect([coalesce.options.policy, none.options.policy]).toEqual(['coalesce', 'none']);
+    expect(coalesce.ops).toEqual(none.ops); // the same workload
+    expect(coalesce.heap.freeHugePages).toBeGreaterThan(0);
+    expect(coalesce.verification.free.recount).toBe(coalesce.verification.free.claimed);
+    expect(coalesce.verification.countMinusTruth).toBe(0);
+    expect(coalesce.verification.free.backed).toBe(coalesce.verification.free.claimed);
+    expect(none.verification.countMinusTruth).toBeGreaterThan(0);
+    expect(none.collapse.refused.nh).toBeGreaterThan(coalesce.collapse.refused.nh);
+    // The policy's only extra cost: MADV_HUGEPAGE calls on merges that made a new huge page.
+    expect(coalesce.calls.hugepage).toBeGreaterThan(none.calls.hugepage);
+    expect({ ...coalesce.calls, hugepage: 0 }).toEqual({ ...none.calls, hugepage: 0 });
+    expect(report.verdict).toBe(
+      `coalesce kept its count true (${coalesce.verification.free.claimed} free huge pages counted, ${coalesce.verification.free.backed} backed); ` +
+        `none overstated it by ${none.verification.countMinusTruth} (${none.verification.free.claimed} counted, ${none.verification.free.backed} backed).`,
+    );
+  });
+
+  it('text: a side-by-side table and the verdict line, no colour when piped', () => {
+    const r = lab('--ops', '3000', '--arena', '128M', '--policy', 'coalesce', '--thp', 'host');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^hugespan lab {2}Linux /);
+    expect(r.stdout).toMatch(/free huge pages: heap count +\d+/);
+    expect(r.stdout).toMatch(/\ncoalesce (kept its count true|overstated|understated)/);
+    expect(r.stdout).not.toContain('\x1b[');
+  });
+
+  it.each([
+    [['--policy', 'sometimes'], "--policy wants coalesce, none or both, not 'sometimes'"],
+    [['--thp', 'never'], "--thp wants always or host, not 'never'"],
+    [['--arena', '1M'], "--arena wants a size from 64M to 64G, not '1M'"],
+    [['--ops', '0'], "--ops wants an integer from 1 to 10000000, not '0'"],
+    [['--bogus'], "Unknown option '--bogus'"],
+  ])('%j is a usage error (exit 2)', (args, message) => {
+    const r = lab(...args);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`hugespan: ${message}`);
+  });
+});
