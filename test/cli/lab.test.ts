@@ -2,13 +2,13 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ROOT } from '../support/child';
-import { itThp } from '../support/thp';
+import { itExact } from '../support/thp';
 
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const lab = (...args: string[]) => spawnSync(process.execPath, [CLI, 'lab', ...args], { encoding: 'utf8', timeout: 120000, env: { ...process.env, NO_COLOR: '1' } });
 
 describe('hugespan lab', () => {
-  itThp('--json: coalesce keeps its count true, none does not, on the same workload', () => {
+  itExact('--json: coalesce keeps its count true, none does not, on the same workload', () => {
     const r = lab('--ops', '8000', '--arena', '256M', '--seed', '7', '--json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

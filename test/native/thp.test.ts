@@ -6,7 +6,7 @@ import { Mapping } from '../../src/native/mapping';
 import { readSmaps, vmaAt, Vma } from '../../src/native/smaps';
 import { coverage } from '../../src/native/coverage';
 import { hugePageSize } from '../../src/native/host';
-import { itThp, MiB } from '../support/thp';
+import { itExact, itScan, MiB } from '../support/thp';
 import { thrown, isErrorObject } from '../support/errors';
 
 const H = hugePageSize() || 2 * MiB;
@@ -28,7 +28,7 @@ afterEach(() => {
 });
 
 describe('madvise on real memory', () => {
-  itThp('hugepage + touch: 64 MiB lands on huge pages, smaps and PAGEMAP_SCAN agree to the page', () => {
+  itExact('hugepage + touch: 64 MiB lands on huge pages, smaps and PAGEMAP_SCAN agree to the page', () => {
     const m = map(64 * MiB);
     expect(m.address % H).toBe(0);
     m.advise('hugepage');
@@ -46,7 +46,7 @@ describe('madvise on real memory', () => {
     expect(own.runs.every((r) => r.start >= m.address && r.end <= m.end)).toBe(true);
   });
 
-  itThp('nohugepage + touch: no huge page, and the VMA says nh', () => {
+  itExact('nohugepage + touch: no huge page, and the VMA says nh', () => {
     const m = map(16 * MiB);
     m.advise('nohugepage');
     m.touch();
@@ -59,7 +59,7 @@ describe('madvise on real memory', () => {
     expect(c.hugeBytes).toBe(0);
   });
 
-  itThp('collapse turns resident small pages of hg memory into huge pages', () => {
+  itExact('collapse turns resident small pages of hg memory into huge pages', () => {
     const m = map(8 * MiB);
     m.advise('nohugepage');
     m.touch(); // resident on 4 KiB pages
@@ -71,7 +71,7 @@ describe('madvise on real memory', () => {
     expect(vmaOf(m).anonHugePages).toBeGreaterThanOrEqual(8 * MiB);
   });
 
-  itThp('collapse on nh memory fails with EINVAL, shaped like a SystemError', () => {
+  itExact('collapse on nh memory fails with EINVAL, shaped like a SystemError', () => {
     const m = map(4 * MiB);
     m.advise('nohugepage');
     m.touch();
@@ -83,7 +83,7 @@ describe('madvise on real memory', () => {
     expect(coverage('self', m.address, m.end).hugeBytes).toBe(0);
   });
 
-  itThp('dontneed of 4 KiB inside a huge page splits it; both readers see the split', () => {
+  itExact('dontneed of 4 KiB inside a huge page splits it; both readers see the split', () => {
     const m = map(8 * MiB);
     m.advise('hugepage');
     m.touch();
@@ -104,7 +104,7 @@ describe('madvise on real memory', () => {
 });
 
 describe('PAGEMAP_SCAN walks past one ioctl vector', () => {
-  it('5120 separate present runs come back exactly (the vector holds 4096)', () => {
+  itScan('5120 separate present runs come back exactly (the vector holds 4096)', () => {
     const m = map(48 * MiB);
     m.advise('nohugepage');
     const view = m.view();

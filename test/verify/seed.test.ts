@@ -11,7 +11,7 @@ import { LinuxMemory } from '../../src/sys/linux';
 import { verify, collapse } from '../../src/verify';
 import { readSmaps } from '../../src/native/smaps';
 import { hugePageSize } from '../../src/native/host';
-import { itThp, MiB } from '../support/thp';
+import { itExact, MiB } from '../support/thp';
 
 const H = hugePageSize() || 2 * MiB;
 const PAGE = 8192;
@@ -59,7 +59,7 @@ function nhFrames(start: number, end: number): number {
 }
 
 describe("the seed's scenario", () => {
-  itThp('coalesce: no nh left in the merged span, every counted huge page eligible, and after collapse the kernel backs them all', () => {
+  itExact('coalesce: no nh left in the merged span, every counted huge page eligible, and after collapse the kernel backs them all', () => {
     const r = scenario('coalesce');
     expect(r.nhAfterScavenge).toBe(2); // sysUnused marked both edge frames of the middle span
     expect(r.merged.hugePages()).toBe(5);
@@ -73,7 +73,7 @@ describe("the seed's scenario", () => {
     expect(r.anonHuge).toBe(5 * H);
   });
 
-  itThp('none: the edge frames stay nh, collapse cannot back them, the count exceeds the truth', () => {
+  itExact('none: the edge frames stay nh, collapse cannot back them, the count exceeds the truth', () => {
     const r = scenario('none');
     expect(r.nhAfterScavenge).toBe(2);
     expect(r.before.free.claimed).toBe(5);
