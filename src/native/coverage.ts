@@ -31,7 +31,7 @@ export function pagemapScanSupported(): boolean {
   if (scanSupported === undefined) {
     const page = binding.pageSize();
     try {
-      // Any readable address will do: scan one page of our own smaps'd stack-free range.
+      // Any range will do, mapped or not: the kernel either knows the ioctl or refuses it.
       binding.pagemapScan('self', page, 2 * page);
       scanSupported = true;
     } catch (e) {

@@ -5,6 +5,7 @@
  * `unmap()` (or when the object is collected) the memory is gone and views over it are empty.
  */
 import { binding } from './binding';
+import { hugePageSize } from './host';
 import type { Advice } from '../sys/memory';
 
 export interface MapOptions {
@@ -14,18 +15,9 @@ export interface MapOptions {
   commit?: boolean;
 }
 
-let hugeAlign = 0;
+/** hpage_pmd_size, or the OS page where there are no huge pages to align to. */
 function hugePageAlign(): number {
-  if (!hugeAlign) {
-    // Without THP there is no huge page to align to; the OS page is then the honest answer.
-    const fs = require('node:fs') as typeof import('node:fs');
-    try {
-      hugeAlign = Number(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/hpage_pmd_size', 'utf8')) || binding.pageSize();
-    } catch {
-      hugeAlign = binding.pageSize();
-    }
-  }
-  return hugeAlign;
+  return hugePageSize() || binding.pageSize();
 }
 
 function offsetArg(value: unknown, name: string): number {
@@ -116,4 +108,3 @@ export function mappings(): ReturnType<typeof binding.mappings> {
   return binding.mappings();
 }
 
-export { hugePageAlign };
