@@ -26,13 +26,15 @@ const UNICODE: Record<Cell, string> = { huge: '█', small: '▒', empty: '·', 
 /** Cells start this far in, under their VMA's line. */
 const INDENT = 2;
 
+/** Rows of cells a VMA may take; a larger VMA gets cells that stand for several frames each. */
+const MAX_ROWS = 8;
+
 /**
- * One cell per huge page frame overlapping [v.start, v.end), from PAGEMAP_SCAN's present runs
- * (address order): a PMD-mapped run makes its frame huge, any other present byte "small".
+ * The state of every huge page frame overlapping [v.start, v.end), from PAGEMAP_SCAN's present
+ * runs (address order): a PMD-mapped run makes its frame huge, any other present byte "small".
  */
-function frameCells(v: Vma, runs: readonly Run[], hugePage: number): Cell[] {
+function* frameStates(v: Vma, runs: readonly Run[], hugePage: number): Generator<Cell> {
   const nh = v.vmFlags.includes('nh');
-  const cells: Cell[] = [];
   let i = 0;
   for (let frame = Math.floor(v.start / hugePage) * hugePage; frame < v.end; frame += hugePage) {
     const lo = Math.max(frame, v.start);
@@ -44,18 +46,41 @@ function frameCells(v: Vma, runs: readonly Run[], hugePage: number): Cell[] {
       present = true;
       huge ||= runs[j].huge;
     }
-    cells.push(nh ? 'nh' : huge ? 'huge' : present ? 'small' : 'empty');
+    yield nh ? 'nh' : huge ? 'huge' : present ? 'small' : 'empty';
   }
-  return cells;
 }
 
-/** Without PAGEMAP_SCAN: smaps' counts as cells — huge frames first, then small, then empty. */
-function countedCells(v: Vma, hugePage: number): Cell[] {
-  const frames = Math.ceil(v.end / hugePage) - Math.floor(v.start / hugePage);
-  if (v.vmFlags.includes('nh')) return new Array<Cell>(frames).fill('nh');
-  const huge = Math.min(frames, Math.round(v.anonHugePages / hugePage));
-  const small = Math.min(frames - huge, Math.ceil(Math.max(0, v.rss - v.anonHugePages) / hugePage));
-  return [...new Array<Cell>(huge).fill('huge'), ...new Array<Cell>(small).fill('small'), ...new Array<Cell>(frames - huge - small).fill('empty')];
+/** Without PAGEMAP_SCAN: smaps' counts as states — huge frames first, then small, then empty. */
+function* countedStates(v: Vma, frames: number, hugePage: number): Generator<Cell> {
+  const nh = v.vmFlags.includes('nh');
+  const huge = nh ? 0 : Math.min(frames, Math.round(v.anonHugePages / hugePage));
+  const small = nh ? 0 : Math.min(frames - huge, Math.ceil(Math.max(0, v.rss - v.anonHugePages) / hugePage));
+  for (let k = 0; k < frames; k++) yield nh ? 'nh' : k < huge ? 'huge' : k < huge + small ? 'small' : 'empty';
+}
+
+/**
+ * Frames into at most `maxCells` cells, `per` frames each (1 when they fit): a cell shows the
+ * state most of its frames are in (ties go to huge, small, nh, empty), so a terabyte
+ * reservation still draws in a few lines.
+ */
+function toCells(states: Iterable<Cell>, frames: number, maxCells: number): { cells: Cell[]; per: number; hugeFrames: number } {
+  const per = Math.max(1, Math.ceil(frames / maxCells));
+  const cells: Cell[] = [];
+  const count: Record<Cell, number> = { huge: 0, small: 0, nh: 0, empty: 0 };
+  let inCell = 0;
+  let hugeFrames = 0;
+  const flush = () => {
+    cells.push(CELLS.reduce((best, c) => (count[c] > count[best] ? c : best), CELLS[0]));
+    for (const c of CELLS) count[c] = 0;
+    inCell = 0;
+  };
+  for (const s of states) {
+    count[s]++;
+    if (s === 'huge') hugeFrames++;
+    if (++inCell === per) flush();
+  }
+  if (inCell) flush();
+  return { cells, per, hugeFrames };
 }
 
 export const usage = `usage: hugespan map --pid PID [--min-size BYTES]
@@ -104,14 +129,16 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
   if (!vmas.length) lines.push('', `no anonymous VMA of ${formatBytes(minSize)} or more (--min-size lowers the bar)`);
   for (const vma of vmas) {
     const c = exact ? scan(pid, vma.start, vma.end) : undefined;
-    const cells = c ? frameCells(vma, c.runs, hugePage) : countedCells(vma, hugePage);
+    const frames = Math.ceil(vma.end / hugePage) - Math.floor(vma.start / hugePage);
+    const states = c ? frameStates(vma, c.runs, hugePage) : countedStates(vma, frames, hugePage);
+    const { cells, per, hugeFrames } = toCells(states, frames, perRow * MAX_ROWS);
     const huge = c ? c.hugeBytes : vma.anonHugePages;
-    const hugeFrames = cells.filter((x) => x === 'huge').length;
     const flags = [vma.vmFlags.includes('hg') && 'hg', vma.vmFlags.includes('nh') && 'nh'].filter(Boolean).join(' ');
     const coverage = blocked ? 'coverage -' : `coverage ${formatPercent(coverageRatio(huge, vma.anonymous))}`;
+    const scale = per > 1 ? `, one cell = ${per} frames (${formatBytes(per * hugePage)}), by majority` : '';
     lines.push(
       '',
-      `${paint.bold(`${hex(vma.start)}-${hex(vma.end)}`)}  ${formatBytes(vma.size)}  ${vma.path || '[anon]'}${flags ? `  ${flags}` : ''}  ${coverage}  ${paint.dim(`${hugeFrames}/${cells.length} frames huge`)}`,
+      `${paint.bold(`${hex(vma.start)}-${hex(vma.end)}`)}  ${formatBytes(vma.size)}  ${vma.path || '[anon]'}${flags ? `  ${flags}` : ''}  ${coverage}  ${paint.dim(`${hugeFrames}/${frames} frames huge${scale}`)}`,
     );
     for (let i = 0; i < cells.length; i += perRow) lines.push(' '.repeat(INDENT) + cells.slice(i, i + perRow).map(glyph).join(''));
   }

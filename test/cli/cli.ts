@@ -22,7 +22,7 @@ export interface CliResult {
 /** hugespan with `args`; colour and terminal variables are cleared unless `env` sets them. */
 export function cli(args: string[], options: SpawnSyncOptions = {}): CliResult {
   const env = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...options.env };
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20000, ...options, env });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 50000, ...options, env });
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
@@ -34,7 +34,7 @@ export function cliOnTty(args: string[], env: Record<string, string | undefined>
   const command = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
   return spawnSync('script', ['-qec', command, '/dev/null'], {
     encoding: 'utf8',
-    timeout: 20000,
+    timeout: 50000,
     env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...env },
   }).stdout;
 }

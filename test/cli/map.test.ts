@@ -57,3 +57,39 @@ describe('map', () => {
     expect(none.stdout).toContain('no anonymous VMA of 1.0 GiB or more');
   });
 });
+
+describe('map of a very large VMA', () => {
+  itThp('an 8 GiB mapping draws in at most 8 rows, each cell standing for several frames by majority', () => {
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
+    const { ADDON } = require('../support/child') as typeof import('../support/child');
+    // 8 GiB read/write but untouched except its first 64 MiB, advised hugepage: 4096 frames.
+    const child = spawn(process.execPath, ['-e', `
+      const b = require(${JSON.stringify(ADDON)});
+      const m = b.map(8 * 2 ** 30, ${2 << 20}, true);
+      b.madvise(m.address, 8 * 2 ** 30, 'hugepage');
+      b.touch(m.address, 64 << 20);
+      console.log(JSON.stringify({ address: m.address }));
+      setInterval(() => {}, 1000);`]);
+    return new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => {
+        try {
+          const { address } = JSON.parse(String(d));
+          const r = cli(['map', '--pid', String(child.pid), '--min-size', '1G']);
+          expect(r.status).toBe(0);
+          const lines = r.stdout.split('\n');
+          const at = lines.findIndex((l) => l.startsWith(address.toString(16)));
+          expect(lines[at]).toMatch(/ 8\.0 GiB +\[anon\] +hg .* 32\/4096 frames huge, one cell = 7 frames \(14\.0 MiB\), by majority$/);
+          const rows = lines.slice(at + 1).filter((l, i, a) => l.startsWith('  ') && a.slice(0, i).every((x) => x.startsWith('  ')));
+          expect(rows.length).toBeLessThanOrEqual(8);
+          // 32 huge frames = 4 whole cells of 7 frames plus one of 4 huge of 7: five H, then empty.
+          expect(rows.map((row) => row.trim()).join('')).toMatch(/^HHHHH\.+$/);
+          resolve();
+        } catch (e) {
+          reject(e);
+        } finally {
+          child.kill();
+        }
+      });
+    });
+  });
+});
