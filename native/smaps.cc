@@ -292,6 +292,8 @@ bool ParseSmaps(const char* data, size_t len, std::vector<Vma>& out, std::string
     const char* le = nl ? nl : end;
     const char* next = nl ? nl + 1 : end;
     if (le > p && le[-1] == '\r') --le;
+    // The kernel never writes a NUL; refusing one keeps every string we hand out NUL-free.
+    if (le > p && std::memchr(p, '\0', static_cast<size_t>(le - p))) return Fail(error, line, "NUL byte in the line");
     Cursor c{p, le};
     p = next;
 
@@ -334,6 +336,10 @@ bool ParseSmaps(const char* data, size_t len, std::vector<Vma>& out, std::string
       camel.clear();
       CamelInto(key, keyLen, camel);
       id = FindCamel(camel);                   // "Pss_dirty" is "pssDirty" all the same
+      // A field may not take the name of a header part: a VMA's `path` is always its path.
+      static const char* const kHeaderNames[] = {"start", "end", "perms", "offset", "dev", "inode", "path"};
+      for (const char* h : kHeaderNames)
+        if (camel == h) return Fail(error, line, "field name clashes with a VMA header part:", key, keyLen);
     }
     if (id >= 0) {
       if (seen >> id & 1) return Fail(error, line, "duplicate key", key, keyLen);

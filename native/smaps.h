@@ -27,6 +27,7 @@ struct Vma {
 };
 
 // smaps_rollup has a header like "00400000-7ffc [rollup]"; it parses as one Vma.
+// Strings stored never hold a NUL (a line with one is an error).
 // Returns false and sets `error` (e.g. "line 12: expected 'Key: value'") on malformed text;
 // `out` is then unspecified. Duplicate keys within a VMA are an error.
 bool ParseSmaps(const char* data, size_t len, std::vector<Vma>& out, std::string& error);

@@ -1,6 +1,5 @@
-// smaps text -> JS objects. The parsing is smaps.cc's; this file reads /proc and builds one
-// plain object per VMA with a single napi_define_properties call (one boundary crossing per
-// VMA rather than one per field), every key string created once per call.
+// smaps text -> the flat form src/native/smaps.ts builds VMA objects from. The parsing is
+// smaps.cc's; this file reads /proc and packs the result into four JS values.
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -44,66 +43,61 @@ std::string ProcPath(int pid, const char* leaf) {
   return (pid == 0 ? std::string("/proc/self/") : "/proc/" + std::to_string(pid) + "/") + leaf;
 }
 
-static Napi::Value ToJs(Napi::Env env, const std::vector<Vma>& vmas) {
-  std::unordered_map<std::string, napi_value> keys;
-  auto key = [&](const std::string& k) {
-    auto it = keys.find(k);
-    if (it != keys.end()) return it->second;
-    napi_value v;
-    napi_create_string_utf8(env, k.data(), k.size(), &v);
-    return keys.emplace(k, v).first->second;
-  };
-  auto num = [&](double d) {
-    napi_value v;
-    napi_create_double(env, d, &v);
-    return v;
-  };
-  auto str = [&](const std::string& s) {
-    napi_value v;
-    napi_create_string_utf8(env, s.data(), s.size(), &v);
-    return v;
-  };
-  napi_value kStart = key("start"), kEnd = key("end"), kPerms = key("perms"), kOffset = key("offset"),
-             kDev = key("dev"), kInode = key("inode"), kPath = key("path"), kElig = key("thpEligible"),
-             kFlags = key("vmFlags");
-  std::unordered_map<std::string, napi_value> flagStrings;
-
-  napi_value arr;
-  napi_create_array_with_length(env, vmas.size(), &arr);
-  std::vector<napi_property_descriptor> props;
-  for (size_t i = 0; i < vmas.size(); i++) {
-    const Vma& v = vmas[i];
-    props.clear();
-    auto add = [&](napi_value name, napi_value value) {
-      props.push_back({nullptr, name, nullptr, nullptr, nullptr, value, napi_default_jsproperty, nullptr});
-    };
-    add(kStart, num(static_cast<double>(v.start)));
-    add(kEnd, num(static_cast<double>(v.end)));
-    add(kPerms, str(v.perms));
-    add(kOffset, num(static_cast<double>(v.offset)));
-    add(kDev, str(v.dev));
-    add(kInode, num(static_cast<double>(v.inode)));
-    add(kPath, str(v.path));
-    for (const auto& f : v.fields) add(key(f.key), num(static_cast<double>(f.value)));
-    if (v.hasThpEligible) {
-      napi_value b;
-      napi_get_boolean(env, v.thpEligible, &b);
-      add(kElig, b);
-    }
-    napi_value flags;
-    napi_create_array_with_length(env, v.vmFlags.size(), &flags);
-    for (size_t k = 0; k < v.vmFlags.size(); k++) {
-      napi_value& s = flagStrings[v.vmFlags[k]];
-      if (!s) s = str(v.vmFlags[k]);
-      napi_set_element(env, flags, k, s);
-    }
-    add(kFlags, flags);
-    napi_value obj;
-    napi_create_object(env, &obj);
-    napi_define_properties(env, obj, props.size(), props.data());
-    napi_set_element(env, arr, i, obj);
+// The parsed VMAs in four values, built into objects by src/native/smaps.ts: creating the
+// objects in JS from one literal per field list is ~4× faster than one napi call per VMA.
+//   keys:  each field name once;
+//   shape: per VMA, its field count n, n key ids, then thpEligible (0 absent, 1 false, 2 true);
+//   nums:  per VMA, start, end, offset, inode, then its n field values;
+//   strs:  per VMA, perms \0 dev \0 path \0 space-separated VmFlags \0 (the parser refuses NULs).
+static Napi::Value ToFlat(Napi::Env env, const std::vector<Vma>& vmas) {
+  std::unordered_map<std::string, uint32_t> ids;
+  std::vector<const std::string*> keyList;
+  size_t nShape = 0, nNums = 0, nStrs = 0;
+  for (const Vma& v : vmas) {
+    nShape += v.fields.size() + 2;
+    nNums += v.fields.size() + 4;
+    nStrs += v.perms.size() + v.dev.size() + v.path.size() + v.vmFlags.size() * 3 + 4;
   }
-  return Napi::Value(env, arr);
+  Napi::Uint32Array shape = Napi::Uint32Array::New(env, nShape);
+  Napi::Float64Array nums = Napi::Float64Array::New(env, nNums);
+  uint32_t* sh = shape.Data();
+  double* nu = nums.Data();
+  std::string strs;
+  strs.reserve(nStrs);
+  for (const Vma& v : vmas) {
+    *sh++ = static_cast<uint32_t>(v.fields.size());
+    for (const auto& f : v.fields) {
+      auto it = ids.find(f.key);
+      if (it == ids.end()) {
+        it = ids.emplace(f.key, static_cast<uint32_t>(keyList.size())).first;
+        keyList.push_back(&f.key);
+      }
+      *sh++ = it->second;
+    }
+    *sh++ = v.hasThpEligible ? (v.thpEligible ? 2 : 1) : 0;
+    *nu++ = static_cast<double>(v.start);
+    *nu++ = static_cast<double>(v.end);
+    *nu++ = static_cast<double>(v.offset);
+    *nu++ = static_cast<double>(v.inode);
+    for (const auto& f : v.fields) *nu++ = static_cast<double>(f.value);
+    strs.append(v.perms).push_back('\0');
+    strs.append(v.dev).push_back('\0');
+    strs.append(v.path).push_back('\0');
+    for (size_t k = 0; k < v.vmFlags.size(); k++) {
+      if (k) strs.push_back(' ');
+      strs.append(v.vmFlags[k]);
+    }
+    strs.push_back('\0');
+  }
+  Napi::Array keys = Napi::Array::New(env, keyList.size());
+  for (size_t i = 0; i < keyList.size(); i++) keys.Set(static_cast<uint32_t>(i), Napi::String::New(env, *keyList[i]));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("count", static_cast<double>(vmas.size()));
+  out.Set("keys", keys);
+  out.Set("shape", shape);
+  out.Set("nums", nums);
+  out.Set("strs", Napi::String::New(env, strs));
+  return out;
 }
 
 static Napi::Value ParseOrThrow(Napi::Env env, const char* data, size_t len, const std::string& source) {
@@ -111,10 +105,10 @@ static Napi::Value ParseOrThrow(Napi::Env env, const char* data, size_t len, con
   std::string error;
   if (!ParseSmaps(data, len, vmas, error))
     ThrowError(env, "ERR_HUGESPAN_SMAPS_PARSE", "cannot parse " + source + ": " + error);
-  return ToJs(env, vmas);
+  return ToFlat(env, vmas);
 }
 
-// smaps(pid | "self", rollup = false) -> VMA objects
+// smaps(pid | "self", rollup = false) -> the flat form (see ToFlat)
 Napi::Value Smaps(const Napi::CallbackInfo& info) {
   int pid = ArgPid(info, 0);
   bool rollup = ArgBool(info, 1, "rollup", false);
@@ -123,7 +117,7 @@ Napi::Value Smaps(const Napi::CallbackInfo& info) {
   return ParseOrThrow(info.Env(), text.data(), text.size(), path);
 }
 
-// parseSmaps(text: string | Uint8Array) -> VMA objects
+// parseSmaps(text: string | Uint8Array) -> the flat form (see ToFlat)
 Napi::Value ParseSmapsText(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info[0].IsString()) {

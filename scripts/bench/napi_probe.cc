@@ -4,9 +4,7 @@
 //    no JS crossing at all — the floor any addon call can reach here;
 //  - madviseNum: the thinnest possible crossing (numbers in, nothing out) around one madvise;
 //  - smapsReadLoop: reading /proc/self/smaps from inside this process, C only;
-//  - smapsParseLoop: the addon's parser alone;
-//  - smapsObjects / smapsFlat: the addon's parser (native/smaps.cc, unchanged) with different ways of turning
-//    the parsed VMAs into JS values, to price each against the addon's current conversion.
+//  - smapsParseLoop: the addon's parser alone.
 #include <fcntl.h>
 #include <node_api.h>
 #include <sys/mman.h>
@@ -181,105 +179,14 @@ napi_value SmapsParseLoop(napi_env env, napi_callback_info info) {
   return Double(env, ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
 }
 
-// smapsObjects(buffer, mode, keyHolder?) -> VMA objects. keyHolder: an object whose own keys are
-// the field names; when given, those (internalized) key strings are used instead of new ones.
-napi_value SmapsObjects(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  std::vector<Vma> vmas;
-  if (!Parse(env, argv[0], vmas)) return Undefined(env);
-  int32_t mode = 0;
-  napi_get_value_int32(env, argv[1], &mode);
-  Keys keys;
-  napi_valuetype t;
-  napi_typeof(env, argv[2], &t);
-  if (t == napi_object) {
-    napi_value names;
-    uint32_t n;
-    napi_get_property_names(env, argv[2], &names);
-    napi_get_array_length(env, names, &n);
-    for (uint32_t i = 0; i < n; i++) {
-      napi_value k;
-      napi_get_element(env, names, i, &k);
-      char buf[64];
-      size_t len;
-      napi_get_value_string_utf8(env, k, buf, sizeof buf, &len);
-      keys.map.emplace(std::string(buf, len), k);
-    }
-  }
-  return ToObjects(env, vmas, keys, mode);
-}
-
-// smapsFlat(buffer) -> { keys: string[], shape: Uint32Array, nums: Float64Array, strs: string }:
-// everything a JS builder needs in four values. shape, per VMA: field count, the key ids, then
-// thpEligible (0 absent, 1 false, 2 true); nums, per VMA: start, end, offset, inode, the field
-// values; strs: per VMA "perms\0dev\0path\0flags\0" with the flags space-separated — one
-// string for the whole file (a path cannot hold \0), split once in JS.
-napi_value SmapsFlat(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  std::vector<Vma> vmas;
-  if (!Parse(env, argv[0], vmas)) return Undefined(env);
-  std::unordered_map<std::string, uint32_t> ids;
-  std::vector<std::string> keyList;
-  std::vector<uint32_t> shape;
-  std::vector<double> nums;
-  std::string strs;
-  for (const Vma& v : vmas) {
-    shape.push_back(static_cast<uint32_t>(v.fields.size()));
-    for (const auto& f : v.fields) {
-      auto it = ids.find(f.key);
-      if (it == ids.end()) {
-        it = ids.emplace(f.key, static_cast<uint32_t>(keyList.size())).first;
-        keyList.push_back(f.key);
-      }
-      shape.push_back(it->second);
-    }
-    shape.push_back(v.hasThpEligible ? (v.thpEligible ? 2 : 1) : 0);
-    nums.insert(nums.end(), {double(v.start), double(v.end), double(v.offset), double(v.inode)});
-    for (const auto& f : v.fields) nums.push_back(double(f.value));
-    strs += v.perms;
-    strs += '\0';
-    strs += v.dev;
-    strs += '\0';
-    strs += v.path;
-    strs += '\0';
-    for (size_t k = 0; k < v.vmFlags.size(); k++) {
-      if (k) strs += ' ';
-      strs += v.vmFlags[k];
-    }
-    strs += '\0';
-  }
-  napi_value out, keys, shapeArr, numsArr, ab;
-  napi_create_object(env, &out);
-  napi_create_array_with_length(env, keyList.size(), &keys);
-  for (size_t i = 0; i < keyList.size(); i++) napi_set_element(env, keys, i, Str(env, keyList[i]));
-  void* data;
-  napi_create_arraybuffer(env, shape.size() * 4, &data, &ab);
-  std::memcpy(data, shape.data(), shape.size() * 4);
-  napi_create_typedarray(env, napi_uint32_array, shape.size(), ab, 0, &shapeArr);
-  napi_create_arraybuffer(env, nums.size() * 8, &data, &ab);
-  std::memcpy(data, nums.data(), nums.size() * 8);
-  napi_create_typedarray(env, napi_float64_array, nums.size(), ab, 0, &numsArr);
-  napi_set_named_property(env, out, "keys", keys);
-  napi_set_named_property(env, out, "shape", shapeArr);
-  napi_set_named_property(env, out, "nums", numsArr);
-  napi_set_named_property(env, out, "strs", Str(env, strs));
-  return out;
-}
-
 }  // namespace
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor d[] = {
       {"madviseLoop", nullptr, MadviseLoop, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"madviseNum", nullptr, MadviseNum, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"smapsObjects", nullptr, SmapsObjects, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"smapsReadLoop", nullptr, SmapsReadLoop, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"smapsParseLoop", nullptr, SmapsParseLoop, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"smapsFlat", nullptr, SmapsFlat, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

@@ -18,8 +18,8 @@ export interface Binding {
   mappings(): { address: number; length: number; committed: [number, number][]; views: number }[];
   /** Regions this process ever mapped and unmapped (every thread): equal once all are gone. */
   counters(): { mapped: number; unmapped: number };
-  smaps(pid: number | 'self', rollup?: boolean): RawVma[];
-  parseSmaps(text: string | Uint8Array): RawVma[];
+  smaps(pid: number | 'self', rollup?: boolean): FlatSmaps;
+  parseSmaps(text: string | Uint8Array): FlatSmaps;
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
   pagemapScan(pid: number | 'self', start: number, end: number): { presentBytes: number; hugeBytes: number; runs: Float64Array };
   pageSize(): number;
@@ -27,7 +27,21 @@ export interface Binding {
   setThpDisabled(disabled: boolean): void;
 }
 
-/** One VMA as the parser returns it: every numeric smaps field in bytes, camelCase. */
+/**
+ * Parsed smaps as the addon hands it over (src/native/smaps.ts builds the objects):
+ * `shape` per VMA: field count n, n ids into `keys`, thpEligible (0 absent, 1 false, 2 true);
+ * `nums` per VMA: start, end, offset, inode, then the n values; `strs` per VMA: perms, dev,
+ * path and the space-separated VmFlags, each ended by a NUL.
+ */
+export interface FlatSmaps {
+  count: number;
+  keys: string[];
+  shape: Uint32Array;
+  nums: Float64Array;
+  strs: string;
+}
+
+/** One VMA: every numeric smaps field in bytes, camelCase. */
 export interface RawVma {
   start: number;
   end: number;

@@ -3,7 +3,7 @@
  * Invariant: every numeric field is in bytes (the kernel's kB × 1024) except counts such as
  * protectionKey; fields the kernel adds later are kept under their camelCase names.
  */
-import { binding, RawVma } from './binding';
+import { binding, FlatSmaps, RawVma } from './binding';
 
 export type Pid = number | 'self';
 
@@ -16,20 +16,71 @@ export interface Vma extends RawVma {
   swap: number;
 }
 
+type Make = (nums: Float64Array, o: number, strs: string[], i: number, thp: boolean, flags: string[]) => Vma;
+const makers = new Map<string, Make>();
+
+/**
+ * The function that builds a VMA with this field list: one object literal, generated once per
+ * list, so every VMA gets its final shape at once (no property-by-property growth). Keys are
+ * the parser's camelCase names ([A-Za-z0-9]) and go in through JSON.stringify all the same.
+ */
+function maker(keys: string[], ids: number[], thp: boolean): Make {
+  const sig = `${thp ? 1 : 0}:${ids.map((id) => keys[id]).join(',')}`;
+  let make = makers.get(sig);
+  if (!make) {
+    const fields = ids.map((id, k) => `${JSON.stringify(keys[id])}: v[o + ${4 + k}]`);
+    const body =
+      'return { start: v[o], end: v[o + 1], perms: s[4 * i], offset: v[o + 2], dev: s[4 * i + 1], inode: v[o + 3], path: s[4 * i + 2]' +
+      fields.map((f) => `, ${f}`).join('') +
+      `${thp ? ', thpEligible: t' : ''}, vmFlags: fl };`;
+    make = new Function('v', 'o', 's', 'i', 't', 'fl', body) as Make;
+    makers.set(sig, make);
+  }
+  return make;
+}
+
+/** The addon's flat form (see FlatSmaps) into VMA objects. */
+function build({ count, keys, shape, nums, strs }: FlatSmaps): Vma[] {
+  const s = strs.split('\0');
+  const out = new Array<Vma>(count);
+  let at = 0;
+  let o = 0;
+  let make: Make | undefined;
+  let last: number[] = [];
+  let lastThp = -1;
+  for (let i = 0; i < count; i++) {
+    const n = shape[at];
+    const thp = shape[at + n + 1];
+    // Nearly every VMA has the previous one's field list: compare ids rather than hash them.
+    let same = make !== undefined && last.length === n && (thp === 0) === (lastThp === 0);
+    for (let k = 0; same && k < n; k++) same = shape[at + 1 + k] === last[k];
+    if (!same) {
+      last = Array.from(shape.subarray(at + 1, at + 1 + n));
+      lastThp = thp;
+      make = maker(keys, last, thp !== 0);
+    }
+    const fl = s[4 * i + 3];
+    out[i] = make!(nums, o, s, i, thp === 2, fl === '' ? [] : fl.split(' '));
+    at += n + 2;
+    o += 4 + n;
+  }
+  return out;
+}
+
 /** Every VMA of a process. Throws ENOENT (gone), EACCES (not ours to read) like fs does. */
 export function readSmaps(pid: Pid = 'self'): Vma[] {
-  return binding.smaps(pid, false) as Vma[];
+  return build(binding.smaps(pid, false));
 }
 
 /** The process's totals in one record (path '[rollup]'), far cheaper than readSmaps. */
 export function readSmapsRollup(pid: Pid = 'self'): Vma {
-  const [rollup] = binding.smaps(pid, true) as Vma[];
+  const [rollup] = build(binding.smaps(pid, true));
   if (!rollup) throw Object.assign(new Error(`smaps_rollup of ${pid} is empty (a kernel thread has no memory map)`), { code: 'ERR_HUGESPAN_NO_MM' });
   return rollup;
 }
 
 export function parseSmaps(text: string | Uint8Array): Vma[] {
-  return binding.parseSmaps(text) as Vma[];
+  return build(binding.parseSmaps(text));
 }
 
 /** The VMA holding `address`, or undefined. */

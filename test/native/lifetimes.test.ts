@@ -61,13 +61,13 @@ describe('the garbage collector', () => {
       const N = 2000, addrs = [];
       for (let i = 0; i < N; i++) { const m = binding.map(${PAGE} * 4, ${PAGE}, true); binding.touch(m.address, ${PAGE} * 4); binding.view(m.address, ${PAGE}); addrs.push(m.address); }
       let keep = binding.map(${PAGE} * 4, ${PAGE}, true); const kept = keep.address; const view = binding.view(kept, ${PAGE}); view[0] = 5; keep = null;
-      const ours = () => { const set = new Set(addrs); let n = 0; for (const v of binding.smaps('self')) for (const a of set) if (a >= v.start && a < v.end) n++; return n; };
+      const ours = () => { const set = new Set(addrs); let n = 0; for (const v of readSmaps()) for (const a of set) if (a >= v.start && a < v.end) n++; return n; };
       const before = ours();
       (async () => {
         // Finalizers run in batches as the event loop turns: collect until none is left (bounded).
         for (let i = 0; i < 100 && binding.counters().mapped - binding.counters().unmapped > 1; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
         const after = ours();
-        const keptAlive = binding.smaps('self').some((v) => kept >= v.start && kept < v.end) && view[0] === 5;
+        const keptAlive = readSmaps().some((v) => kept >= v.start && kept < v.end) && view[0] === 5;
         const c = binding.counters();
         console.log(JSON.stringify({ before, after, left: binding.mappings().length, keptAlive, stillMapped: c.mapped - c.unmapped }));
       })();`,

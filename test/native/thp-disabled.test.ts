@@ -15,7 +15,7 @@ describe('THP disabled for the process', () => {
       binding.touch(m.address, ${8 * H});
       let collapse; try { binding.madvise(m.address, ${8 * H}, 'collapse'); collapse = 'ok'; } catch (e) { collapse = e.code; }
       const scan = binding.pagemapScan('self', m.address, m.address + ${8 * H});
-      const vma = binding.smaps('self').find((v) => v.start <= m.address && m.address < v.end);
+      const vma = readSmaps().find((v) => v.start <= m.address && m.address < v.end);
       console.log(JSON.stringify({ disabled: binding.thpDisabled(), status: thpDisabledFor('self'), avail: hugePagesAvailable(), collapse, huge: scan.hugeBytes, present: scan.presentBytes, anonHuge: vma.anonHugePages }));
     `);
     expect(r.stderr).toBe('');

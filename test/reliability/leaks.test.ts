@@ -13,9 +13,9 @@ describe('no leaks', () => {
       `
       const tick = () => new Promise((r) => setImmediate(r));
       const settle = async () => { for (let i = 0; i < 8; i++) { global.gc(); await tick(); } };
-      const rss = () => binding.smaps('self', true)[0].anonymous; // anonymous RSS: file pages of node's own text fault in as new code runs
+      const rss = () => readSmapsRollup().anonymous; // anonymous RSS: file pages of node's own text fault in as new code runs
       const seen = new Set();
-      const ours = () => binding.smaps('self').filter((v) => [...seen].some((a) => a >= v.start && a < v.end)).length;
+      const ours = () => readSmaps().filter((v) => [...seen].some((a) => a >= v.start && a < v.end)).length;
       // The event loop turns every 1000 cycles, as in any real program: that is when the
       // collector's finalizers run and free the ~300 bytes of bookkeeping per dropped handle.
       const cycle = async (n) => { for (let i = 0; i < n; i++) { if (i % 1000 === 999) await tick(); const m = binding.map(${16 * PAGE}, ${PAGE}, true); seen.add(m.address); binding.madvise(m.address, ${16 * PAGE}, i % 2 ? 'hugepage' : 'nohugepage'); binding.touch(m.address, ${16 * PAGE}); const v = binding.view(m.address, ${PAGE}); v[0]++; binding.unmap(m.address); } };
@@ -45,9 +45,9 @@ describe('no leaks', () => {
       const mappedNow = () => { const c = binding.counters(); return c.mapped - c.unmapped; };
       // Finalizers run in batches as the event loop turns: collect until none is left (bounded).
       const settle = async () => { for (let i = 0; i < 100 && (i < 8 || mappedNow() > 0); i++) { global.gc(); await new Promise((r) => setImmediate(r)); } };
-      const rss = () => binding.smaps('self', true)[0].anonymous; // anonymous RSS: file pages of node's own text fault in as new code runs
+      const rss = () => readSmapsRollup().anonymous; // anonymous RSS: file pages of node's own text fault in as new code runs
       // VMAs holding any of the (sorted) addresses: one sweep, no garbage to grow the JS heap.
-      const holding = (addrs) => { let n = 0, k = 0; for (const v of binding.smaps('self')) { while (k < addrs.length && addrs[k] < v.start) k++; if (k < addrs.length && addrs[k] < v.end) n++; } return n; };
+      const holding = (addrs) => { let n = 0, k = 0; for (const v of readSmaps()) { while (k < addrs.length && addrs[k] < v.start) k++; if (k < addrs.length && addrs[k] < v.end) n++; } return n; };
       const round = (n) => { const a = new Float64Array(n); for (let i = 0; i < n; i++) { const m = binding.map(${4 * PAGE}, ${PAGE}, true); a[i] = m.address; binding.touch(m.address, ${4 * PAGE}); if (i % 3 === 0) binding.view(m.address, ${PAGE}); } return a.sort(); };
       (async () => {
         for (let w = 0; w < 2; w++) { round(10000); await settle(); } // warm up at full size: V8 and malloc grow once, then reuse

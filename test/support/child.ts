@@ -5,9 +5,14 @@ import * as path from 'node:path';
 export const ROOT = path.join(__dirname, '..', '..');
 export const ADDON = path.join(ROOT, 'build', 'Release', 'hugespan.node');
 
-/** Runs `code` with `binding` bound to the addon; returns its parsed JSON stdout. */
+const SMAPS = path.join(ROOT, 'dist', 'native', 'smaps.js');
+
+/**
+ * Runs `code` with `binding` bound to the addon and `readSmaps`/`readSmapsRollup` to the built
+ * readers (npm test builds dist first); returns its parsed JSON stdout.
+ */
 export function runChild(code: string, options: SpawnSyncOptions & { nodeArgs?: string[] } = {}): { status: number | null; stdout: string; stderr: string; json?: any } {
-  const script = `const binding = require(${JSON.stringify(ADDON)});\n${code}`;
+  const script = `const binding = require(${JSON.stringify(ADDON)});\nconst { readSmaps, readSmapsRollup } = require(${JSON.stringify(SMAPS)});\n${code}`;
   const r = spawnSync(process.execPath, [...(options.nodeArgs ?? []), '-e', script], { encoding: 'utf8', timeout: 60000, ...options });
   const stdout = String(r.stdout ?? '');
   let json: any;

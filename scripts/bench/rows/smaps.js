@@ -11,7 +11,6 @@
 const fs = require('node:fs');
 const { summary, perCall, paired, ratios, compile, startBaseline, probe } = require('../lib');
 const { readSmapsJs } = require('../js-smaps');
-const { buildVmas } = require('../flat-smaps');
 
 const CALLS = 10;
 
@@ -22,37 +21,36 @@ function sameRecords(a, b) {
 
 module.exports = async function smapsRows(ctx) {
   const { binding } = ctx.dist('native/binding');
-  const { readSmaps } = ctx.dist('native/smaps');
+  const { readSmaps, parseSmaps } = ctx.dist('native/smaps');
 
   // Row 1 (and its profile) before the JS parser runs: the JS parser's big strings grow V8's
   // heap, and every new heap page is one more VMA for the kernel to print (both sides would pay
   // it, but row 1's absolute numbers would then depend on row 2).
   const what = () => {
     const text = fs.readFileSync('/proc/self/smaps');
-    return `readSmaps('self') per call (${binding.parseSmaps(text).length} VMAs, ${(text.length / 1024).toFixed(0)} KiB)`;
+    return `readSmaps('self') per call (${parseSmaps(text).length} VMAs, ${(text.length / 1024).toFixed(0)} KiB)`;
   };
   const reader = await startBaseline(compile('smaps_read'), [String(process.pid)]);
   const ours = async () => perCall(CALLS, () => readSmaps('self'));
   // The profile sides run in the same loop, on a copy of the text saved now, so that the whole
   // breakdown shares the same moments of machine noise.
   const text1 = fs.readFileSync('/proc/self/smaps');
-  const vmas1 = binding.parseSmaps(text1).length;
+  const vmas1 = parseSmaps(text1).length;
   const p = probe();
   const sides = { ours };
   if (!reader.unsupported) sides.c = async () => (await reader.run(CALLS)).perCall;
-  sides.addon = async () => perCall(CALLS, () => binding.parseSmaps(text1));
+  sides.flat = async () => perCall(CALLS, () => binding.parseSmaps(text1));
+  sides.objects = async () => perCall(CALLS, () => parseSmaps(text1));
   if (!p.error) {
     sides.readInNode = async () => p.smapsReadLoop(CALLS);
     sides.parse = async () => p.smapsParseLoop(text1, CALLS);
-    sides.flat = async () => perCall(CALLS, () => p.smapsFlat(text1));
-    sides.flatBuild = async () => perCall(CALLS, () => buildVmas(p.smapsFlat(text1)));
   }
   const t = await paired(ctx.runs, sides);
   if (!reader.unsupported) await reader.close();
   const what1 = what();
   const u = await paired(ctx.runs, { ours, js: async () => perCall(CALLS, () => readSmapsJs()) });
   const text = fs.readFileSync('/proc/self/smaps');
-  const vmas = binding.parseSmaps(text).length;
+  const vmas = parseSmaps(text).length;
 
   const results = [];
   if (reader.unsupported) {
@@ -77,7 +75,7 @@ module.exports = async function smapsRows(ctx) {
     baseline: { label: 'readFileSync+split+regex', ...summary(u.js) },
     ratio: summary(ratios(u.ours, u.js)),
     target: 'report speedup',
-    note: `ours is ${speedup.median.toFixed(2)}× faster than the plain JS parser (${speedup.min.toFixed(2)}–${speedup.max.toFixed(2)}); both return identical records: ${sameRecords(binding.parseSmaps(text), require('../js-smaps').parseSmapsText(text.toString()))}`,
+    note: `ours is ${speedup.median.toFixed(2)}× faster than the plain JS parser (${speedup.min.toFixed(2)}–${speedup.max.toFixed(2)}); both return identical records: ${sameRecords(parseSmaps(text), require('../js-smaps').parseSmapsText(text.toString()))}`,
     details: { calls: CALLS, speedup },
   });
 
@@ -89,23 +87,12 @@ module.exports = async function smapsRows(ctx) {
     'rest of readSmaps: reading in the addon + parse + objects (ours − C)': reader.unsupported ? NaN : med(t.ours) - med(t.c),
     'the same read from inside this process (probe, C, one large buffer)': p.error ? 'n/a' : med(t.readInNode),
     [`on a copy of the text saved at the start of row 1 (${vmas1} VMAs, same loop):`]: '',
-    '  binding.parseSmaps(buffer): C++ parse + JS objects (today)': med(t.addon),
+    '  parseSmaps(buffer): C++ parse, flat hand-over, objects built in JS': med(t.objects),
+    '    of which the addon: parse + flat hand-over (binding.parseSmaps)': med(t.flat),
+    '    of which building the objects in JS': med(t.objects) - med(t.flat),
   };
-  if (p.error) {
-    profile['(no probe)'] = p.error;
-  } else {
-    const flatSame = sameRecords(buildVmas(p.smapsFlat(text1)), binding.parseSmaps(text1));
-    const estimate = med(t.ours) - (med(t.addon) - med(t.flatBuild));
-    Object.assign(profile, {
-      '    C++ parse alone (native/smaps.cc, -O2)': med(t.parse),
-      '    JS objects through napi_define_properties (difference)': med(t.addon) - med(t.parse),
-      '  proposed: parse + flat hand-over (probe smapsFlat)': med(t.flat),
-      [`  proposed: + objects built in JS (flat-smaps.js; same records: ${flatSame})`]: med(t.flatBuild),
-      '  conversion saved per call': med(t.addon) - med(t.flatBuild),
-      '  row 1 with the proposal (estimate: ours − saved)': estimate,
-      '  … as a ratio to the C read (estimate)': reader.unsupported ? 'n/a' : `${(estimate / med(t.c)).toFixed(2)}×`,
-    });
-  }
+  if (p.error) profile['(no probe)'] = p.error;
+  else profile['    of which the C++ parse alone (native/smaps.cc, -O2)'] = med(t.parse);
   ctx.profile('1', profile);
   return results;
 };
