@@ -57,6 +57,11 @@ export class Mapping {
     return this.#live;
   }
 
+  /** The read/write parts, as [offset, length] pairs in address order (none once unmapped). */
+  get committed(): [number, number][] {
+    return binding.mappings().find((m) => m.address === this.address)?.committed ?? [];
+  }
+
   #range(offset: unknown, length: unknown): [number, number] {
     const off = offsetArg(offset, 'offset');
     const len = length === undefined ? this.length - off : offsetArg(length, 'length');

@@ -31,6 +31,10 @@ describe('views', () => {
     const low = m.view(0, 4 * PAGE);
     const high = m.view(8 * PAGE, 4 * PAGE);
     m.decommit(2 * PAGE, 2 * PAGE);
+    expect(m.committed).toEqual([
+      [0, 2 * PAGE],
+      [4 * PAGE, 12 * PAGE],
+    ]);
     expect(low.length).toBe(0);
     expect(high.length).toBe(4 * PAGE);
     high[0] = 9;
