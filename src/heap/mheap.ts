@@ -2,6 +2,8 @@
  * MHeap: the Go 1.13 page heap over one reserved arena. Between calls: the spans tile the mapped
  * part of the arena; free spans are coalesced, so no two adjacent free spans share a scavenged
  * state; the free set holds exactly the free spans; memstats add up: heapSys = heapInuse + heapFree + heapReleased.
+ * The span map names every page of an in-use span and the first and last page of a free one (by
+ * slot in the span table), and slotState holds each live span's state.
  */
 
 import type { Sys } from '../sys/sys';
@@ -54,6 +56,14 @@ export interface HeapSnapshot {
 
 const MiB = 1024 * 1024;
 
+/** A span's state as the span map's side table keeps it: in use (or dead) 0, else one bit per scavenged state. */
+const FREE_UNSCAVENGED = 1;
+const FREE_SCAVENGED = 2;
+
+function stateBits(s: Span): number {
+  return s.state !== 'free' ? 0 : s.scavenged ? FREE_SCAVENGED : FREE_UNSCAVENGED;
+}
+
 function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
@@ -76,8 +86,23 @@ export class MHeap implements SpanOwner {
   readonly growBytes: number;
   readonly policy: CoalescePolicy;
 
-  /** page index → span: every page of an in-use span, at least the first and last page of a free one. */
-  private readonly spanMap: (Span | undefined)[];
+  /**
+   * page index → the slot in spanTable of the span holding it: every page of an in-use span, at
+   * least the first and last page of a free one (other entries may be stale). Slots rather than
+   * span references: one flat typed array, which the GC never scans and whose stores need no
+   * write barrier, at half the bytes of an array of pointers.
+   */
+  private readonly spanMap: Int32Array;
+  /** slot → live span. Slot 0 is never handed out, so a 0 in spanMap means "no span". */
+  private readonly spanTable: (Span | undefined)[] = [undefined];
+  /** Slots of dead spans, handed out again first so that spanTable stays as small as the live spans. */
+  private readonly freeSlots: number[] = [];
+  /**
+   * slot → its span's stateBits (0 for an unused slot). Coalescing reads a neighbour's state here,
+   * so a neighbour that cannot merge (most of them) is never loaded: at 100 000 spans, loading a
+   * span object is a cache miss, this small array is not.
+   */
+  private slotState = new Uint8Array(1024);
   private readonly freeSet: FreeTreap;
   /** Bytes of the arena mapped so far, from arenaBase up. */
   private mapped = 0;
@@ -113,7 +138,7 @@ export class MHeap implements SpanOwner {
       throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `policy must be 'coalesce' or 'none'; got ${String(this.policy)}`);
     }
     this.freeSet = new FreeTreap(new Rand(opts.seed ?? 1));
-    this.spanMap = new Array<Span | undefined>(this.arenaBytes / this.pageSize);
+    this.spanMap = new Int32Array(this.arenaBytes / this.pageSize);
     this.arenaBase = sys.sysReserve(this.arenaBytes);
   }
 
@@ -163,21 +188,22 @@ export class MHeap implements SpanOwner {
       this.grow(npages);
       s = this.freeSet.find(npages)!;
     }
+    const bytes = npages * this.pageSize;
+    // Unscavenge only the pages handed out. The OS call comes first: if it fails, the heap is untouched.
+    if (s.scavenged) this.sys.sysUsed(s.base, bytes);
     // The caller always gets a fresh span object, so a handle that was freed can never be revived.
-    const piece = new Span(this, s.base, npages, 'inUse', false);
-    // Unscavenge only the pages handed out. The OS call comes first: if it fails, the free set is untouched.
-    if (s.scavenged) this.sys.sysUsed(piece.base, piece.bytes);
-    this.memstats[s.scavenged ? 'heapReleased' : 'heapFree'] -= piece.bytes;
-    this.memstats.heapInuse += piece.bytes;
+    const piece = this.newSpan(s.base, npages, 'inUse', false);
+    if (s.scavenged) this.memstats.heapReleased -= bytes;
+    else this.memstats.heapFree -= bytes;
+    this.memstats.heapInuse += bytes;
     if (s.npages === npages) {
       this.freeSet.remove(s);
-      s.state = 'dead';
+      this.kill(s);
     } else {
       // Split the low pages off in place: the remainder keeps its scavenged flag and its place in the free set.
-      this.freeSet.mutate(s, (rest) => {
-        rest.base += piece.bytes;
-        rest.npages -= npages;
-      });
+      s.base += bytes;
+      s.npages -= npages;
+      this.freeSet.refresh(s);
       this.setSpan(s.base, s);
     }
     this.setSpans(piece);
@@ -204,19 +230,20 @@ export class MHeap implements SpanOwner {
     const bytes = span.bytes;
     this.coalesce(span); // first: its OS call, if any, precedes every change
     span.state = 'free';
+    this.slotState[span.slot] = FREE_UNSCAVENGED; // in use, so not scavenged
     this.memstats.heapInuse -= bytes;
     this.memstats.heapFree += bytes;
-    this.freeSet.insert(span);
   }
 
   /**
-   * Merge s (being freed, or just grown or scavenged; not in the free set) with the free neighbours
-   * in its scavenged state. A neighbour in the other state is left alone: the runtime would realign
-   * their boundary to an OS page boundary, which pageSize ≥ physPageSize makes a no-op.
+   * Put s (being freed, or just grown or scavenged; not in the free set) into the free set, merged
+   * with the free neighbours in its scavenged state. A neighbour in the other state is left alone:
+   * the runtime would realign their boundary to an OS page boundary, which pageSize ≥ physPageSize
+   * makes a no-op.
    */
   private coalesce(s: Span): void {
-    const before = this.mergeable(s, s.base > this.arenaBase ? this.spanMap[this.pageIndex(s.base) - 1] : undefined);
-    const after = this.mergeable(s, s.end < this.mappedEnd ? this.spanMap[this.pageIndex(s.end)] : undefined);
+    const before = s.base > this.arenaBase ? this.mergeable(s, this.spanMap[this.pageIndex(s.base) - 1]) : undefined;
+    const after = s.end < this.mappedEnd ? this.mergeable(s, this.spanMap[this.pageIndex(s.end)]) : undefined;
     if (this.policy === 'coalesce' && !s.scavenged) {
       const hpBefore = before?.hugePages() ?? 0;
       const hpMiddle = s.hugePages();
@@ -230,23 +257,29 @@ export class MHeap implements SpanOwner {
         this.sys.sysHugePage(base, end - base);
       }
     }
-    if (before) this.merge(s, before);
-    if (after) this.merge(s, after);
+    // s absorbs its neighbours and takes over one's place in the free set (the runtime removes both
+    // and inserts s; handing a node over is the same set for half the treap work). `after` leaves
+    // first, so that the grown s never overlaps a span still held.
+    if (after) {
+      if (before) this.freeSet.remove(after);
+      s.npages += after.npages;
+      this.kill(after);
+      this.setSpan(s.end - this.pageSize, s);
+    }
+    if (before) {
+      s.base = before.base;
+      s.npages += before.npages;
+      this.kill(before);
+      this.setSpan(s.base, s);
+    }
+    const heir = before ?? after;
+    if (heir) this.freeSet.replace(heir, s);
+    else this.freeSet.insert(s);
   }
 
-  /** n if it is a free span in s's scavenged state, which s should absorb. */
-  private mergeable(s: Span, n: Span | undefined): Span | undefined {
-    return n && n.state === 'free' && n.scavenged === s.scavenged ? n : undefined;
-  }
-
-  /** Absorb the free neighbour `other` into s; other leaves the free set and dies. */
-  private merge(s: Span, other: Span): void {
-    this.freeSet.remove(other);
-    s.base = Math.min(s.base, other.base);
-    s.npages += other.npages;
-    other.state = 'dead';
-    this.setSpan(s.base, s);
-    this.setSpan(s.end - this.pageSize, s);
+  /** The span in `slot` if it is free in s's scavenged state, so that s should absorb it. */
+  private mergeable(s: Span, slot: number): Span | undefined {
+    return this.slotState[slot] === (s.scavenged ? FREE_SCAVENGED : FREE_UNSCAVENGED) ? this.spanTable[slot] : undefined;
   }
 
   /**
@@ -286,20 +319,19 @@ export class MHeap implements SpanOwner {
     if (base === s.base) {
       this.freeSet.remove(s);
     } else {
-      piece = new Span(this, base, nbytes / this.pageSize, 'free', false);
-      this.freeSet.mutate(s, (rest) => {
-        rest.npages -= piece.npages;
-      });
+      piece = this.newSpan(base, nbytes / this.pageSize, 'free', false);
+      s.npages -= piece.npages;
+      this.freeSet.refresh(s);
       this.setSpan(s.end - this.pageSize, s);
       this.setSpan(piece.base, piece);
       this.setSpan(piece.end - this.pageSize, piece);
     }
     piece.scavenged = true;
+    this.slotState[piece.slot] = FREE_SCAVENGED;
     this.memstats.heapFree -= nbytes;
     this.memstats.heapReleased += nbytes;
     // Coalesce now so that no two adjacent free spans share a scavenged state.
     this.coalesce(piece);
-    this.freeSet.insert(piece);
     return nbytes;
   }
 
@@ -334,17 +366,16 @@ export class MHeap implements SpanOwner {
     this.mapped += size;
     this.memstats.heapSys += size;
     this.memstats.heapReleased += size;
-    const s = new Span(this, v, size / this.pageSize, 'free', true);
+    const s = this.newSpan(v, size / this.pageSize, 'free', true);
     this.setSpan(s.base, s);
     this.setSpan(s.end - this.pageSize, s);
     this.coalesce(s);
-    this.freeSet.insert(s);
   }
 
   /** The live span holding addr, or undefined outside the mapped arena. */
   spanOf(addr: number): Span | undefined {
     if (addr < this.arenaBase || addr >= this.mappedEnd) return undefined;
-    const s = this.spanMap[this.pageIndex(addr)];
+    const s = this.spanAt(this.pageIndex(addr));
     // Every page of an in-use span is mapped; inside a free span the entry may be stale, so ask the free set.
     if (s && s.state !== 'dead' && s.contains(addr)) return s;
     const f = this.freeSet.floor(addr);
@@ -354,7 +385,7 @@ export class MHeap implements SpanOwner {
   /** Every span, in address order. */
   *spans(): IterableIterator<Span> {
     for (let addr = this.arenaBase; addr < this.mappedEnd;) {
-      const s = this.spanMap[this.pageIndex(addr)]!;
+      const s = this.spanAt(this.pageIndex(addr))!;
       yield s;
       addr = s.end;
     }
@@ -387,19 +418,20 @@ export class MHeap implements SpanOwner {
     const freeSpans: Span[] = [];
     let prev: Span | undefined;
     for (let addr = this.arenaBase; addr < this.mappedEnd;) {
-      const s = this.spanMap[this.pageIndex(addr)];
+      const s = this.spanAt(this.pageIndex(addr));
       const at = (): string => `span at ${hex(addr)}`; // formatted only on failure
       if (!s) return fail(`gap: no span starts at ${hex(addr)}`);
       if (s.base !== addr) fail(`${at()}: the span map points to [${hex(s.base)}, ${hex(s.end)}) (gap or overlap)`);
       if (s.state === 'dead') fail(`${at()} is dead but still mapped`);
       if (s.heap !== this) fail(`${at()} belongs to another heap`);
+      if (this.slotState[s.slot] !== stateBits(s)) fail(`${at()}: the span map's state for it is stale`);
       if (!Number.isSafeInteger(s.npages) || s.npages < 1) fail(`${at()} has ${s.npages} pages`);
       if (s.end > this.mappedEnd) fail(`${at()} ends at ${hex(s.end)}, past the mapped arena's end ${hex(this.mappedEnd)}`);
-      if (this.spanMap[this.pageIndex(s.end - this.pageSize)] !== s) fail(`${at()}: its last page maps to another span`);
+      if (this.spanAt(this.pageIndex(s.end - this.pageSize)) !== s) fail(`${at()}: its last page maps to another span`);
       if (s.state === 'inUse') {
         if (s.scavenged) fail(`${at()} is in use but scavenged`);
         const first = this.pageIndex(s.base);
-        const stray = this.spanMap.slice(first, first + s.npages).findIndex((m) => m !== s);
+        const stray = this.spanMap.subarray(first, first + s.npages).findIndex((slot) => slot !== s.slot);
         if (stray >= 0) fail(`${at()}: page ${hex(s.base + stray * this.pageSize)} of the in-use span maps elsewhere`);
         count.heapInuse += s.bytes;
       } else {
@@ -443,16 +475,45 @@ export class MHeap implements SpanOwner {
 
   /** The index in spanMap of the page holding addr (the arena base is page-aligned). */
   private pageIndex(addr: number): number {
-    return (addr - (addr % this.pageSize) - this.arenaBase) / this.pageSize;
+    // Not addr % pageSize: addresses are past 2^31, where % is a slow floating-point remainder.
+    return Math.floor((addr - this.arenaBase) / this.pageSize);
+  }
+
+  /** The span spanMap names for page i (possibly a stale entry: see spanMap). */
+  private spanAt(i: number): Span | undefined {
+    return this.spanTable[this.spanMap[i]];
   }
 
   private setSpan(addr: number, s: Span): void {
-    this.spanMap[this.pageIndex(addr)] = s;
+    this.spanMap[this.pageIndex(addr)] = s.slot;
   }
 
   private setSpans(s: Span): void {
     const first = this.pageIndex(s.base);
-    this.spanMap.fill(s, first, first + s.npages);
+    this.spanMap.fill(s.slot, first, first + s.npages);
+  }
+
+  /** A new span of this heap, with a slot in the span table. */
+  private newSpan(base: number, npages: number, state: SpanState, scavenged: boolean): Span {
+    const s = new Span(this, base, npages, state, scavenged);
+    s.slot = this.freeSlots.pop() ?? this.spanTable.length;
+    this.spanTable[s.slot] = s;
+    if (s.slot === this.slotState.length) {
+      const grown = new Uint8Array(2 * this.slotState.length);
+      grown.set(this.slotState);
+      this.slotState = grown;
+    }
+    this.slotState[s.slot] = stateBits(s);
+    return s;
+  }
+
+  /** s was merged away or allocated whole: it dies for good and its slot is free again. */
+  private kill(s: Span): void {
+    s.state = 'dead';
+    this.spanTable[s.slot] = undefined;
+    this.slotState[s.slot] = 0;
+    this.freeSlots.push(s.slot);
+    s.slot = 0;
   }
 
   private checkOpen(): void {

@@ -19,6 +19,11 @@ export type SpanState = 'inUse' | 'free' | 'dead';
  * its base, and it dies when merged away or allocated whole (alloc always returns a fresh object).
  */
 export class Span {
+  /** The free set's node id for this span while the free set holds it, else 0: removing a span needs no search. */
+  freeNode = 0;
+  /** The span's slot in its heap's span table (what the heap's page map stores), 0 once dead. */
+  slot = 0;
+
   constructor(
     readonly heap: SpanOwner,
     public base: number,
