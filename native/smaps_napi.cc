@@ -13,15 +13,15 @@
 
 namespace hugespan {
 
-// Read a whole /proc file. /proc files report size 0, so read until EOF.
-std::string ReadProcFile(Napi::Env env, const std::string& path) {
+// Read a whole /proc file into `buf` (reused: after the first call no allocation and no
+// zero-filling). /proc files report size 0, so read until EOF.
+static void ReadProcFile(Napi::Env env, const std::string& path, std::string& buf) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   SysContext ctx;
   ctx.path = path.c_str();
   if (fd < 0) ThrowSystemError(env, errno, "open", ctx);
-  std::string buf;
+  if (buf.size() < 256 * 1024) buf.resize(256 * 1024);
   size_t used = 0;
-  buf.resize(256 * 1024);
   for (;;) {
     if (used == buf.size()) buf.resize(buf.size() * 2);
     ssize_t n = read(fd, &buf[used], buf.size() - used);
@@ -35,8 +35,7 @@ std::string ReadProcFile(Napi::Env env, const std::string& path) {
     used += static_cast<size_t>(n);
   }
   close(fd);
-  buf.resize(used);
-  return buf;
+  buf.resize(used);  // shrinking keeps the capacity for the next call
 }
 
 std::string ProcPath(int pid, const char* leaf) {
@@ -64,15 +63,25 @@ static Napi::Value ToFlat(Napi::Env env, const std::vector<Vma>& vmas) {
   double* nu = nums.Data();
   std::string strs;
   strs.reserve(nStrs);
+  std::vector<uint32_t> prev;  // the previous VMA's key ids: nearly every VMA repeats them
   for (const Vma& v : vmas) {
     *sh++ = static_cast<uint32_t>(v.fields.size());
-    for (const auto& f : v.fields) {
-      auto it = ids.find(f.key);
-      if (it == ids.end()) {
-        it = ids.emplace(f.key, static_cast<uint32_t>(keyList.size())).first;
-        keyList.push_back(&f.key);
+    for (size_t k = 0; k < v.fields.size(); k++) {
+      const std::string& key = v.fields[k].key;
+      uint32_t id;
+      if (k < prev.size() && *keyList[prev[k]] == key) {
+        id = prev[k];
+      } else {
+        auto it = ids.find(key);
+        if (it == ids.end()) {
+          it = ids.emplace(key, static_cast<uint32_t>(keyList.size())).first;
+          keyList.push_back(&key);
+        }
+        id = it->second;
+        if (k < prev.size()) prev[k] = id;
+        else prev.push_back(id);
       }
-      *sh++ = it->second;
+      *sh++ = id;
     }
     *sh++ = v.hasThpEligible ? (v.thpEligible ? 2 : 1) : 0;
     *nu++ = static_cast<double>(v.start);
@@ -113,7 +122,8 @@ Napi::Value Smaps(const Napi::CallbackInfo& info) {
   int pid = ArgPid(info, 0);
   bool rollup = ArgBool(info, 1, "rollup", false);
   std::string path = ProcPath(pid, rollup ? "smaps_rollup" : "smaps");
-  std::string text = ReadProcFile(info.Env(), path);
+  static thread_local std::string text;
+  ReadProcFile(info.Env(), path, text);
   return ParseOrThrow(info.Env(), text.data(), text.size(), path);
 }
 
@@ -137,7 +147,8 @@ Napi::Value ReadProc(const Napi::CallbackInfo& info) {
   std::string leaf = ArgString(info, 1, "file");
   if (leaf != "status" && leaf != "stat" && leaf != "cmdline" && leaf != "comm")
     ThrowTypeError(info.Env(), "ERR_INVALID_ARG_VALUE", "The \"file\" argument must be status, stat, cmdline or comm");
-  std::string text = ReadProcFile(info.Env(), ProcPath(pid, leaf.c_str()));
+  std::string text;
+  ReadProcFile(info.Env(), ProcPath(pid, leaf.c_str()), text);
   return Napi::String::New(info.Env(), text);
 }
 
