@@ -1,4 +1,8 @@
+// Node-style errors (see errors.h). Invariant: every message starts with the code and names
+// the call, so one line on stderr says what failed and where.
 #include "errors.h"
+
+#include <errno.h>
 
 #include <cctype>
 #include <cstring>
@@ -6,8 +10,28 @@
 namespace hugespan {
 
 std::string ErrnoName(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "E" + std::to_string(err);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  if (const char* name = strerrorname_np(err)) return name;
+#else
+  // musl and older glibc have no strerrorname_np: name the errors this addon can meet.
+  switch (err) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case ESRCH: return "ESRCH";
+    case EINTR: return "EINTR";
+    case EIO: return "EIO";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EINVAL: return "EINVAL";
+    case ENOTTY: return "ENOTTY";
+    case ENOSYS: return "ENOSYS";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+  }
+#endif
+  return "E" + std::to_string(err);
 }
 
 std::string Hex(uint64_t v) {

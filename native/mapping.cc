@@ -20,14 +20,37 @@ namespace hugespan {
 // Process-wide counts of successful mmaps and munmaps of regions: the proof, for tests, that
 // every region is unmapped exactly once, whoever (unmap, the collector, env teardown) did it.
 static std::atomic<uint64_t> g_mapped{0}, g_unmapped{0};
+// Regions whose pages an escaped view still holds mapped after unmap (see Region::kept).
+static std::atomic<int64_t> g_keeping{0};
 
 // ---- Region ---------------------------------------------------------------------------
 
-Region::~Region() { Unmap(); }
+Region::~Region() {
+  Unmap();
+  for (const auto& [start, end] : kept) munmap(reinterpret_cast<void*>(base + start), end - start);
+  if (!kept.empty()) g_keeping--;
+}
 
 void Region::Unmap() {
   if (!live) return;
   munmap(reinterpret_cast<void*>(base), length);
+  g_unmapped++;
+  live = false;
+  committed.clear();
+}
+
+void Region::Unmap(napi_env env) {
+  if (!live) return;
+  kept = DetachViews(env, 0, length);
+  // Give back everything but the pages an escaped view still covers; ~Region frees those
+  // once the last buffer over them is gone.
+  uint64_t at = 0;
+  for (const auto& [start, end] : kept) {
+    if (start > at) munmap(reinterpret_cast<void*>(base + at), start - at);
+    at = end;
+  }
+  if (at < length) munmap(reinterpret_cast<void*>(base + at), length - at);
+  if (!kept.empty()) g_keeping++;
   g_unmapped++;
   live = false;
   committed.clear();
@@ -60,13 +83,31 @@ void Region::SetCommitted(uint64_t offset, uint64_t len, bool on) {
   if (on) committed.emplace(lo, hi);
 }
 
-void Region::DetachViews(napi_env env, uint64_t offset, uint64_t len) {
+std::vector<std::pair<uint64_t, uint64_t>> Region::DetachViews(napi_env env, uint64_t offset, uint64_t len) {
+  std::vector<std::pair<uint64_t, uint64_t>> escaped;
   for (auto& v : views) {
-    if (v.offset >= offset + len || v.offset + v.length <= offset) continue;
-    napi_value ab;
-    if (napi_get_reference_value(env, v.ref, &ab) == napi_ok && ab != nullptr) napi_detach_arraybuffer(env, ab);
-    v.length = 0;  // detached: overlaps nothing from now on
+    if (v.length == 0 || v.offset >= offset + len || v.offset + v.length <= offset) continue;
+    napi_value ab = nullptr;
+    bool detached = false;
+    napi_get_reference_value(env, v.ref, &ab);
+    if (ab) napi_is_detached_arraybuffer(env, ab, &detached);
+    if (ab && !detached) {
+      napi_detach_arraybuffer(env, ab);
+      v.length = 0;  // detached: overlaps nothing from now on
+      continue;
+    }
+    // Detached by someone else (ArrayBuffer.prototype.transfer) or collected while its
+    // backing store lives on (the view's finalizer, which runs when the store is freed, has
+    // not): another buffer may still use these pages.
+    escaped.emplace_back(v.offset, v.offset + v.length);
   }
+  std::sort(escaped.begin(), escaped.end());
+  std::vector<std::pair<uint64_t, uint64_t>> merged;
+  for (const auto& r : escaped) {
+    if (!merged.empty() && r.first <= merged.back().second) merged.back().second = std::max(merged.back().second, r.second);
+    else merged.push_back(r);
+  }
+  return merged;
 }
 
 // ---- Registry -------------------------------------------------------------------------
@@ -196,8 +237,7 @@ Napi::Value Unmap(const Napi::CallbackInfo& info) {
   if (!r || !r->live)
     ThrowRangeError(env, "ERR_HUGESPAN_NOT_OWNED",
                     "The address " + Hex(addr) + " is not the start of a live mapping created by hugespan on this thread");
-  r->DetachViews(env, 0, r->length);
-  r->Unmap();
+  r->Unmap(env);
   reg.regions.erase(it);
   return env.Undefined();
 }
@@ -210,11 +250,20 @@ Napi::Value Commit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// decommit(address, length): drop the pages and take access away, views first.
+// decommit(address, length): drop the pages and take access away, views first. Pages an
+// escaped view still covers are dropped but keep their access: a buffer we can no longer
+// detach must never fault. Our own calls treat them as decommitted all the same.
 Napi::Value Decommit(const Napi::CallbackInfo& info) {
   Range r = ArgRange(info, 0);
-  r.region->DetachViews(info.Env(), r.offset(), r.len);
-  if (mprotect(r.ptr(), r.len, PROT_NONE) != 0) ThrowSystemError(info.Env(), errno, "mprotect", Ctx(r.addr, r.len));
+  uint64_t at = r.offset(), end = r.offset() + r.len;
+  for (const auto& [s, e] : r.region->DetachViews(info.Env(), at, r.len)) {
+    uint64_t cut = std::max(s, at);
+    if (cut > at && mprotect(reinterpret_cast<void*>(r.region->base + at), cut - at, PROT_NONE) != 0)
+      ThrowSystemError(info.Env(), errno, "mprotect", Ctx(r.region->base + at, cut - at));
+    at = std::max(at, std::min(e, end));
+  }
+  if (end > at && mprotect(reinterpret_cast<void*>(r.region->base + at), end - at, PROT_NONE) != 0)
+    ThrowSystemError(info.Env(), errno, "mprotect", Ctx(r.region->base + at, end - at));
   r.region->SetCommitted(r.offset(), r.len, false);
   if (madvise(r.ptr(), r.len, MADV_DONTNEED) != 0)
     ThrowSystemError(info.Env(), errno, "madvise", Ctx(r.addr, r.len, "dontneed"));
@@ -378,11 +427,13 @@ Napi::Value Mappings(const Napi::CallbackInfo& info) {
 
 namespace hugespan {
 
-// counters() -> { mapped, unmapped }: regions mapped and unmapped by this process, ever.
+// counters() -> { mapped, unmapped, keeping }: regions mapped and unmapped by this process,
+// ever, and those whose pages a transferred view still holds mapped right now.
 Napi::Value Counters(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("mapped", static_cast<double>(g_mapped.load()));
   o.Set("unmapped", static_cast<double>(g_unmapped.load()));
+  o.Set("keeping", static_cast<double>(g_keeping.load()));
   return o;
 }
 

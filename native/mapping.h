@@ -3,7 +3,9 @@
 //  - Every address-taking call resolves its range to one live Region of the calling
 //    thread's registry, wholly inside it, before any syscall; anything else is refused.
 //  - A view (Uint8Array) only ever covers committed (read/write) pages of a live Region.
-//    Whatever takes access away (unmap, decommit) detaches the overlapping views first.
+//    Whatever takes access away (unmap, decommit) detaches the overlapping views first; a
+//    view that escaped (its ArrayBuffer transferred) keeps its pages mapped and writable
+//    until its last buffer is freed, so no JS buffer ever points at unmapped memory.
 //  - A Region's memory is unmapped exactly once: by unmap(), or when the last JS object
 //    holding it (the handle or a view) is collected, or when the thread's env is torn down.
 #pragma once
@@ -29,12 +31,17 @@ struct Region {
   std::vector<View> views;
   uint64_t nextViewId = 1;
 
+  // Offsets [start, end) left mapped by Unmap(env) for escaped views; unmapped by ~Region.
+  std::vector<std::pair<uint64_t, uint64_t>> kept;
+
   ~Region();
   bool Committed(uint64_t offset, uint64_t length) const;
   void SetCommitted(uint64_t offset, uint64_t length, bool on);
-  // Detach every view overlapping [offset, offset+length) of this region.
-  void DetachViews(napi_env env, uint64_t offset, uint64_t length);
-  void Unmap();  // munmap if live; idempotent
+  // Detach every view overlapping [offset, offset+length) of this region; returns the
+  // ranges of views that could not be detached (escaped), sorted and merged.
+  std::vector<std::pair<uint64_t, uint64_t>> DetachViews(napi_env env, uint64_t offset, uint64_t length);
+  void Unmap();               // munmap all if live; idempotent (teardown, collection)
+  void Unmap(napi_env env);   // from JS: detach views, keep escaped views' pages mapped
 };
 
 // Per-env (per thread) registry, kept as Node-API instance data.

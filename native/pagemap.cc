@@ -1,6 +1,9 @@
 // Exact per-range huge page truth from the kernel: the PAGEMAP_SCAN ioctl (Linux >= 6.7).
 // Invariant: the runs returned tile the present pages of [start, end) in address order,
-// each labelled huge (PMD-mapped) or not; adjacent runs never share a label.
+// each labelled huge (PMD-mapped) or not; adjacent runs never share a label. The shared zero
+// page (and the huge zero page a read fault maps) is not memory: it counts as not present,
+// as smaps' Rss does not count it either. A walk that stops early is an error, never a
+// partial answer labelled exact.
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -24,6 +27,7 @@ struct pm_scan_arg {
 };
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_PFNZERO (1 << 5)
 #define PAGE_IS_HUGE (1 << 6)
 #endif
 
@@ -57,7 +61,7 @@ Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
     arg.vec = reinterpret_cast<uint64_t>(vec.data());
     arg.vec_len = vec.size();
     arg.category_mask = PAGE_IS_PRESENT;  // only present pages, labelled huge or not
-    arg.return_mask = PAGE_IS_PRESENT | PAGE_IS_HUGE;
+    arg.return_mask = PAGE_IS_PRESENT | PAGE_IS_HUGE | PAGE_IS_PFNZERO;
     long n = ioctl(fd, PAGEMAP_SCAN, &arg);
     if (n < 0) {
       int err = errno;
@@ -71,6 +75,7 @@ Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
       uint64_t rs = std::max<uint64_t>(vec[i].start, covered), re = vec[i].end;
       if (re <= rs) continue;
       covered = re;
+      if (vec[i].categories & PAGE_IS_PFNZERO) continue;  // the zero page: read, never written
       double h = (vec[i].categories & PAGE_IS_HUGE) ? 1 : 0;
       present += re - rs;
       if (h) huge += re - rs;
@@ -81,7 +86,11 @@ Napi::Value PagemapScan(const Napi::CallbackInfo& info) {
         runs.insert(runs.end(), {static_cast<double>(rs), static_cast<double>(re), h});
     }
     uint64_t next = std::max<uint64_t>(arg.walk_end, covered);
-    if (next <= cur) break;  // no progress: never spin
+    if (next <= cur) {  // no progress: never spin, and never call a partial walk exact
+      close(fd);
+      ThrowError(env, "ERR_HUGESPAN_INTERNAL",
+                 "PAGEMAP_SCAN made no progress at " + Hex(cur) + " (walk_end " + Hex(arg.walk_end) + ")");
+    }
     cur = next;
   }
   close(fd);

@@ -13,9 +13,10 @@
 
 namespace hugespan {
 
-// Read a whole /proc file into `buf` (reused: after the first call no allocation and no
-// zero-filling). /proc files report size 0, so read until EOF.
-static void ReadProcFile(Napi::Env env, const std::string& path, std::string& buf) {
+// Read a whole /proc file into `buf`, returning its length. `buf` is reused and never shrunk,
+// so after the first calls there is no allocation and no zero-filling. /proc files report
+// size 0: read until EOF.
+static size_t ReadProcFile(Napi::Env env, const std::string& path, std::string& buf) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   SysContext ctx;
   ctx.path = path.c_str();
@@ -35,7 +36,7 @@ static void ReadProcFile(Napi::Env env, const std::string& path, std::string& bu
     used += static_cast<size_t>(n);
   }
   close(fd);
-  buf.resize(used);  // shrinking keeps the capacity for the next call
+  return used;
 }
 
 std::string ProcPath(int pid, const char* leaf) {
@@ -123,8 +124,8 @@ Napi::Value Smaps(const Napi::CallbackInfo& info) {
   bool rollup = ArgBool(info, 1, "rollup", false);
   std::string path = ProcPath(pid, rollup ? "smaps_rollup" : "smaps");
   static thread_local std::string text;
-  ReadProcFile(info.Env(), path, text);
-  return ParseOrThrow(info.Env(), text.data(), text.size(), path);
+  size_t len = ReadProcFile(info.Env(), path, text);
+  return ParseOrThrow(info.Env(), text.data(), len, path);
 }
 
 // parseSmaps(text: string | Uint8Array) -> the flat form (see ToFlat)
@@ -148,8 +149,8 @@ Napi::Value ReadProc(const Napi::CallbackInfo& info) {
   if (leaf != "status" && leaf != "stat" && leaf != "cmdline" && leaf != "comm")
     ThrowTypeError(info.Env(), "ERR_INVALID_ARG_VALUE", "The \"file\" argument must be status, stat, cmdline or comm");
   std::string text;
-  ReadProcFile(info.Env(), ProcPath(pid, leaf.c_str()), text);
-  return Napi::String::New(info.Env(), text);
+  size_t len = ReadProcFile(info.Env(), ProcPath(pid, leaf.c_str()), text);
+  return Napi::String::New(info.Env(), text.data(), len);
 }
 
 }  // namespace hugespan

@@ -16,8 +16,11 @@ export interface Binding {
   randomReads(ranges: Float64Array, count: number, seed: number): { ns: number; reads: number; checksum: number };
   view(address: number, length: number): Uint8Array;
   mappings(): { address: number; length: number; committed: [number, number][]; views: number }[];
-  /** Regions this process ever mapped and unmapped (every thread): equal once all are gone. */
-  counters(): { mapped: number; unmapped: number };
+  /**
+   * Regions this process ever mapped and unmapped (every thread): equal once all are gone;
+   * `keeping`: unmapped regions whose pages a transferred view still holds mapped.
+   */
+  counters(): { mapped: number; unmapped: number; keeping: number };
   smaps(pid: number | 'self', rollup?: boolean): FlatSmaps;
   parseSmaps(text: string | Uint8Array): FlatSmaps;
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;

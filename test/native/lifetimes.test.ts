@@ -58,6 +58,59 @@ describe('views', () => {
   });
 });
 
+describe('a view whose ArrayBuffer was transferred (ArrayBuffer.prototype.transfer)', () => {
+  // Node 20 has transfer() behind a V8 flag; later versions have it by default.
+  const flag = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function' ? [] : ['--harmony-rab-gsab-transfer'];
+
+  it('cannot be detached, so unmap and decommit leave its pages mapped and writable, never a fault', () => {
+    const r = runChild(
+      `
+      const P = ${PAGE};
+      const m = binding.map(16 * P, P, true);
+      const v = binding.view(m.address + 4 * P, 2 * P); v[0] = 42;
+      const moved = v.buffer.transfer();
+      binding.unmap(m.address);
+      const a = new Uint8Array(moved); const afterUnmap = a[0]; a[1] = 7;
+      const stillMapped = readSmaps().some((x) => x.start <= m.address + 4 * P && m.address + 4 * P < x.end);
+      const keeping = binding.counters().keeping;
+      const m2 = binding.map(16 * P, P, true);
+      const w = binding.view(m2.address, 8 * P); w[0] = 9;
+      const moved2 = w.buffer.transfer();
+      binding.decommit(m2.address, 16 * P);
+      const b2 = new Uint8Array(moved2); const afterDecommit = b2[0]; b2[5] = 1;
+      let touch; try { binding.touch(m2.address, P); } catch (e) { touch = e.code; }
+      console.log(JSON.stringify({ afterUnmap, stillMapped, keeping, afterDecommit, touch }));`,
+      { nodeArgs: flag },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.json).toEqual({ afterUnmap: 42, stillMapped: true, keeping: 1, afterDecommit: 0, touch: 'ERR_HUGESPAN_NOT_COMMITTED' });
+  });
+
+  it('the pages kept for it are unmapped once the transferred buffer is collected, not before', () => {
+    const r = runChild(
+      `
+      const P = ${PAGE};
+      let m = binding.map(16 * P, P, true);
+      let moved = binding.view(m.address + 4 * P, 2 * P).buffer.transfer();
+      new Uint8Array(moved)[0] = 5;
+      binding.unmap(m.address);
+      m = null; // the handle and the original buffer go; the transferred one stays
+      const settle = async () => { for (let i = 0; i < 20; i++) { global.gc(); await new Promise((r) => setImmediate(r)); } };
+      (async () => {
+        await settle();
+        const whileAlive = { keeping: binding.counters().keeping, read: new Uint8Array(moved)[0] };
+        moved = null;
+        for (let i = 0; i < 100 && binding.counters().keeping > 0; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+        console.log(JSON.stringify({ whileAlive, keepingAfter: binding.counters().keeping }));
+      })();`,
+      { nodeArgs: [...flag, '--expose-gc'] },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.json).toEqual({ whileAlive: { keeping: 1, read: 5 }, keepingAfter: 0 });
+  });
+});
+
 describe('the garbage collector', () => {
   it('unmaps 2000 dropped mappings exactly once, and a live view keeps its memory mapped', () => {
     const r = runChild(

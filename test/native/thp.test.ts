@@ -103,6 +103,20 @@ describe('madvise on real memory', () => {
   });
 });
 
+describe('the zero page is not memory', () => {
+  itExact('hugepage memory that was only read maps the huge zero page: nothing present, nothing huge, as smaps says', () => {
+    const m = map(8 * MiB);
+    m.advise('hugepage');
+    expect(m.readPages()).toBe(0);
+    const c = coverage('self', m.address, m.end);
+    expect({ present: c.presentBytes, huge: c.hugeBytes }).toEqual({ present: 0, huge: 0 });
+    const v = vmaOf(m);
+    expect({ anonymous: v.anonymous, anonHugePages: v.anonHugePages }).toEqual({ anonymous: 0, anonHugePages: 0 });
+    m.touch(0, H); // one write: one real huge page
+    expect(coverage('self', m.address, m.end).hugeBytes).toBe(H);
+  });
+});
+
 describe('PAGEMAP_SCAN walks past one ioctl vector', () => {
   itScan('5120 separate present runs come back exactly (the vector holds 4096)', () => {
     const m = map(48 * MiB);
