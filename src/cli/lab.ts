@@ -94,7 +94,8 @@ export function verdict(results: LabResult[], unavailable: string | null): strin
       ? `${r.options.policy} kept its count true (${v.free.claimed} free huge pages counted, ${v.free.backed} backed)`
       : `${r.options.policy} ${off > 0 ? 'overstated' : 'understated'} it by ${Math.abs(off)} (${v.free.claimed} counted, ${v.free.backed} backed)`;
   };
-  const line = results.map(say).join('; ') + '.';
+  let line = results.map(say).join('; ') + '.';
+  if (results.some((r) => !r.verification.exact)) line += ' (Backed pages estimated from smaps: this kernel has no PAGEMAP_SCAN.)';
   return unavailable ? `${line} No count can come true here: ${unavailable}.` : line;
 }
 
@@ -108,7 +109,7 @@ function text(report: LabReport, results: LabResult[]): string {
   const rows = [
     row('free huge pages: heap count', (r) => n(r.verification.free.claimed)),
     row('  eligible (kernel may back)', (r) => n(r.verification.free.eligible)),
-    row('  backed (kernel, PAGEMAP_SCAN)', (r) => n(r.verification.free.backed)),
+    row(results[0].verification.exact ? '  backed (kernel, PAGEMAP_SCAN)' : '  ≈ backed (smaps estimate)', (r) => n(r.verification.free.backed)),
     row('  count − truth', (r) => {
       const d = r.verification.countMinusTruth;
       return (d === 0 ? paint.green : paint.red)(n(d));

@@ -60,7 +60,7 @@ function* countedStates(v: Vma, frames: number, hugePage: number): Generator<Cel
 
 /**
  * Frames into at most `maxCells` cells, `per` frames each (1 when they fit): a cell shows the
- * state most of its frames are in (ties go to huge, small, nh, empty), so a terabyte
+ * state most of its frames are in (ties go to huge, small, empty, nh: the CELLS order), so a terabyte
  * reservation still draws in a few lines.
  */
 function toCells(states: Iterable<Cell>, frames: number, maxCells: number): { cells: Cell[]; per: number; hugeFrames: number } {

@@ -110,9 +110,10 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
     const t4 = performance.now();
 
     const calls = { ...heap.sys.calls };
-    const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.collapse + calls.willneed + calls.normal;
+    // The heap's own calls; the collapse pass is counted in `collapse`, not here.
+    const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.willneed + calls.normal;
     const inUseBytes = heap.heapInuse;
-    const inUseHuge = verification.spans.filter((s) => s.state === 'inUse').reduce((n, s) => n + s.backed, 0) * heap.physHugePageSize;
+    const inUseHuge = verification.inUse.hugeBytes;
     return {
       options,
       ops,

@@ -6,7 +6,7 @@
  */
 import { binding } from './binding';
 import { hugePageSize } from './host';
-import type { Advice } from '../sys/memory';
+import type { Advice } from './advice';
 
 export interface MapOptions {
   /** Start on a multiple of this: 'page' (default), 'hugepage' (hpage_pmd_size) or a power of two. */

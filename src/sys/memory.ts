@@ -6,10 +6,10 @@
  * (bookkeeping only: no memory is touched, the kernel's hg/nh flags are modelled).
  */
 
-/** madvise advice by name; the numeric values live in the addon. */
-export type Advice = 'hugepage' | 'nohugepage' | 'dontneed' | 'free' | 'collapse' | 'willneed' | 'normal';
+import type { Advice } from '../native/advice';
 
-export const ADVICE: readonly Advice[] = ['hugepage', 'nohugepage', 'dontneed', 'free', 'collapse', 'willneed', 'normal'];
+export type { Advice } from '../native/advice';
+export { ADVICE } from '../native/advice';
 
 export interface Memory {
   /** The OS page (4 KiB on x86-64). */

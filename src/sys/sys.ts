@@ -121,7 +121,8 @@ export class Sys {
     this.counts.unmap++;
   }
 
-  /** The counted madvise primitive, public for the layers above (e.g. MADV_COLLAPSE in the lab). */
+  /** The counted madvise primitive, for the runtime's functions above. (The verify layer's
+   * collapse pass goes to the Memory directly: it is khugepaged's work, not the heap's.) */
   madvise(v: number, n: number, advice: Advice): void {
     this.mem.madvise(v, n, advice);
     this.counts[advice]++;

@@ -19,6 +19,8 @@ export interface SpanVerdict {
   backed: number;
   /** Frames inside the span whose VMA is marked MADV_NOHUGEPAGE. */
   nh: number;
+  /** Bytes of the span on huge pages, counting the span's share of frames it shares. */
+  hugeBytes: number;
 }
 
 export interface Tally {
@@ -26,6 +28,8 @@ export interface Tally {
   claimed: number;
   eligible: number;
   backed: number;
+  /** Bytes on huge pages, including the spans' shares of frames they share with others. */
+  hugeBytes: number;
 }
 
 export interface Verification {
@@ -38,7 +42,10 @@ export interface Verification {
   countMinusTruth: number;
   /** free.claimed - free.eligible: counted huge pages the kernel is not even allowed to back. */
   countMinusEligible: number;
-  /** Of the VMAs holding the mapped arena. */
+  /**
+   * The mapped arena: present and huge bytes from the per-frame truth (clipped to the arena,
+   * so a neighbouring VMA that merged with it is not counted), `nh` bytes from its VMAs.
+   */
   arena: { start: number; end: number; anonHugePages: number; rss: number; nhBytes: number };
   spans: SpanVerdict[];
 }
@@ -50,12 +57,17 @@ export function verify(heap: MHeap): Verification {
   const truth = h > 0 && end > start ? frameTruth(start, end, h) : { exact: true, frames: [] as Frame[] };
   const frameAt = (addr: number) => truth.frames[(addr - start) / h];
 
-  const free: Tally & { recount: number } = { claimed: heap.freeHugePages, recount: heap.recountFreeHugePages(), eligible: 0, backed: 0 };
-  const inUse: Tally = { claimed: 0, eligible: 0, backed: 0 };
+  const free: Tally & { recount: number } = { claimed: heap.freeHugePages, recount: heap.recountFreeHugePages(), eligible: 0, backed: 0, hugeBytes: 0 };
+  const inUse: Tally = { claimed: 0, eligible: 0, backed: 0, hugeBytes: 0 };
   const spans: SpanVerdict[] = [];
   for (const s of heap.spans()) {
     if (s.state === 'dead') continue;
-    const v: SpanVerdict = { base: s.base, npages: s.npages, state: s.state, scavenged: s.scavenged, hugePages: s.hugePages(), eligible: 0, backed: 0, nh: 0 };
+    const v: SpanVerdict = { base: s.base, npages: s.npages, state: s.state, scavenged: s.scavenged, hugePages: s.hugePages(), eligible: 0, backed: 0, nh: 0, hugeBytes: 0 };
+    // Every frame the span touches, whole or not: a huge frame puts all of the span's bytes
+    // in it on a huge page, whoever else shares the frame.
+    for (let f = Math.floor(s.base / h) * h; h > 0 && f < s.end; f += h) {
+      if (truth.frames.length && frameAt(f)?.huge) v.hugeBytes += Math.min(f + h, s.end) - Math.max(f, s.base);
+    }
     if (v.hugePages > 0) {
       const first = Math.ceil(s.base / h) * h;
       for (let f = first; f + h <= s.end; f += h) {
@@ -70,15 +82,18 @@ export function verify(heap: MHeap): Verification {
       if (t === inUse) t.claimed += v.hugePages;
       t.eligible += v.eligible;
       t.backed += v.backed;
+      t.hugeBytes += v.hugeBytes;
     }
     spans.push(v);
   }
 
   const arena = { start, end, anonHugePages: 0, rss: 0, nhBytes: 0 };
+  for (const f of truth.frames) {
+    arena.rss += f.presentBytes;
+    if (f.huge) arena.anonHugePages += h;
+  }
   for (const v of readSmaps('self')) {
     if (v.end <= start || v.start >= end) continue;
-    arena.anonHugePages += v.anonHugePages;
-    arena.rss += v.rss;
     if (v.vmFlags.includes('nh')) arena.nhBytes += Math.min(v.end, end) - Math.max(v.start, start);
   }
 

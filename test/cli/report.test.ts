@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cli, cliJson, cliOnTty, hasScript, startTarget, range, Target, Region } from './cli';
 import { parseOpenMetrics } from './openmetrics';
-import { itThp, MiB } from '../support/thp';
+import { itExact, itThp, MiB } from '../support/thp';
 import { pagemapScanSupported } from '../../src/native/coverage';
 
 let target: Target;
@@ -60,7 +60,7 @@ describe('report --pid --json', () => {
     expect(report.totals.anonHugePages).toBeGreaterThanOrEqual(40 * MiB);
   });
 
-  it('--no-exact (smaps AnonHugePages) agrees with the exact method on every region', () => {
+  itExact('--no-exact (smaps AnonHugePages) agrees with the exact method on every region', () => {
     const smaps = cliJson(['report', '--pid', String(target.pid), '--no-exact']);
     expect(smaps.method).toBe('smaps');
     for (const r of Object.values(target.layout)) expect(vmaOf(smaps, r).anonHugePages).toBe(vmaOf(report, r).anonHugePages);

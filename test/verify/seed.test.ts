@@ -19,6 +19,14 @@ const pages = (bytes: number) => bytes / PAGE;
 
 function scenario(policy: 'coalesce' | 'none') {
   const mem = new LinuxMemory();
+  try {
+    return steps(mem, policy);
+  } finally {
+    mem.close();
+  }
+}
+
+function steps(mem: LinuxMemory, policy: 'coalesce' | 'none') {
   const heap = new MHeap(new Sys(mem, { thp: 'always' }), { arenaBytes: 64 * MiB, growBytes: 32 * MiB, pageSize: PAGE, policy });
   // [0, 1.5H) [1.5H, 3.5H) [3.5H, 5H): every inner edge falls mid-frame.
   const a = heap.alloc(pages(1.5 * H));
@@ -45,9 +53,7 @@ function scenario(policy: 'coalesce' | 'none') {
   const pass = collapse(heap);
   const after = verify(heap);
   const anonHuge = readSmaps().filter((v) => v.start < merged.end && v.end > merged.base).reduce((n, v) => n + v.anonHugePages, 0);
-  const result = { heap, merged, nhAfterScavenge, nhAfterMerge: nhFrames(merged.base, merged.end), hugepageCalls, before, pass, after, anonHuge };
-  mem.close();
-  return result;
+  return { heap, merged, nhAfterScavenge, nhAfterMerge: nhFrames(merged.base, merged.end), hugepageCalls, before, pass, after, anonHuge };
 }
 
 // Frames in [start, end) whose VMA says nh.
