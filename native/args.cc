@@ -1,3 +1,5 @@
+// Argument checkers (see args.h). Invariant: each returns a value valid for its kind or throws
+// before anything else happens; messages follow Node's ("The \"x\" argument must be ...").
 #include "args.h"
 
 #include <unistd.h>

@@ -1,4 +1,5 @@
 // Host facts only C can ask for: the OS page size and the per-process THP switch.
+// Invariant: reads change nothing; setThpDisabled changes only this process (and its children).
 #include <errno.h>
 #include <sys/prctl.h>
 

@@ -1,3 +1,5 @@
+// Mappings, views and the per-thread registry (see mapping.h for the invariants). Every export
+// resolves its range to an owned Region first; only then does it make a syscall.
 #include "mapping.h"
 
 #include <errno.h>

@@ -1,5 +1,6 @@
 // smaps text -> the flat form src/native/smaps.ts builds VMA objects from. The parsing is
 // smaps.cc's; this file reads /proc and packs the result into four JS values.
+// Invariant: what JS receives is exactly what ParseSmaps returned, or an error naming the line.
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>

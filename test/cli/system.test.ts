@@ -5,6 +5,7 @@
 import { cli, cliJson, startTarget, Target } from './cli';
 import { parseOpenMetrics } from './openmetrics';
 import { itThp, MiB } from '../support/thp';
+import { hugePageSize } from '../../src/native/host';
 
 let target: Target;
 let report: any;
@@ -19,7 +20,7 @@ const ours = () => report.processes.find((p: any) => p.pid === target.pid);
 describe('report (system)', () => {
   it('JSON: schema, host settings, meminfo, every thp_* counter, ranked processes', () => {
     expect(report).toMatchObject({ schema: 1, kind: 'system', method: 'smaps_rollup' });
-    expect(report.thp.hugePageSize).toBeGreaterThanOrEqual(0);
+    expect(report.thp.hugePageSize).toBe(hugePageSize()); // what sysfs says, 0 included
     expect(report.memory.anonymous).toBeGreaterThan(0);
     expect(report.memory.coverage).toBeCloseTo(report.memory.anonHugePages / report.memory.anonymous, 12);
     expect(Object.keys(report.counters).length).toBeGreaterThan(0);
