@@ -4,7 +4,7 @@
  * only the per-VMA counts are known, so cells are placed in count order and the output says so.
  */
 import { hostInfo } from '../native/host';
-import type { Run } from '../native/coverage';
+import { framesOf, Run } from '../native/coverage';
 import type { Vma } from '../native/smaps';
 import { readProcess, scan, holdsAnonymous, coverageRatio } from './proc';
 import { hostJson, thpJson } from './report';
@@ -29,25 +29,10 @@ const INDENT = 2;
 /** Rows of cells a VMA may take; a larger VMA gets cells that stand for several frames each. */
 const MAX_ROWS = 8;
 
-/**
- * The state of every huge page frame overlapping [v.start, v.end), from PAGEMAP_SCAN's present
- * runs (address order): a PMD-mapped run makes its frame huge, any other present byte "small".
- */
+/** The state of every huge page frame overlapping [v.start, v.end), from PAGEMAP_SCAN's runs. */
 function* frameStates(v: Vma, runs: readonly Run[], hugePage: number): Generator<Cell> {
   const nh = v.vmFlags.includes('nh');
-  let i = 0;
-  for (let frame = Math.floor(v.start / hugePage) * hugePage; frame < v.end; frame += hugePage) {
-    const lo = Math.max(frame, v.start);
-    const hi = Math.min(frame + hugePage, v.end);
-    while (i < runs.length && runs[i].end <= lo) i++;
-    let present = false;
-    let huge = false;
-    for (let j = i; j < runs.length && runs[j].start < hi; j++) {
-      present = true;
-      huge ||= runs[j].huge;
-    }
-    yield nh ? 'nh' : huge ? 'huge' : present ? 'small' : 'empty';
-  }
+  for (const f of framesOf(runs, v.start, v.end, hugePage)) yield nh ? 'nh' : f.huge ? 'huge' : f.presentBytes > 0 ? 'small' : 'empty';
 }
 
 /** Without PAGEMAP_SCAN: smaps' counts as states — huge frames first, then small, then empty. */

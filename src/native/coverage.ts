@@ -59,3 +59,32 @@ export function coverage(pid: Pid, start: number, end: number): Coverage {
   }
   return { method: 'smaps', exact: false, start, end, presentBytes, hugeBytes, runs: [] };
 }
+
+/** What PAGEMAP_SCAN says of one huge page frame (or the part of it inside a range). */
+export interface FrameCoverage {
+  base: number;
+  /** Present bytes of the frame within [start, end). */
+  presentBytes: number;
+  /** The whole frame is mapped by one huge page. */
+  huge: boolean;
+}
+
+/**
+ * The frames of size `h` overlapping [start, end), each with what `runs` (address order, as
+ * coverage() returns them) say of its part inside the range; one pass over the runs.
+ */
+export function* framesOf(runs: readonly Run[], start: number, end: number, h: number): Generator<FrameCoverage> {
+  let r = 0;
+  for (let base = Math.floor(start / h) * h; base < end; base += h) {
+    const lo = Math.max(base, start);
+    const hi = Math.min(base + h, end);
+    while (r < runs.length && runs[r].end <= lo) r++;
+    let presentBytes = 0;
+    let huge = false;
+    for (let k = r; k < runs.length && runs[k].start < hi; k++) {
+      presentBytes += Math.min(runs[k].end, hi) - Math.max(runs[k].start, lo);
+      if (runs[k].huge && runs[k].start <= base && runs[k].end >= base + h) huge = true;
+    }
+    yield { base, presentBytes, huge };
+  }
+}

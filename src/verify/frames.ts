@@ -4,7 +4,7 @@
  * and one scan per call, so every frame is judged from the same moment.
  */
 import { readSmaps, vmaAt } from '../native/smaps';
-import { coverage } from '../native/coverage';
+import { coverage, framesOf } from '../native/coverage';
 
 export interface Frame {
   base: number;
@@ -30,20 +30,10 @@ export function frameTruth(start: number, end: number, h: number): FrameTruth {
   const vmas = readSmaps('self');
   const cov = coverage('self', start, end);
   const frames: Frame[] = [];
-  let r = 0;
-  for (let base = start; base < end; base += h) {
+  for (const { base, presentBytes, huge } of framesOf(cov.runs, start, end, h)) {
     const vma = vmaAt(vmas, base);
     const whole = vma !== undefined && vma.end >= base + h;
     const flags = vma?.vmFlags ?? [];
-    let presentBytes = 0;
-    let huge = false;
-    // Runs are in address order: walk them once across all frames.
-    while (r < cov.runs.length && cov.runs[r].end <= base) r++;
-    for (let k = r; k < cov.runs.length && cov.runs[k].start < base + h; k++) {
-      const run = cov.runs[k];
-      presentBytes += Math.min(run.end, base + h) - Math.max(run.start, base);
-      if (run.huge && run.start <= base && run.end >= base + h) huge = true;
-    }
     frames.push({
       base,
       whole,
