@@ -39,7 +39,25 @@ export interface LabResult {
   ms: { workload: number; collapse: number; verify: number; reads: number };
 }
 
-export function runLab(options: LabOptions, progress?: (done: number, total: number) => void): LabResult {
+/** A lab heap after the churn, the sweep, the collapse pass and the verification, still mapped. */
+export interface PreparedLab {
+  mem: LinuxMemory;
+  heap: MHeap;
+  /** The spans still in use. */
+  live: Span[];
+  ops: LabResult['ops'];
+  collapse: CollapseResult;
+  verification: Verification;
+  ms: { workload: number; collapse: number; verify: number };
+  /** Unmap the arena (idempotent). */
+  close(): void;
+}
+
+/**
+ * The lab's steps up to the verification, leaving the heap mapped for whoever measures it
+ * next (runLab's reads, the benchmarks' interleaved reads). The caller must close() it.
+ */
+export function prepareLab(options: LabOptions, progress?: (done: number, total: number) => void): PreparedLab {
   const mem = new LinuxMemory();
   try {
     const heap = new MHeap(new Sys(mem, { thp: options.thp }), {
@@ -101,19 +119,28 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
     const t3 = performance.now();
 
     heap.checkInvariants(); // the lab's numbers mean nothing from a heap that broke its own rules
+    return { mem, heap, live, ops, collapse: pass, verification, ms: { workload: t1 - t0, collapse: t2 - t1, verify: t3 - t2 }, close: () => mem.close() };
+  } catch (e) {
+    mem.close();
+    throw e;
+  }
+}
 
+export function runLab(options: LabOptions, progress?: (done: number, total: number) => void): LabResult {
+  const lab = prepareLab(options, progress);
+  try {
+    const { mem, heap, live, ops, verification } = lab;
     // Median of three rounds: one round can land on a noisy moment of a shared machine.
+    const t0 = performance.now();
     const ranges = live.map((s) => [s.base, s.bytes] as const);
     const reads = options.reads ?? 1_000_000;
     const rounds = ranges.length ? [1, 2, 3].map((k) => mem.randomReads(ranges, reads, options.seed + k)) : [{ ns: 0, reads: 1 }];
     const readNs = rounds.map((r) => r.ns / r.reads).sort((a, b) => a - b)[rounds.length >> 1];
-    const t4 = performance.now();
+    const t1 = performance.now();
 
     const calls = { ...heap.sys.calls };
     // The heap's own calls; the collapse pass is counted in `collapse`, not here.
     const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.willneed + calls.normal;
-    const inUseBytes = heap.heapInuse;
-    const inUseHuge = verification.inUse.hugeBytes;
     return {
       options,
       ops,
@@ -127,13 +154,13 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
       },
       calls,
       madvisePerPair: madvise / Math.max(1, Math.min(ops.allocs, ops.frees)),
-      collapse: pass,
+      collapse: lab.collapse,
       verification,
       readNs,
-      inUseHugeShare: inUseBytes ? inUseHuge / inUseBytes : 0,
-      ms: { workload: t1 - t0, collapse: t2 - t1, verify: t3 - t2, reads: t4 - t3 },
+      inUseHugeShare: heap.heapInuse ? verification.inUse.hugeBytes / heap.heapInuse : 0,
+      ms: { ...lab.ms, reads: t1 - t0 },
     };
   } finally {
-    mem.close();
+    lab.close();
   }
 }
