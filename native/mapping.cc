@@ -35,8 +35,9 @@ Region::~Region() {
 
 void Region::Unmap() {
   if (!live) return;
-  munmap(reinterpret_cast<void*>(base), length);
-  g_unmapped++;
+  // munmap of a range we mapped cannot fail short of a kernel bug; count only what it accepted,
+  // so the counters stay the kernel's word.
+  if (munmap(reinterpret_cast<void*>(base), length) == 0) g_unmapped++;
   live = false;
   committed.clear();
 }
@@ -47,13 +48,14 @@ void Region::Unmap(napi_env env) {
   // Give back everything but the pages an escaped view still covers; ~Region frees those
   // once the last buffer over them is gone.
   uint64_t at = 0;
+  bool ok = true;
   for (const auto& [start, end] : kept) {
-    if (start > at) munmap(reinterpret_cast<void*>(base + at), start - at);
+    if (start > at) ok &= munmap(reinterpret_cast<void*>(base + at), start - at) == 0;
     at = end;
   }
-  if (at < length) munmap(reinterpret_cast<void*>(base + at), length - at);
+  if (at < length) ok &= munmap(reinterpret_cast<void*>(base + at), length - at) == 0;
   if (!kept.empty()) g_keeping++;
-  g_unmapped++;
+  if (ok) g_unmapped++;
   live = false;
   committed.clear();
 }

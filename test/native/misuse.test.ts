@@ -19,10 +19,17 @@ binding.commit(b.address, H); // b: first huge page read/write, the rest reserve
 const dead = binding.map(H, H, true);
 binding.unmap(dead.address);
 
+// Our mappings as the kernel sees them: the VMA flags over each mapping (clipped to it, so a
+// neighbour that merges with it — malloc, V8 — changes nothing here) and its present pages.
 function state(): string {
-  const ours = readSmaps().filter((v) => [a, b].some((m) => v.start < m.address + m.length && v.end > m.address));
+  const vmas = readSmaps();
   return JSON.stringify({
-    vmas: ours.map((v) => [v.start, v.end, v.perms, v.vmFlags.join(' '), v.rss, v.anonHugePages]),
+    vmas: [a, b].map((m) =>
+      vmas
+        .filter((v) => v.start < m.address + m.length && v.end > m.address)
+        .map((v) => [Math.max(v.start, m.address), Math.min(v.end, m.address + m.length), v.perms, v.vmFlags.join(' ')]),
+    ),
+    present: [a, b].map((m) => binding.pagemapScan('self', m.address, m.address + m.length).presentBytes),
     mappings: binding.mappings(),
   });
 }
