@@ -36,24 +36,6 @@ function rawMapping(binding, coverage, ranges, advice) {
 }
 
 /** Bytes of the in-use spans that sit on huge pages, from one exact scan of the arena. */
-function inUseHugeShare(coverage, lab) {
-  const { heap, ranges } = lab;
-  const c = coverage('self', heap.arenaBase, heap.arenaBase + heap.heapSys);
-  if (!c.exact) return NaN;
-  const spans = [];
-  for (let i = 0; i < ranges.length; i += 2) spans.push([ranges[i], ranges[i] + ranges[i + 1]]);
-  spans.sort((a, b) => a[0] - b[0]);
-  let huge = 0;
-  let r = 0;
-  for (const [s, e] of spans) {
-    while (r < c.runs.length && c.runs[r].end <= s) r++;
-    for (let k = r; k < c.runs.length && c.runs[k].start < e; k++) {
-      if (c.runs[k].huge) huge += Math.min(e, c.runs[k].end) - Math.max(s, c.runs[k].start);
-    }
-  }
-  return { share: huge / heap.heapInuse, rss: c.presentBytes };
-}
-
 module.exports = async function churnRows(ctx) {
   const what6 = 'random reads, in-use heap after churn+collapse';
   const what8 = 'arena RSS after churn+collapse';
@@ -83,14 +65,13 @@ module.exports = async function churnRows(ctx) {
     try {
       for (const policy of order) {
         const l = labs[policy];
-        const truth = inUseHugeShare(coverage, l);
+        // verify() already joined the live spans with PAGEMAP_SCAN's runs (shared frames included).
         state[policy].push({
           heapInuse: l.heap.heapInuse,
           retained: l.heap.retained,
-          rss: Number.isFinite(truth.rss) ? truth.rss : l.verification.arena.rss,
-          rssSmaps: l.verification.arena.rss,
+          rss: l.verification.arena.rss,
           anonHugePages: l.verification.arena.anonHugePages,
-          inUseHugeShare: truth.share,
+          inUseHugeShare: l.verification.inUse.hugeBytes / l.heap.heapInuse,
           liveSpans: l.live.length,
           collapse: { collapsed: l.collapse.collapsed, already: l.collapse.already, ...l.collapse.refused },
           countMinusTruth: l.verification.countMinusTruth,
