@@ -5,7 +5,6 @@
  * recomputed from the kernel, so `countMinusTruth` is the runtime's error, not ours.
  */
 import type { MHeap } from '../heap/mheap';
-import { readSmaps } from '../native/smaps';
 import { frameTruth, Frame } from './frames';
 
 export interface SpanVerdict {
@@ -43,8 +42,8 @@ export interface Verification {
   /** free.claimed - free.eligible: counted huge pages the kernel is not even allowed to back. */
   countMinusEligible: number;
   /**
-   * The mapped arena: present and huge bytes from the per-frame truth (clipped to the arena,
-   * so a neighbouring VMA that merged with it is not counted), `nh` bytes from its VMAs.
+   * The mapped arena, from the per-frame truth (clipped to the arena, so a neighbouring VMA
+   * that merged with it is not counted): present, huge and `nh` bytes.
    */
   arena: { start: number; end: number; anonHugePages: number; rss: number; nhBytes: number };
   spans: SpanVerdict[];
@@ -88,13 +87,11 @@ export function verify(heap: MHeap): Verification {
   }
 
   const arena = { start, end, anonHugePages: 0, rss: 0, nhBytes: 0 };
+  // The arena is whole frames, so the frames already hold every figure: no second smaps read.
   for (const f of truth.frames) {
     arena.rss += f.presentBytes;
     if (f.huge) arena.anonHugePages += h;
-  }
-  for (const v of readSmaps('self')) {
-    if (v.end <= start || v.start >= end) continue;
-    if (v.vmFlags.includes('nh')) arena.nhBytes += Math.min(v.end, end) - Math.max(v.start, start);
+    if (f.nh) arena.nhBytes += h;
   }
 
   return {

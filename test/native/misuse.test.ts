@@ -6,6 +6,7 @@
  */
 import { binding } from '../../src/native/binding';
 import { readSmaps } from '../../src/native/smaps';
+import { coverage } from '../../src/native/coverage';
 import { hugePageSize } from '../../src/native/host';
 import { thrown, isErrorObject } from '../support/errors';
 
@@ -29,7 +30,7 @@ function state(): string {
         .filter((v) => v.start < m.address + m.length && v.end > m.address)
         .map((v) => [Math.max(v.start, m.address), Math.min(v.end, m.address + m.length), v.perms, v.vmFlags.join(' ')]),
     ),
-    present: [a, b].map((m) => binding.pagemapScan('self', m.address, m.address + m.length).presentBytes),
+    present: [a, b].map((m) => coverage('self', m.address, m.address + m.length).presentBytes), // smaps where PAGEMAP_SCAN is missing
     mappings: binding.mappings(),
   });
 }

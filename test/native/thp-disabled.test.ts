@@ -1,12 +1,12 @@
 /** A process with THP switched off (prctl PR_SET_THP_DISABLE) gets no huge page, and says why. */
 import { runChild } from '../support/child';
 import { hugePageSize } from '../../src/native/host';
-import { itThp } from '../support/thp';
+import { itExact } from '../support/thp';
 
 const H = hugePageSize() || 2 << 20;
 
 describe('THP disabled for the process', () => {
-  itThp('no huge page after hugepage + touch, collapse is refused, the reason is reported', () => {
+  itExact('no huge page after hugepage + touch, collapse is refused, the reason is reported', () => {
     const r = runChild(`
       binding.setThpDisabled(true);
       const { hugePagesAvailable, thpDisabledFor } = require(${JSON.stringify(require.resolve('../../dist/native/host.js').replace(/\\/g, '/'))});
