@@ -27,6 +27,7 @@ static Napi::Value Guarded(const Napi::CallbackInfo& info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegistryOf(env);
+  InitLimits(env);
   const struct {
     const char* name;
     Napi::Function::Callback fn;
@@ -40,6 +41,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"readPages", Guarded<ReadPages>},
       {"randomReads", Guarded<RandomReads>},
       {"view", Guarded<View>},
+      {"committed", Guarded<Committed>},
+      {"live", Guarded<Live>},
+      {"limits", Guarded<Limits>},
       {"mappings", Guarded<Mappings>},
       {"counters", Guarded<Counters>},
       {"smaps", Guarded<Smaps>},

@@ -1,14 +1,21 @@
-// Mappings, views and the per-thread registry (see mapping.h for the invariants). Every export
-// resolves its range to an owned Region first; only then does it make a syscall.
+// Mappings, handles, views and the per-thread registry (see mapping.h for the invariants).
+// Every export resolves its handle and its (offset, length) inside that handle's Region first;
+// only then does it make a syscall.
 #include "mapping.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "args.h"
 #include "errors.h"
@@ -24,37 +31,106 @@ namespace hugespan {
 static std::atomic<uint64_t> g_mapped{0}, g_unmapped{0};
 // Regions whose pages an escaped view still holds mapped after unmap (see Region::kept).
 static std::atomic<int64_t> g_keeping{0};
+// Bytes left mapped for good because a view escaped a thread that then exited.
+static std::atomic<uint64_t> g_orphaned{0};
+static std::atomic<uint64_t> g_nextId{1};
 
-// ---- Region ---------------------------------------------------------------------------
+// The tag that marks a handle as this copy's: drawn at load, so a handle made by another
+// copy of the addon (another package version in the same process) is refused, not unwrapped.
+static napi_type_tag g_tag;
+static uint64_t g_maxView = (1ull << 31) - 1;  // until InitLimits reads the runtime's own
+
+// ---- ranges -------------------------------------------------------------------------------
+
+static Ranges Intersect(const Ranges& a, const Ranges& b) {
+  Ranges out;
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    uint64_t lo = std::max(a[i].first, b[j].first), hi = std::min(a[i].second, b[j].second);
+    if (lo < hi) out.emplace_back(lo, hi);
+    (a[i].second < b[j].second) ? i++ : j++;
+  }
+  return out;
+}
+
+static Ranges Merge(Ranges r) {
+  std::sort(r.begin(), r.end());
+  Ranges out;
+  for (const auto& x : r) {
+    if (x.first >= x.second) continue;
+    if (!out.empty() && x.first <= out.back().second) out.back().second = std::max(out.back().second, x.second);
+    else out.push_back(x);
+  }
+  return out;
+}
+
+// [0, length) minus `holes`, in order.
+static Ranges Complement(const Ranges& holes, uint64_t length) {
+  Ranges out;
+  uint64_t at = 0;
+  for (const auto& [s, e] : holes) {
+    if (s > at) out.emplace_back(at, s);
+    at = std::max(at, e);
+  }
+  if (at < length) out.emplace_back(at, length);
+  return out;
+}
+
+// The read/write parts of [base, base+length) as the kernel has them, by offset; false when
+// /proc/self/maps cannot be read. Reads through a stack buffer: this runs after a syscall
+// failed for want of memory (vm.max_map_count), when malloc may fail too.
+static bool KernelReadWrite(uint64_t base, uint64_t length, Ranges* out) {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1 << 16];
+  size_t have = 0;
+  uint64_t end = base + length;
+  bool ok = true;
+  for (;;) {
+    ssize_t n = read(fd, buf + have, sizeof buf - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { ok = false; break; }
+    have += static_cast<size_t>(n);
+    size_t at = 0;
+    for (;;) {  // every whole line in the buffer
+      char* nl = static_cast<char*>(memchr(buf + at, '\n', have - at));
+      if (!nl) break;
+      *nl = 0;
+      uint64_t s, e;
+      char perms[8];
+      if (sscanf(buf + at, "%" SCNx64 "-%" SCNx64 " %7s", &s, &e, perms) == 3 && e > base && s < end && perms[0] == 'r' &&
+          perms[1] == 'w')
+        out->emplace_back(std::max(s, base) - base, std::min(e, end) - base);
+      at = static_cast<size_t>(nl - buf) + 1;
+    }
+    memmove(buf, buf + at, have - at);
+    have -= at;
+    if (n == 0) break;
+    if (have == sizeof buf) { ok = false; break; }  // a line longer than the buffer: not maps
+  }
+  close(fd);
+  *out = Merge(*out);
+  return ok;
+}
+
+// ---- Region -------------------------------------------------------------------------------
 
 Region::~Region() {
   Unmap();
-  for (const auto& [start, end] : kept) munmap(reinterpret_cast<void*>(base + start), end - start);
+  // kept pieces: munmap them now that no buffer can reach them; orphaned ones stay.
+  for (const auto& [s, e] : Intersect(kept, Complement(orphaned, length)))
+    munmap(reinterpret_cast<void*>(base + s), e - s);
   if (!kept.empty()) g_keeping--;
 }
 
 void Region::Unmap() {
   if (!live) return;
-  // munmap of a range we mapped cannot fail short of a kernel bug; count only what it accepted,
-  // so the counters stay the kernel's word.
-  if (munmap(reinterpret_cast<void*>(base), length) == 0) g_unmapped++;
-  live = false;
-  committed.clear();
-}
-
-void Region::Unmap(napi_env env) {
-  if (!live) return;
-  kept = DetachViews(env, 0, length);
-  // Give back everything but the pages an escaped view still covers; ~Region frees those
-  // once the last buffer over them is gone.
-  uint64_t at = 0;
+  // Teardown and collection: nothing can reach a local view any more, so only orphaned
+  // pages (escaped views of a thread gone) stay. munmap of a range we mapped fails only at
+  // vm.max_map_count; count only what the kernel accepted.
   bool ok = true;
-  for (const auto& [start, end] : kept) {
-    if (start > at) ok &= munmap(reinterpret_cast<void*>(base + at), start - at) == 0;
-    at = end;
-  }
-  if (at < length) ok &= munmap(reinterpret_cast<void*>(base + at), length - at) == 0;
-  if (!kept.empty()) g_keeping++;
+  for (const auto& [s, e] : Complement(orphaned, length))
+    ok &= munmap(reinterpret_cast<void*>(base + s), e - s) == 0;
   if (ok) g_unmapped++;
   live = false;
   committed.clear();
@@ -64,7 +140,7 @@ bool Region::Committed(uint64_t offset, uint64_t len) const {
   auto it = committed.upper_bound(offset);
   if (it == committed.begin()) return false;
   --it;
-  return it->first <= offset && it->second >= offset + len;
+  return it->first <= offset && it->second - offset >= len;
 }
 
 void Region::SetCommitted(uint64_t offset, uint64_t len, bool on) {
@@ -87,50 +163,103 @@ void Region::SetCommitted(uint64_t offset, uint64_t len, bool on) {
   if (on) committed.emplace(lo, hi);
 }
 
-std::vector<std::pair<uint64_t, uint64_t>> Region::DetachViews(napi_env env, uint64_t offset, uint64_t len) {
-  std::vector<std::pair<uint64_t, uint64_t>> escaped;
-  for (auto& v : views) {
-    if (v.length == 0 || v.offset >= offset + len || v.offset + v.length <= offset) continue;
-    napi_value ab = nullptr;
-    bool detached = false;
-    napi_get_reference_value(env, v.ref, &ab);
-    if (ab) napi_is_detached_arraybuffer(env, ab, &detached);
-    if (ab && !detached) {
-      napi_detach_arraybuffer(env, ab);
-      v.length = 0;  // detached: overlaps nothing from now on
-      continue;
-    }
-    // Detached by someone else (ArrayBuffer.prototype.transfer) or collected while its
-    // backing store lives on (the view's finalizer, which runs when the store is freed, has
-    // not): another buffer may still use these pages.
-    escaped.emplace_back(v.offset, v.offset + v.length);
-  }
-  std::sort(escaped.begin(), escaped.end());
-  std::vector<std::pair<uint64_t, uint64_t>> merged;
-  for (const auto& r : escaped) {
-    if (!merged.empty() && r.first <= merged.back().second) merged.back().second = std::max(merged.back().second, r.second);
-    else merged.push_back(r);
-  }
-  return merged;
+static bool Overlaps(const Region::View& v, uint64_t offset, uint64_t len) {
+  return v.length && v.offset < offset + len && offset < v.offset + v.length;
 }
 
-// ---- Registry -------------------------------------------------------------------------
+// A view is local while its ArrayBuffer is alive here and not detached: we can detach it.
+// Otherwise it was detached by someone else (ArrayBuffer.prototype.transfer) or collected
+// while its backing store lives on (its finalizer, which runs when the store is freed, has
+// not): another buffer may still use these pages.
+static bool Local(napi_env env, const Region::View& v, napi_value* ab) {
+  *ab = nullptr;
+  if (!v.ref) return false;
+  bool detached = true;
+  napi_get_reference_value(env, v.ref, ab);
+  if (*ab) napi_is_detached_arraybuffer(env, *ab, &detached);
+  return *ab && !detached;
+}
+
+Ranges Region::EscapedViews(napi_env env, uint64_t offset, uint64_t len) const {
+  Ranges out;
+  napi_value ab;
+  for (const auto& v : views)
+    if (Overlaps(v, offset, len) && !Local(env, v, &ab)) out.emplace_back(v.offset, v.offset + v.length);
+  return Merge(std::move(out));
+}
+
+void Region::DetachViews(napi_env env, uint64_t offset, uint64_t len) {
+  napi_value ab;
+  for (auto& v : views)
+    if (Overlaps(v, offset, len) && Local(env, v, &ab)) {
+      napi_detach_arraybuffer(env, ab);
+      v.length = 0;  // detached: overlaps nothing from now on
+    }
+}
+
+void Region::Rederive(napi_env env) {
+  Ranges rw, books;
+  for (const auto& [s, e] : committed) books.emplace_back(s, e);
+  committed.clear();
+  if (KernelReadWrite(base, length, &rw))
+    for (const auto& [s, e] : Intersect(books, rw)) committed.emplace(s, e);
+  // Whatever is not committed now has no view over it.
+  for (const auto& [s, e] : Complement(Ranges(committed.begin(), committed.end()), length)) DetachViews(env, s, e - s);
+}
+
+// ---- Registry and env teardown ------------------------------------------------------------
 
 Registry::~Registry() {
-  for (auto& [base, weak] : regions)
+  for (auto& [id, weak] : regions)
     if (auto r = weak.lock()) r->Unmap();
 }
 
-std::shared_ptr<Region> Registry::Resolve(Napi::Env env, uint64_t addr, uint64_t len) {
-  auto it = regions.upper_bound(addr);
-  if (it != regions.begin()) {
-    --it;
-    auto r = it->second.lock();
-    if (r && r->live && addr >= r->base && addr + len <= r->base + r->length) return r;
+static uint64_t Total(const Ranges& r) {
+  uint64_t n = 0;
+  for (const auto& [s, e] : r) n += e - s;
+  return n;
+}
+
+// Pages that must stay mapped for good: a buffer in another thread may still use them, and
+// once this env is gone Node never says when it stops (see mapping.h).
+static void Orphan(Region& r, Ranges more) {
+  uint64_t before = Total(r.orphaned);
+  more.insert(more.end(), r.orphaned.begin(), r.orphaned.end());
+  r.orphaned = Merge(std::move(more));
+  g_orphaned += Total(r.orphaned) - before;
+}
+
+// Whether this env can still run JS. Node frees an env with JS disallowed, and there it calls
+// every buffer's finalizer whether or not another thread still holds the backing store (Node
+// 20 does so before any cleanup hook of ours runs); a call that needs JS tells the two apart.
+static bool EnvAlive(napi_env env) {
+  napi_value o;
+  if (napi_create_object(env, &o) != napi_ok) return false;
+  if (napi_set_named_property(env, o, "p", o) == napi_ok) return true;
+  napi_value pending;
+  bool has = false;
+  if (napi_is_exception_pending(env, &has) == napi_ok && has) napi_get_and_clear_last_exception(env, &pending);
+  return false;
+}
+
+// Env teardown (a cleanup hook): views still local are detached and their pages freed; escaped
+// ones, and pages kept for them, become orphans, so no later finalizer can unmap them.
+static void Teardown(void* arg) {
+  auto* reg = static_cast<Registry*>(arg);
+  reg->tearingDown = true;
+  napi_env env = reg->env;
+  napi_handle_scope scope;
+  bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
+  for (auto& [id, weak] : reg->regions) {
+    auto r = weak.lock();
+    if (!r) continue;
+    Ranges escaped = scoped ? r->EscapedViews(env, 0, r->length) : Ranges{{0, r->length}};
+    escaped.insert(escaped.end(), r->kept.begin(), r->kept.end());
+    Orphan(*r, std::move(escaped));
+    if (scoped) r->DetachViews(env, 0, r->length);
+    r->Unmap();
   }
-  ThrowRangeError(env, "ERR_HUGESPAN_NOT_OWNED",
-                  "The range " + Hex(addr) + "+" + std::to_string(len) +
-                      " is not wholly inside a live mapping created by hugespan on this thread");
+  if (scoped) napi_close_handle_scope(env, scope);
 }
 
 static void Cleanup(Napi::Env, Registry* r) { delete r; }
@@ -139,34 +268,63 @@ Registry& RegistryOf(Napi::Env env) {
   auto* r = env.GetInstanceData<Registry>();
   if (!r) {
     r = new Registry();
+    r->env = env;
     env.SetInstanceData<Registry, Cleanup>(r);
+    napi_add_env_cleanup_hook(env, Teardown, r);
   }
   return *r;
 }
 
-// ---- helpers --------------------------------------------------------------------------
+// ---- arguments ----------------------------------------------------------------------------
 
-struct Range {
+struct Handle {
   std::shared_ptr<Region> region;
-  uint64_t addr, len;
-  uint64_t offset() const { return addr - region->base; }
-  void* ptr() const { return reinterpret_cast<void*>(addr); }
 };
 
-// Arguments (address, length) at i, i+1: page aligned, owned by this thread.
-static Range ArgRange(const Napi::CallbackInfo& info, size_t i) {
-  uint64_t addr = ArgPageAligned(info, i, "address");
-  uint64_t len = ArgLength(info, i + 1, "length");
-  return {RegistryOf(info.Env()).Resolve(info.Env(), addr, len), addr, len};
+// The Region behind the handle at i: made by this copy of the addon, and still mapped.
+static std::shared_ptr<Region> ArgRegion(const Napi::CallbackInfo& info, size_t i, bool mustBeLive = true) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[i];
+  bool ours = false;
+  if (v.IsObject()) napi_check_object_type_tag(env, v, &g_tag, &ours);
+  void* data = nullptr;
+  if (!ours || napi_unwrap(env, v, &data) != napi_ok || !data)
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
+                   "The \"handle\" argument must be a mapping handle returned by this addon's map()");
+  auto region = static_cast<Handle*>(data)->region;
+  if (mustBeLive && !region->live)
+    ThrowError(env, "ERR_HUGESPAN_UNMAPPED",
+               "This mapping (" + Hex(region->base) + "+" + std::to_string(region->length) +
+                   ") was unmapped; its handle reaches no memory");
+  return region;
 }
 
-static Range ArgCommittedRange(const Napi::CallbackInfo& info, size_t i) {
-  Range r = ArgRange(info, i);
-  if (!r.region->Committed(r.offset(), r.len))
+struct Span {
+  std::shared_ptr<Region> region;
+  uint64_t offset, len;
+  uint64_t addr() const { return region->base + offset; }
+  void* ptr() const { return reinterpret_cast<void*>(addr()); }
+};
+
+// (handle, offset, length) at i: page aligned, length > 0, wholly inside the handle's Region.
+static Span ArgSpan(const Napi::CallbackInfo& info, size_t i) {
+  auto region = ArgRegion(info, i);
+  uint64_t offset = ArgPageAligned(info, i + 1, "offset");
+  uint64_t len = ArgLength(info, i + 2, "length");
+  if (offset > region->length || len > region->length - offset)  // no sum that can wrap
+    ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE",
+                    "The range offset " + std::to_string(offset) + " + length " + std::to_string(len) +
+                        " is outside this mapping of " + std::to_string(region->length) + " bytes");
+  return {std::move(region), offset, len};
+}
+
+static Span ArgCommittedSpan(const Napi::CallbackInfo& info, size_t i) {
+  Span s = ArgSpan(info, i);
+  if (!s.region->Committed(s.offset, s.len))
     ThrowRangeError(info.Env(), "ERR_HUGESPAN_NOT_COMMITTED",
-                    "The range " + Hex(r.addr) + "+" + std::to_string(r.len) +
+                    "The range offset " + std::to_string(s.offset) + " + length " + std::to_string(s.len) +
                         " is not wholly committed (read/write); touching it would fault");
-  return r;
+  return s;
 }
 
 static SysContext Ctx(uint64_t addr, uint64_t len, const char* detail = nullptr) {
@@ -178,12 +336,10 @@ static SysContext Ctx(uint64_t addr, uint64_t len, const char* detail = nullptr)
   return c;
 }
 
-// ---- exports --------------------------------------------------------------------------
+// ---- exports ------------------------------------------------------------------------------
 
-static void FinalizeHandle(Napi::Env, std::shared_ptr<Region>* hint) { delete hint; }
-
-// map(length, align, commit) -> { address, length }: reserve `length` bytes with no access
-// (or read/write when commit), the start aligned to `align` (a power of two >= page size).
+// map(length, align, commit) -> handle { address, length }: reserve `length` bytes with no
+// access (or read/write when commit), the start aligned to `align` (a power of two >= page).
 Napi::Value Map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t len = ArgLength(info, 0, "length");
@@ -194,7 +350,8 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
                         std::to_string(align));
   bool commit = ArgBool(info, 2, "commit", false);
 
-  // Over-reserve by align - page, then trim both ends: the kernel gives page alignment only.
+  // Over-reserve by align - page (len < 2^53, align <= 2^30: no wrap), then trim both ends:
+  // the kernel gives page alignment only.
   uint64_t span = len + align - PageSize();
   void* p = mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) ThrowSystemError(env, errno, "mmap", Ctx(0, len));
@@ -210,12 +367,13 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
 
   g_mapped++;
   auto region = std::make_shared<Region>();
+  region->id = g_nextId++;
   region->base = base;
   region->length = len;
   if (commit) region->SetCommitted(0, len, true);
 
   Registry& reg = RegistryOf(env);
-  reg.regions[base] = region;
+  reg.regions[region->id] = region;
   // Forget regions whose JS objects were all collected, amortised over insertions.
   static thread_local size_t pruneAt = 64;
   if (reg.regions.size() >= pruneAt) {
@@ -225,53 +383,91 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   }
 
   Napi::Object handle = Napi::Object::New(env);
-  handle.Set("address", static_cast<double>(base));
-  handle.Set("length", static_cast<double>(len));
-  handle.AddFinalizer(FinalizeHandle, new std::shared_ptr<Region>(region));
+  handle.DefineProperties({
+      Napi::PropertyDescriptor::Value("address", Napi::Number::New(env, static_cast<double>(base)), napi_enumerable),
+      Napi::PropertyDescriptor::Value("length", Napi::Number::New(env, static_cast<double>(len)), napi_enumerable),
+  });
+  auto* h = new Handle{region};
+  if (napi_wrap(env, handle, h, [](napi_env, void* d, void*) { delete static_cast<Handle*>(d); }, nullptr, nullptr) != napi_ok) {
+    delete h;  // the region goes with it (unmapped by ~Region)
+    ThrowError(env, "ERR_HUGESPAN_INTERNAL", "napi_wrap failed");
+  }
+  napi_type_tag_object(env, handle, &g_tag);
   return handle;
 }
 
-// unmap(address): address must be the start of a live mapping.
+// unmap(handle): give the memory back. Either the whole mapping is gone (views empty, the
+// handle dead) or, when the kernel refuses the first munmap, nothing changed. Pages under an
+// escaped view stay mapped until its last buffer is freed.
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t addr = ArgPageAligned(info, 0, "address");
-  Registry& reg = RegistryOf(env);
-  auto it = reg.regions.find(addr);
-  auto r = it == reg.regions.end() ? nullptr : it->second.lock();
-  if (!r || !r->live)
-    ThrowRangeError(env, "ERR_HUGESPAN_NOT_OWNED",
-                    "The address " + Hex(addr) + " is not the start of a live mapping created by hugespan on this thread");
-  r->Unmap(env);
-  reg.regions.erase(it);
+  auto r = ArgRegion(info, 0);
+  Ranges escaped = r->EscapedViews(env, 0, r->length);
+  Ranges pieces = Complement(escaped, r->length);
+  size_t done = 0;
+  int err = 0;
+  for (; done < pieces.size(); done++)
+    if (munmap(reinterpret_cast<void*>(r->base + pieces[done].first), pieces[done].second - pieces[done].first) != 0) {
+      err = errno;
+      break;
+    }
+  if (err && done == 0) {
+    // The kernel splits before it unmaps, so a refused first munmap unmapped nothing; the
+    // books are re-derived all the same rather than trusted.
+    r->Rederive(env);
+    ThrowSystemError(env, err, "munmap", Ctx(r->base, r->length));
+  }
+  // From here the mapping is retired: pieces the kernel refused are kept and retried when
+  // the Region is freed, like the pages of escaped views.
+  r->DetachViews(env, 0, r->length);
+  r->kept = escaped;
+  for (size_t k = done; k < pieces.size(); k++) r->kept.push_back(pieces[k]);
+  r->kept = Merge(std::move(r->kept));
+  if (!r->kept.empty()) g_keeping++;
+  if (!err) g_unmapped++;
+  r->live = false;
+  r->committed.clear();
+  if (err)
+    ThrowSystemError(env, err, "munmap", Ctx(r->base + pieces[done].first, pieces[done].second - pieces[done].first,
+                                             "mapping retired; the rest is unmapped when its handle is freed"));
   return env.Undefined();
 }
 
+// commit(handle, offset, length): read/write. On failure the books follow the kernel.
 Napi::Value Commit(const Napi::CallbackInfo& info) {
-  Range r = ArgRange(info, 0);
-  if (mprotect(r.ptr(), r.len, PROT_READ | PROT_WRITE) != 0)
-    ThrowSystemError(info.Env(), errno, "mprotect", Ctx(r.addr, r.len));
-  r.region->SetCommitted(r.offset(), r.len, true);
+  Span s = ArgSpan(info, 0);
+  if (mprotect(s.ptr(), s.len, PROT_READ | PROT_WRITE) != 0) {
+    int err = errno;
+    s.region->SetCommitted(s.offset, s.len, true);  // candidates; Rederive keeps what the kernel gave
+    s.region->Rederive(info.Env());
+    ThrowSystemError(info.Env(), err, "mprotect", Ctx(s.addr(), s.len));
+  }
+  s.region->SetCommitted(s.offset, s.len, true);
   return info.Env().Undefined();
 }
 
-// decommit(address, length): drop the pages and take access away, views first. Pages an
-// escaped view still covers are dropped but keep their access: a buffer we can no longer
-// detach must never fault. Our own calls treat them as decommitted all the same.
+// decommit(handle, offset, length): take access away, then drop the pages. Access leaves the
+// books and the views before the syscall; mprotect is not atomic across VMAs, so on failure
+// the books are re-derived from the kernel. Pages an escaped view still covers keep their
+// access (a buffer we can no longer detach must never fault) but are dropped all the same.
 Napi::Value Decommit(const Napi::CallbackInfo& info) {
-  Range r = ArgRange(info, 0);
-  uint64_t at = r.offset(), end = r.offset() + r.len;
-  for (const auto& [s, e] : r.region->DetachViews(info.Env(), at, r.len)) {
-    uint64_t cut = std::max(s, at);
-    if (cut > at && mprotect(reinterpret_cast<void*>(r.region->base + at), cut - at, PROT_NONE) != 0)
-      ThrowSystemError(info.Env(), errno, "mprotect", Ctx(r.region->base + at, cut - at));
-    at = std::max(at, std::min(e, end));
-  }
-  if (end > at && mprotect(reinterpret_cast<void*>(r.region->base + at), end - at, PROT_NONE) != 0)
-    ThrowSystemError(info.Env(), errno, "mprotect", Ctx(r.region->base + at, end - at));
-  r.region->SetCommitted(r.offset(), r.len, false);
-  if (madvise(r.ptr(), r.len, MADV_DONTNEED) != 0)
-    ThrowSystemError(info.Env(), errno, "madvise", Ctx(r.addr, r.len, "dontneed"));
-  return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  Span s = ArgSpan(info, 0);
+  Region& r = *s.region;
+  std::map<uint64_t, uint64_t> before = r.committed;
+  Ranges escaped = r.EscapedViews(env, s.offset, s.len);
+  r.SetCommitted(s.offset, s.len, false);
+  r.DetachViews(env, s.offset, s.len);
+  Ranges inRange = Intersect(Complement(escaped, r.length), {{s.offset, s.offset + s.len}});
+  for (const auto& [a, b] : inRange)
+    if (mprotect(reinterpret_cast<void*>(r.base + a), b - a, PROT_NONE) != 0) {
+      int err = errno;
+      r.committed = before;
+      r.Rederive(env);
+      ThrowSystemError(env, err, "mprotect", Ctx(r.base + a, b - a));
+    }
+  if (madvise(s.ptr(), s.len, MADV_DONTNEED) != 0) ThrowSystemError(env, errno, "madvise", Ctx(s.addr(), s.len, "dontneed"));
+  return env.Undefined();
 }
 
 struct AdviceName {
@@ -284,86 +480,146 @@ static const AdviceName kAdvice[] = {
     {"collapse", MADV_COLLAPSE},
 };
 
-// madvise(address, length, advice)
+// madvise(handle, offset, length, advice)
 Napi::Value Madvise(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Range r = ArgRange(info, 0);
+  Span s = ArgSpan(info, 0);
   // The advice name is read into a stack buffer: this call is on the hot path of every
   // sysUsed/sysUnused, and a std::string per call is a measurable share of it.
-  if (!info[2].IsString())
+  if (!info[3].IsString())
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"advice\" argument must be of type string");
   char name[16];
   size_t len = 0;
-  napi_get_value_string_utf8(env, info[2], name, sizeof name, &len);
+  napi_get_value_string_utf8(env, info[3], name, sizeof name, &len);
   const AdviceName* a = nullptr;
   for (const auto& k : kAdvice)
     if (len == strlen(k.name) && memcmp(name, k.name, len) == 0) a = &k;
   if (!a)
     ThrowTypeError(env, "ERR_INVALID_ARG_VALUE",
                    "The \"advice\" argument must be one of normal, willneed, dontneed, free, hugepage, nohugepage, "
-                   "collapse. Received '" + info[2].As<Napi::String>().Utf8Value() + "'");
-  int rc = madvise(r.ptr(), r.len, a->advice);
+                   "collapse. Received '" + info[3].As<Napi::String>().Utf8Value() + "'");
+  int rc = madvise(s.ptr(), s.len, a->advice);
   // MADV_COLLAPSE's EAGAIN is transient (a page was briefly locked or isolated): retry once.
-  if (rc != 0 && errno == EAGAIN && a->advice == MADV_COLLAPSE) rc = madvise(r.ptr(), r.len, a->advice);
-  if (rc != 0) ThrowSystemError(env, errno, "madvise", Ctx(r.addr, r.len, a->name));
+  if (rc != 0 && errno == EAGAIN && a->advice == MADV_COLLAPSE) rc = madvise(s.ptr(), s.len, a->advice);
+  if (rc != 0) ThrowSystemError(env, errno, "madvise", Ctx(s.addr(), s.len, a->name));
   return env.Undefined();
 }
 
-// touch(address, length[, byte]): write one byte per OS page (fault the range in).
+// touch(handle, offset, length[, byte]): write one byte per OS page (fault the range in).
 Napi::Value Touch(const Napi::CallbackInfo& info) {
-  Range r = ArgCommittedRange(info, 0);
-  uint64_t byte = info[2].IsUndefined() ? 1 : ArgUint(info, 2, "byte") & 0xff;
-  volatile uint8_t* p = reinterpret_cast<volatile uint8_t*>(r.addr);
-  for (uint64_t off = 0; off < r.len; off += PageSize()) p[off] = static_cast<uint8_t>(byte);
+  Span s = ArgCommittedSpan(info, 0);
+  uint64_t byte = info[3].IsUndefined() ? 1 : ArgUint(info, 3, "byte") & 0xff;
+  volatile uint8_t* p = reinterpret_cast<volatile uint8_t*>(s.addr());
+  for (uint64_t off = 0; off < s.len; off += PageSize()) p[off] = static_cast<uint8_t>(byte);
   return info.Env().Undefined();
 }
 
-// readPages(address, length) -> sum of the first byte of every OS page.
+// readPages(handle, offset, length) -> sum of the first byte of every OS page.
 Napi::Value ReadPages(const Napi::CallbackInfo& info) {
-  Range r = ArgCommittedRange(info, 0);
-  const volatile uint8_t* p = reinterpret_cast<const volatile uint8_t*>(r.addr);
+  Span s = ArgCommittedSpan(info, 0);
+  const volatile uint8_t* p = reinterpret_cast<const volatile uint8_t*>(s.addr());
   uint64_t sum = 0;
-  for (uint64_t off = 0; off < r.len; off += PageSize()) sum += p[off];
+  for (uint64_t off = 0; off < s.len; off += PageSize()) sum += p[off];
   return Napi::Number::New(info.Env(), static_cast<double>(sum));
 }
 
-// randomReads(ranges: Float64Array [addr, len, ...], count, seed) -> { ns, reads }
-// `count` random 8-byte reads spread over the ranges by size; the time is taken here so
-// that no JS/C++ crossing is in the measurement.
+// The most work one randomReads call may be asked for: ~2.7e8 reads is seconds at memory
+// speed and under a minute at the worst TLB-miss cost; more is a loop of calls.
+static constexpr uint64_t kMaxReads = 1ull << 28;
+static constexpr size_t kMaxRanges = 1u << 20;
+
+// randomReads(handles[], ranges: Float64Array [offset, length, ...], count, seed)
+//   -> { ns, reads, checksum }
+// `count` random 8-byte reads spread uniformly over the bytes of the ranges (range k inside
+// handles[k]). A range is picked in O(1) whatever their number (Vose's alias table, built
+// once per call); the time is taken here so that no JS/C++ crossing is in the measurement.
 Napi::Value RandomReads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"ranges\" argument must be a Float64Array of address, length pairs");
-  Napi::Float64Array arr = info[0].As<Napi::Float64Array>();
-  if (arr.ElementLength() == 0 || arr.ElementLength() % 2 != 0)
-    ThrowRangeError(env, "ERR_INVALID_ARG_VALUE", "The \"ranges\" argument must hold one or more address, length pairs");
-  uint64_t count = ArgUint(info, 1, "count");
-  uint64_t seed = ArgUint(info, 2, "seed") | 1;
+  if (!info[0].IsArray())
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"handles\" argument must be an array of mapping handles");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"ranges\" argument must be a Float64Array of offset, length pairs");
+  Napi::Array handles = info[0].As<Napi::Array>();
+  Napi::Float64Array arr = info[1].As<Napi::Float64Array>();
+  size_t n = handles.Length();
+  if (n == 0 || n > kMaxRanges || arr.ElementLength() != 2 * n)
+    ThrowRangeError(env, "ERR_INVALID_ARG_VALUE",
+                    "The \"ranges\" argument must hold one offset, length pair per handle (1 to " +
+                        std::to_string(kMaxRanges) + " of them)");
+  uint64_t count = ArgUint(info, 2, "count");
+  if (count > kMaxReads)
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE",
+                    "The \"count\" argument must be at most " + std::to_string(kMaxReads) + " (2^28) reads a call. Received " +
+                        std::to_string(count));
+  uint64_t seed = ArgUint(info, 3, "seed") | 1;
 
-  std::vector<uint64_t> addrs, ends;  // ends: running total of lengths
+  std::vector<uint64_t> addrs(n), lens(n);
+  std::vector<std::shared_ptr<Region>> hold(n);  // nothing can unmap them mid-call, but be plain
   uint64_t total = 0;
-  Registry& reg = RegistryOf(env);
-  for (size_t i = 0; i < arr.ElementLength(); i += 2) {
-    double a = arr[i], l = arr[i + 1];
-    if (!(a >= 0 && l > 0 && a <= 9007199254740991.0 && l <= 9007199254740991.0 && a == (uint64_t)a && l == (uint64_t)l) ||
-        (uint64_t)a % PageSize() || (uint64_t)l % PageSize())
-      ThrowRangeError(env, "ERR_INVALID_ARG_VALUE", "ranges[" + std::to_string(i / 2) + "] is not a page-aligned range");
-    auto r = reg.Resolve(env, (uint64_t)a, (uint64_t)l);
-    if (!r->Committed((uint64_t)a - r->base, (uint64_t)l))
-      ThrowRangeError(env, "ERR_HUGESPAN_NOT_COMMITTED", "ranges[" + std::to_string(i / 2) + "] is not committed");
-    addrs.push_back((uint64_t)a);
-    total += (uint64_t)l;
-    ends.push_back(total);
+  for (size_t i = 0; i < n; i++) {
+    Napi::Value h = handles[i];
+    bool ours = false;
+    if (h.IsObject()) napi_check_object_type_tag(env, h, &g_tag, &ours);
+    void* data = nullptr;
+    if (!ours || napi_unwrap(env, h, &data) != napi_ok || !data)
+      ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "handles[" + std::to_string(i) + "] is not a mapping handle of this addon");
+    auto r = static_cast<Handle*>(data)->region;
+    double o = arr[2 * i], l = arr[2 * i + 1];
+    const std::string at = "ranges[" + std::to_string(i) + "]";
+    if (!r->live) ThrowError(env, "ERR_HUGESPAN_UNMAPPED", at + ": its mapping was unmapped");
+    if (!(o >= 0 && l > 0 && o <= 9007199254740991.0 && l <= 9007199254740991.0 && o == (double)(uint64_t)o &&
+          l == (double)(uint64_t)l) ||
+        (uint64_t)o % PageSize() || (uint64_t)l % PageSize())
+      ThrowRangeError(env, "ERR_INVALID_ARG_VALUE", at + " is not a page-aligned offset and length");
+    uint64_t off = (uint64_t)o, len = (uint64_t)l;
+    if (off > r->length || len > r->length - off)
+      ThrowRangeError(env, "ERR_OUT_OF_RANGE", at + " is outside its mapping");
+    if (!r->Committed(off, len)) ThrowRangeError(env, "ERR_HUGESPAN_NOT_COMMITTED", at + " is not committed");
+    if (__builtin_add_overflow(total, len, &total))
+      ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The ranges add up to more than 2^64 bytes");
+    addrs[i] = r->base + off;
+    lens[i] = len;
+    hold[i] = std::move(r);
   }
+
+  // Vose's alias method: range k is drawn with probability lens[k] / total.
+  std::vector<double> prob(n);
+  std::vector<uint32_t> alias(n);
+  {
+    std::vector<double> p(n);
+    std::vector<uint32_t> small, large;
+    for (size_t i = 0; i < n; i++) {
+      p[i] = static_cast<double>(lens[i]) / static_cast<double>(total) * static_cast<double>(n);
+      (p[i] < 1.0 ? small : large).push_back(static_cast<uint32_t>(i));
+    }
+    while (!small.empty() && !large.empty()) {
+      uint32_t s = small.back(), l = large.back();
+      small.pop_back();
+      prob[s] = p[s];
+      alias[s] = l;
+      p[l] = (p[l] + p[s]) - 1.0;
+      if (p[l] < 1.0) {
+        large.pop_back();
+        small.push_back(l);
+      }
+    }
+    for (uint32_t i : large) prob[i] = 1.0, alias[i] = i;
+    for (uint32_t i : small) prob[i] = 1.0, alias[i] = i;  // rounding leftovers
+  }
+
   uint64_t x = seed, sum = 0;
+  auto next = [&x]() {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;  // xorshift64
+    return x;
+  };
   timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (uint64_t n = 0; n < count; n++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;  // xorshift64
-    uint64_t off = (x % total) & ~7ull;
-    size_t k = ends.size() == 1 ? 0 : std::upper_bound(ends.begin(), ends.end(), off) - ends.begin();
-    uint64_t start = k ? ends[k - 1] : 0;
-    sum += *reinterpret_cast<const volatile uint64_t*>(addrs[k] + (off - start));
+  for (uint64_t c = 0; c < count; c++) {
+    uint64_t a = next(), b = next();
+    size_t k = n == 1 ? 0 : static_cast<size_t>(a % n);
+    if (n != 1 && static_cast<double>(b >> 11) * 0x1.0p-53 >= prob[k]) k = alias[k];
+    uint64_t off = (next() % lens[k]) & ~7ull;  // lens[k] >= one page: never zero
+    sum += *reinterpret_cast<const volatile uint64_t*>(addrs[k] + off);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   Napi::Object out = Napi::Object::New(env);
@@ -378,37 +634,85 @@ struct ViewHint {
   uint64_t id;
 };
 
-static void FinalizeView(Napi::Env env, void*, ViewHint* hint) {
+// Runs when Node frees the view's backing store, or when its thread's env is freed. In the
+// second case a view that escaped may live on in another thread: its pages become orphans
+// before the Region can be dropped, so nothing unmaps them under that buffer.
+static void FinalizeView(napi_env env, void*, void* data) {
+  auto* hint = static_cast<ViewHint*>(data);
   auto& views = hint->region->views;
   for (auto it = views.begin(); it != views.end(); ++it)
     if (it->id == hint->id) {
-      napi_delete_reference(env, it->ref);
+      napi_value ab;
+      if (it->length && !EnvAlive(env) && !Local(env, *it, &ab)) Orphan(*hint->region, {{it->offset, it->offset + it->length}});
+      if (it->ref) napi_delete_reference(env, it->ref);
       views.erase(it);
       break;
     }
   delete hint;
 }
 
-// view(address, length) -> Uint8Array over committed memory, zero-copy.
+// view(handle, offset, length) -> Uint8Array over committed memory, zero-copy.
 Napi::Value View(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Range r = ArgCommittedRange(info, 0);
-  auto* hint = new ViewHint{r.region, r.region->nextViewId++};
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, r.ptr(), r.len, FinalizeView, hint);
-  napi_ref ref;
-  if (napi_create_reference(env, ab, 0, &ref) != napi_ok) ThrowError(env, "ERR_HUGESPAN_INTERNAL", "napi_create_reference failed");
-  r.region->views.push_back({ref, r.offset(), r.len, hint->id});
-  return Napi::Uint8Array::New(env, r.len, ab, 0);
+  Span s = ArgCommittedSpan(info, 0);
+  // Past the runtime's limit Node refuses the buffer after running our finalizer (Node 20:
+  // ERR_BUFFER_TOO_LARGE above 4 GiB); refuse before anything is made.
+  if (s.len > g_maxView)
+    ThrowRangeError(env, "ERR_INVALID_ARG_VALUE",
+                    "The \"length\" argument must be at most " + std::to_string(g_maxView) +
+                        " bytes for a view (this runtime's largest ArrayBuffer). Received " + std::to_string(s.len));
+  Region& r = *s.region;
+  uint64_t id = r.nextViewId++;
+  r.views.push_back({nullptr, s.offset, s.len, id});
+  auto* hint = new ViewHint{s.region, id};
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, s.ptr(), s.len, FinalizeView, hint, &ab) != napi_ok) {
+    // Whether Node ran the finalizer already, the view's entry tells: free the hint once.
+    auto it = std::find_if(r.views.begin(), r.views.end(), [id](const Region::View& v) { return v.id == id; });
+    if (it != r.views.end()) {
+      r.views.erase(it);
+      delete hint;
+    }
+    napi_value pending;
+    napi_get_and_clear_last_exception(env, &pending);
+    ThrowError(env, "ERR_HUGESPAN_INTERNAL", "the runtime refused an external ArrayBuffer of " + std::to_string(s.len) + " bytes");
+  }
+  auto it = std::find_if(r.views.begin(), r.views.end(), [id](const Region::View& v) { return v.id == id; });
+  napi_create_reference(env, ab, 0, &it->ref);
+  return Napi::Uint8Array::New(env, s.len, Napi::ArrayBuffer(env, ab), 0);
 }
 
-// mappings() -> [{ address, length, committed: [[offset, length], ...] }] of this thread.
+// committed(handle) -> [[offset, length], ...]: the read/write parts, in order (none once unmapped).
+Napi::Value Committed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto r = ArgRegion(info, 0, false);
+  Napi::Array c = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (auto& [s, e] : r->committed) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, static_cast<double>(s));
+    pair.Set(1u, static_cast<double>(e - s));
+    c.Set(k++, pair);
+  }
+  return c;
+}
+
+// live(handle) -> whether its memory is still mapped.
+Napi::Value Live(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ArgRegion(info, 0, false)->live);
+}
+
+// mappings() -> [{ address, length, committed: [[offset, length], ...], views }] of this
+// thread, by address: for leak checks and diagnostics; it grants nothing.
 Napi::Value Mappings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env);
+  std::vector<std::shared_ptr<Region>> live;
+  for (auto& [id, weak] : RegistryOf(env).regions)
+    if (auto r = weak.lock(); r && r->live) live.push_back(std::move(r));
+  std::sort(live.begin(), live.end(), [](const auto& a, const auto& b) { return a->base < b->base; });
+  Napi::Array out = Napi::Array::New(env, live.size());
   uint32_t n = 0;
-  for (auto& [base, weak] : RegistryOf(env).regions) {
-    auto r = weak.lock();
-    if (!r || !r->live) continue;
+  for (const auto& r : live) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("address", static_cast<double>(r->base));
     o.Set("length", static_cast<double>(r->length));
@@ -427,18 +731,57 @@ Napi::Value Mappings(const Napi::CallbackInfo& info) {
   return out;
 }
 
-}  // namespace hugespan
-
-namespace hugespan {
-
-// counters() -> { mapped, unmapped, keeping }: regions mapped and unmapped by this process,
-// ever, and those whose pages a transferred view still holds mapped right now.
+// counters() -> { mapped, unmapped, keeping, orphaned }: regions mapped and unmapped by this
+// process, ever; those whose pages a transferred view still holds mapped right now; bytes left
+// mapped for good under views that escaped a thread that exited.
 Napi::Value Counters(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("mapped", static_cast<double>(g_mapped.load()));
   o.Set("unmapped", static_cast<double>(g_unmapped.load()));
   o.Set("keeping", static_cast<double>(g_keeping.load()));
+  o.Set("orphaned", static_cast<double>(g_orphaned.load()));
   return o;
+}
+
+// limits() -> { maxView, maxReads, maxRanges }: the bounds the calls above enforce.
+Napi::Value Limits(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("maxView", static_cast<double>(g_maxView));
+  o.Set("maxReads", static_cast<double>(kMaxReads));
+  o.Set("maxRanges", static_cast<double>(kMaxRanges));
+  return o;
+}
+
+// buffer.constants.MAX_LENGTH through process.getBuiltinModule (Node >= 20.16); where that is
+// missing, 2^31 - 1, below every supported runtime's limit. The handle tag is drawn here too.
+void InitLimits(Napi::Env env) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    uint64_t t[2] = {0, 0};
+    if (getrandom(t, sizeof t, 0) != sizeof t) {
+      timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      t[0] = reinterpret_cast<uint64_t>(&g_tag) ^ static_cast<uint64_t>(ts.tv_nsec);
+      t[1] = static_cast<uint64_t>(ts.tv_sec) * 0x9e3779b97f4a7c15ull;
+    }
+    g_tag = {t[0], t[1]};
+  });
+  try {
+    Napi::Value process = env.Global().Get("process");
+    if (!process.IsObject()) return;
+    Napi::Value get = process.As<Napi::Object>().Get("getBuiltinModule");
+    if (!get.IsFunction()) return;
+    Napi::Value buffer = get.As<Napi::Function>().Call(process, {Napi::String::New(env, "buffer")});
+    if (!buffer.IsObject()) return;
+    Napi::Value constants = buffer.As<Napi::Object>().Get("constants");
+    if (!constants.IsObject()) return;
+    Napi::Value max = constants.As<Napi::Object>().Get("MAX_LENGTH");
+    if (!max.IsNumber()) return;
+    double d = max.As<Napi::Number>().DoubleValue();
+    if (d >= 4096 && d <= 9007199254740991.0) g_maxView = static_cast<uint64_t>(d);
+  } catch (const Napi::Error& e) {
+    // Keep the conservative limit; the load itself must not fail for this.
+  }
 }
 
 }  // namespace hugespan

@@ -1,55 +1,68 @@
-// Mappings this addon created, and the only memory any call may name.
+// Mappings this addon created, reached only through their handles (capabilities).
 // Invariants:
-//  - Every address-taking call resolves its range to one live Region of the calling
-//    thread's registry, wholly inside it, before any syscall; anything else is refused.
-//  - A view (Uint8Array) only ever covers committed (read/write) pages of a live Region.
-//    Whatever takes access away (unmap, decommit) detaches the overlapping views first; a
-//    view that escaped (its ArrayBuffer transferred) keeps its pages mapped and writable
-//    until its last buffer is freed, so no JS buffer ever points at unmapped memory.
-//  - A Region's memory is unmapped exactly once: by unmap(), or when the last JS object
-//    holding it (the handle or a view) is collected, or when the thread's env is torn down.
+//  - map() returns a handle: a JS object type-tagged with a tag drawn at random when this copy
+//    of the addon loads, wrapping its own Region. Every other call takes a handle and an
+//    (offset, length) inside that Region, checked without overflow before any syscall; a
+//    handle is never re-bound, so once its Region is unmapped it reaches nothing, even when
+//    the kernel hands the same addresses to a new mapping. No call takes a raw address.
+//  - The books never claim more access than the kernel gives: access leaves `committed`
+//    (and views) before the syscall that removes it; after a syscall fails, `committed` is
+//    re-derived from the kernel's own /proc/self/maps.
+//  - A view (Uint8Array) only ever covers read/write pages. Whatever takes access away
+//    detaches the overlapping views first; a view that escaped (its ArrayBuffer transferred)
+//    keeps its pages mapped and writable until Node frees its last buffer. When the thread
+//    that made it exits first, Node never says when that is, so its pages stay mapped for
+//    the life of the process (counted as orphaned), never unmapped under a live buffer.
+//  - A Region's memory is unmapped exactly once: by unmap(), when the last JS object holding
+//    it (handle or view) is collected, or when its thread's env is torn down.
 #pragma once
 #include <napi.h>
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace hugespan {
 
+using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;  // [start, end) offsets, sorted, disjoint
+
 struct Region {
+  uint64_t id = 0;  // unique in the process, never reused
   uint64_t base = 0;
   uint64_t length = 0;
   bool live = true;
   std::map<uint64_t, uint64_t> committed;  // read/write intervals [start, end) by offset, disjoint
   struct View {
-    napi_ref ref;  // weak
+    napi_ref ref;  // weak; null while the view is being made
     uint64_t offset, length;
     uint64_t id;
   };
   std::vector<View> views;
   uint64_t nextViewId = 1;
-
-  // Offsets [start, end) left mapped by Unmap(env) for escaped views; unmapped by ~Region.
-  std::vector<std::pair<uint64_t, uint64_t>> kept;
+  Ranges kept;      // left mapped by unmap() for escaped views (or a failed munmap); freed by ~Region
+  Ranges orphaned;  // escaped views of a thread that exited: never unmapped (see mapping.h)
 
   ~Region();
   bool Committed(uint64_t offset, uint64_t length) const;
   void SetCommitted(uint64_t offset, uint64_t length, bool on);
-  // Detach every view overlapping [offset, offset+length) of this region; returns the
-  // ranges of views that could not be detached (escaped), sorted and merged.
-  std::vector<std::pair<uint64_t, uint64_t>> DetachViews(napi_env env, uint64_t offset, uint64_t length);
-  void Unmap();               // munmap all if live; idempotent (teardown, collection)
-  void Unmap(napi_env env);   // from JS: detach views, keep escaped views' pages mapped
+  // Views overlapping [offset, offset+length) that can no longer be detached (escaped).
+  Ranges EscapedViews(napi_env env, uint64_t offset, uint64_t length) const;
+  // Detach every local view overlapping the range (escaped ones are left as they are).
+  void DetachViews(napi_env env, uint64_t offset, uint64_t length);
+  // After a failed syscall: keep only what the kernel says is read/write, and detach views
+  // over anything that lost access.
+  void Rederive(napi_env env);
+  void Unmap();  // munmap what is still ours, except orphaned pages; idempotent
 };
 
-// Per-env (per thread) registry, kept as Node-API instance data.
+// Per-env (per thread) registry, kept as Node-API instance data: what env teardown frees.
 struct Registry {
-  std::map<uint64_t, std::weak_ptr<Region>> regions;  // by base
-  // The live region wholly containing [addr, addr+len), or throws ERR_HUGESPAN_NOT_OWNED.
-  std::shared_ptr<Region> Resolve(Napi::Env env, uint64_t addr, uint64_t len);
-  ~Registry();  // env teardown: unmap what is left (a worker that exits frees its memory)
+  napi_env env = nullptr;
+  std::map<uint64_t, std::weak_ptr<Region>> regions;  // by id; retired ones too, while kept pages remain
+  bool tearingDown = false;
+  ~Registry();
 };
 
 Registry& RegistryOf(Napi::Env env);
@@ -63,7 +76,13 @@ Napi::Value Touch(const Napi::CallbackInfo& info);
 Napi::Value ReadPages(const Napi::CallbackInfo& info);
 Napi::Value RandomReads(const Napi::CallbackInfo& info);
 Napi::Value View(const Napi::CallbackInfo& info);
+Napi::Value Committed(const Napi::CallbackInfo& info);
+Napi::Value Live(const Napi::CallbackInfo& info);
 Napi::Value Mappings(const Napi::CallbackInfo& info);
 Napi::Value Counters(const Napi::CallbackInfo& info);
+Napi::Value Limits(const Napi::CallbackInfo& info);
+
+// The runtime's largest ArrayBuffer, read once at load (buffer.constants.MAX_LENGTH).
+void InitLimits(Napi::Env env);
 
 }  // namespace hugespan

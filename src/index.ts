@@ -3,7 +3,7 @@
  * host facts) → sys (the runtime's OS layer) → heap (the Go 2019 span heap) → verify (the
  * heap's count against the kernel) → lab (the policy comparison the CLI runs).
  */
-export { Mapping, madvise, mappings } from './native/mapping';
+export { Mapping, mappings } from './native/mapping';
 export type { MapOptions } from './native/mapping';
 export { readSmaps, readSmapsRollup, parseSmaps, vmaAt, vmasIn } from './native/smaps';
 export type { Vma, Pid } from './native/smaps';

@@ -8,12 +8,10 @@
 function labHeap(ctx, { policy, seed, arenaBytes, ops }) {
   const { prepareLab } = ctx.dist('lab/run');
   const lab = prepareLab({ policy, thp: 'always', arenaBytes, ops, seed });
-  const ranges = new Float64Array(lab.live.length * 2);
-  lab.live.forEach((s, i) => {
-    ranges[2 * i] = s.base;
-    ranges[2 * i + 1] = s.bytes;
-  });
-  return { heap: lab.heap, live: lab.live, ranges, collapse: lab.collapse, verification: lab.verification, close: lab.close };
+  const ranges = lab.live.map((s) => [s.base, s.bytes]);
+  // Reads go through the lab's own LinuxMemory, which resolves each span to its reservation.
+  const read = (count, seed) => lab.mem.randomReads(ranges, count, seed);
+  return { heap: lab.heap, live: lab.live, ranges, read, collapse: lab.collapse, verification: lab.verification, close: lab.close };
 }
 
 module.exports = { labHeap };

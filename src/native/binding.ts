@@ -4,23 +4,37 @@
  */
 import * as path from 'node:path';
 
+/**
+ * A mapping's capability: made by `map()`, type-tagged by this copy of the addon, wrapping its
+ * own region. `address` and `length` are for display; every call takes the handle itself.
+ */
+export interface Handle {
+  readonly address: number;
+  readonly length: number;
+}
+
 /** The addon's raw exports. Addresses and lengths are Numbers (x86-64 user space < 2^47). */
 export interface Binding {
-  map(length: number, align?: number, commit?: boolean): { address: number; length: number };
-  unmap(address: number): void;
-  commit(address: number, length: number): void;
-  decommit(address: number, length: number): void;
-  madvise(address: number, length: number, advice: string): void;
-  touch(address: number, length: number, byte?: number): void;
-  readPages(address: number, length: number): number;
-  randomReads(ranges: Float64Array, count: number, seed: number): { ns: number; reads: number; checksum: number };
-  view(address: number, length: number): Uint8Array;
+  map(length: number, align?: number, commit?: boolean): Handle;
+  unmap(handle: Handle): void;
+  commit(handle: Handle, offset: number, length: number): void;
+  decommit(handle: Handle, offset: number, length: number): void;
+  madvise(handle: Handle, offset: number, length: number, advice: string): void;
+  touch(handle: Handle, offset: number, length: number, byte?: number): void;
+  readPages(handle: Handle, offset: number, length: number): number;
+  randomReads(handles: Handle[], ranges: Float64Array, count: number, seed: number): { ns: number; reads: number; checksum: number };
+  view(handle: Handle, offset: number, length: number): Uint8Array;
+  committed(handle: Handle): [number, number][];
+  live(handle: Handle): boolean;
   mappings(): { address: number; length: number; committed: [number, number][]; views: number }[];
   /**
    * Regions this process ever mapped and unmapped (every thread): equal once all are gone;
-   * `keeping`: unmapped regions whose pages a transferred view still holds mapped.
+   * `keeping`: unmapped regions whose pages a transferred view still holds mapped;
+   * `orphaned`: bytes left mapped for good under views that escaped a thread that exited.
    */
-  counters(): { mapped: number; unmapped: number; keeping: number };
+  counters(): { mapped: number; unmapped: number; keeping: number; orphaned: number };
+  /** The bounds calls enforce: a view's bytes, reads and ranges per randomReads call. */
+  limits(): { maxView: number; maxReads: number; maxRanges: number };
   smaps(pid: number | 'self', rollup?: boolean): FlatSmaps;
   parseSmaps(text: string | Uint8Array): FlatSmaps;
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;

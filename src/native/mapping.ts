@@ -1,11 +1,15 @@
 /**
- * A Mapping is memory this package mapped, and the only memory its calls may touch.
- * Invariant: while `live`, [address, address + length) is ours; every method resolves its
- * range inside it (the addon checks again, so the raw binding is just as safe); after
- * `unmap()` (or when the object is collected) the memory is gone and views over it are empty.
+ * A Mapping is memory this package mapped, and its methods are the only way to reach it.
+ * Invariant: every method goes through the Mapping's own native handle with an offset and
+ * length, and the addon checks that the range lies inside *that* region and that the region
+ * is still mapped. There is no call by raw address: a Mapping cannot reach another Mapping's
+ * memory, nor, after `unmap()`, whatever the kernel maps next at the same address.
+ * When the object is collected its memory is unmapped (once); views over it keep their own
+ * pages alive until they go.
  */
-import { binding } from './binding';
+import { binding, Handle } from './binding';
 import { hugePageSize } from './host';
+import { optionsArg, uintArg, argError, received } from './args';
 import type { Advice } from './advice';
 
 export interface MapOptions {
@@ -20,30 +24,20 @@ function hugePageAlign(): number {
   return hugePageSize() || binding.pageSize();
 }
 
-function offsetArg(value: unknown, name: string): number {
-  if (typeof value !== 'number') {
-    throw Object.assign(new TypeError(`The "${name}" argument must be of type number. Received ${value === null ? 'null' : typeof value}`), {
-      code: 'ERR_INVALID_ARG_TYPE',
-    });
-  }
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw Object.assign(new RangeError(`The "${name}" argument must be an integer from 0 to 2^53 - 1. Received ${value}`), {
-      code: 'ERR_INVALID_ARG_VALUE',
-    });
-  }
-  return value;
-}
-
 export class Mapping {
   readonly address: number;
   readonly length: number;
-  // Holding the native handle keeps the memory mapped; collecting it unmaps (once).
-  readonly #handle: object;
-  #live = true;
+  // The capability: holding it keeps the memory mapped; collecting it unmaps (once).
+  readonly #handle: Handle;
 
-  constructor(length: number, options: MapOptions = {}) {
-    const align = options.align === 'hugepage' ? hugePageAlign() : options.align === 'page' || options.align === undefined ? undefined : options.align;
-    const handle = binding.map(length, align, options.commit ?? false);
+  constructor(length: number, options?: MapOptions) {
+    const o = optionsArg<MapOptions>(options);
+    let align: number | undefined;
+    if (o.align === 'hugepage') align = hugePageAlign();
+    else if (o.align === 'page' || o.align === undefined) align = undefined;
+    else if (typeof o.align === 'number') align = o.align;
+    else throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.align" property must be 'page', 'hugepage' or a number. ${received(o.align)}`);
+    const handle = binding.map(length, align, o.commit ?? false);
     this.#handle = handle;
     this.address = handle.address;
     this.length = handle.length;
@@ -54,62 +48,79 @@ export class Mapping {
   }
 
   get live(): boolean {
-    return this.#live;
+    return binding.live(this.#handle);
   }
 
   /** The read/write parts, as [offset, length] pairs in address order (none once unmapped). */
   get committed(): [number, number][] {
-    return binding.mappings().find((m) => m.address === this.address)?.committed ?? [];
+    return binding.committed(this.#handle);
   }
 
-  #range(offset: unknown, length: unknown): [number, number] {
-    const off = offsetArg(offset, 'offset');
-    const len = length === undefined ? this.length - off : offsetArg(length, 'length');
-    return [this.address + off, len];
+  // (offset, length) with `length` defaulting to the rest of the mapping; the addon checks
+  // both against this mapping's bounds.
+  #span(offset: unknown, length: unknown): [Handle, number, number] {
+    const off = uintArg(offset, 'offset');
+    const len = length === undefined ? Math.max(0, this.length - off) : uintArg(length, 'length');
+    return [this.#handle, off, len];
   }
 
   /** Make [offset, offset + length) readable and writable. */
   commit(offset = 0, length?: number): void {
-    binding.commit(...this.#range(offset, length));
+    binding.commit(...this.#span(offset, length));
   }
 
   /** Drop the pages and take access away; views over them are detached first. */
   decommit(offset = 0, length?: number): void {
-    binding.decommit(...this.#range(offset, length));
+    binding.decommit(...this.#span(offset, length));
   }
 
   advise(advice: Advice, offset = 0, length?: number): void {
-    binding.madvise(...this.#range(offset, length), advice);
+    binding.madvise(...this.#span(offset, length), advice);
   }
 
   /** Write one byte per OS page: faults the range in at memory speed. */
   touch(offset = 0, length?: number, byte = 1): void {
-    binding.touch(...this.#range(offset, length), byte);
+    binding.touch(...this.#span(offset, length), byte);
   }
 
   /** Read the first byte of every OS page; returns their sum. */
   readPages(offset = 0, length?: number): number {
-    return binding.readPages(...this.#range(offset, length));
+    return binding.readPages(...this.#span(offset, length));
   }
 
   /** A zero-copy view of committed memory; empty once the memory is decommitted or unmapped. */
   view(offset = 0, length?: number): Uint8Array {
-    return binding.view(...this.#range(offset, length));
+    return binding.view(...this.#span(offset, length));
   }
 
+  /**
+   * `count` random 8-byte reads spread evenly over the bytes of the given parts of this and
+   * other mappings, timed inside the addon (no JS in the measurement).
+   */
+  static randomReads(parts: readonly (readonly [Mapping, number, number])[], count: number, seed = 1): { ns: number; reads: number } {
+    if (!Array.isArray(parts)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "parts" argument must be an array of [mapping, offset, length]. ${received(parts)}`);
+    const handles: Handle[] = [];
+    const flat = new Float64Array(parts.length * 2);
+    parts.forEach((part, i) => {
+      if (!Array.isArray(part) || !(part[0] instanceof Mapping)) {
+        throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "parts[${i}]" argument must be [mapping, offset, length]. ${received(part)}`);
+      }
+      const [h, off, len] = part[0].#span(part[1], part[2]);
+      handles.push(h);
+      flat[2 * i] = off;
+      flat[2 * i + 1] = len;
+    });
+    const r = binding.randomReads(handles, flat, count, seed);
+    return { ns: r.ns, reads: r.reads };
+  }
+
+  /** Give the memory back; views over it become empty. Throws ERR_HUGESPAN_UNMAPPED if already unmapped. */
   unmap(): void {
-    binding.unmap(this.address);
-    this.#live = false;
+    binding.unmap(this.#handle);
   }
 }
 
-/** madvise on an absolute range, which must lie inside one live Mapping of this thread. */
-export function madvise(address: number, length: number, advice: Advice): void {
-  binding.madvise(address, length, advice);
-}
-
-/** The live mappings of this thread (for leak checks and diagnostics). */
+/** The live mappings of this thread, by address (for leak checks and diagnostics). */
 export function mappings(): ReturnType<typeof binding.mappings> {
   return binding.mappings();
 }
-

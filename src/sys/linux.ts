@@ -1,82 +1,107 @@
 /**
  * LinuxMemory: the Memory primitives on real memory, through the addon.
- * Invariant: every call names a range inside one reservation this object made; anything
- * else is refused before the addon is asked (which would refuse it again).
+ * Invariant: the runtime's OS layer speaks in addresses, but every call here resolves its
+ * range to the one reservation (a Mapping) this object made that wholly holds it, and acts
+ * through that Mapping's handle with an offset: a range outside its own reservations is
+ * refused here, and nothing here can reach memory it did not map.
  */
 import { binding } from '../native/binding';
 import { Mapping } from '../native/mapping';
 import { hugePageSize } from '../native/host';
+import { uintArg, argError, received } from '../native/args';
 import type { Advice, Memory } from './memory';
 
 export class LinuxMemory implements Memory {
   readonly physPageSize = binding.pageSize();
   readonly physHugePageSize: number;
-  readonly #reservations = new Map<number, Mapping>();
+  // By address, ascending: reservations never overlap, so a binary search finds the owner.
+  #reservations: Mapping[] = [];
 
   /** `hugePages: false` models a host without THP (physHugePageSize 0) on this one. */
   constructor(options: { hugePages?: boolean } = {}) {
-    this.physHugePageSize = options.hugePages === false ? 0 : hugePageSize();
+    this.physHugePageSize = options?.hugePages === false ? 0 : hugePageSize();
   }
 
   reserve(n: number, align: number): number {
     const m = new Mapping(n, { align });
-    this.#reservations.set(m.address, m);
+    const i = this.#insertAt(m.address);
+    this.#reservations.splice(i, 0, m);
     return m.address;
   }
 
   commit(v: number, n: number): void {
-    this.#owned(v, n);
-    binding.commit(v, n);
+    const [m, off] = this.#owner(v, n);
+    m.commit(off, n);
   }
 
   madvise(v: number, n: number, advice: Advice): void {
-    this.#owned(v, n);
-    binding.madvise(v, n, advice);
+    const [m, off] = this.#owner(v, n);
+    m.advise(advice, off, n);
   }
 
   unmap(v: number): void {
-    const m = this.#reservations.get(v);
-    if (!m) throw notOwned(v, 0);
+    uintArg(v, 'v');
+    const i = this.#insertAt(v);
+    const m = this.#reservations[i];
+    if (!m || m.address !== v) throw notOwned(v, 0);
     m.unmap();
-    this.#reservations.delete(v);
+    this.#reservations.splice(i, 1);
   }
 
   /** Write one byte per OS page of committed memory (what a program's first use does). */
   touch(v: number, n: number, byte = 1): void {
-    this.#owned(v, n);
-    binding.touch(v, n, byte);
+    const [m, off] = this.#owner(v, n);
+    m.touch(off, n, byte);
   }
 
   /** `count` random 8-byte reads over the ranges, timed inside the addon. */
   randomReads(ranges: readonly (readonly [number, number])[], count: number, seed = 1): { ns: number; reads: number } {
-    const flat = new Float64Array(ranges.length * 2);
-    ranges.forEach(([v, n], i) => {
-      this.#owned(v, n);
-      flat[2 * i] = v;
-      flat[2 * i + 1] = n;
+    if (!Array.isArray(ranges)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "ranges" argument must be an array of [address, length]. ${received(ranges)}`);
+    const parts = ranges.map((r, i) => {
+      if (!Array.isArray(r)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "ranges[${i}]" argument must be [address, length]. ${received(r)}`);
+      const [m, off] = this.#owner(r[0], r[1]);
+      return [m, off, r[1]] as const;
     });
-    const r = binding.randomReads(flat, count, seed);
-    return { ns: r.ns, reads: r.reads };
+    return Mapping.randomReads(parts, count, seed);
   }
 
   /** The reservations, for verification: [address, length]. */
   reservations(): [number, number][] {
-    return [...this.#reservations.values()].map((m) => [m.address, m.length]);
+    return this.#reservations.map((m) => [m.address, m.length]);
   }
 
   /** Unmap every reservation (idempotent). */
   close(): void {
-    for (const v of [...this.#reservations.keys()]) this.unmap(v);
+    for (const m of this.#reservations) m.unmap();
+    this.#reservations = [];
   }
 
-  #owned(v: number, n: number): void {
-    for (const m of this.#reservations.values()) if (v >= m.address && v + n <= m.end) return;
-    throw notOwned(v, n);
+  /** Index of the first reservation starting at or above `v`. */
+  #insertAt(v: number): number {
+    let lo = 0;
+    let hi = this.#reservations.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#reservations[mid].address < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The reservation wholly holding [v, v + n), and v's offset in it. */
+  #owner(v: unknown, n: unknown): [Mapping, number] {
+    const a = uintArg(v, 'v');
+    const len = uintArg(n, 'n');
+    let i = this.#insertAt(a);
+    if (this.#reservations[i]?.address !== a) i--;
+    const m = this.#reservations[i];
+    if (!m || a < m.address || a - m.address + len > m.length) throw notOwned(a, len);
+    return [m, a - m.address];
   }
 }
 
 function notOwned(v: number, n: number): Error {
-  return Object.assign(new RangeError(`The range 0x${Number(v).toString(16)}+${n} is not inside a reservation of this LinuxMemory`), {
+  return Object.assign(new RangeError(`The range 0x${v.toString(16)}+${n} is not inside a reservation of this LinuxMemory`), {
     code: 'ERR_HUGESPAN_NOT_OWNED',
   });
 }

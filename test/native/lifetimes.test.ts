@@ -67,18 +67,18 @@ describe('a view whose ArrayBuffer was transferred (ArrayBuffer.prototype.transf
       `
       const P = ${PAGE};
       const m = binding.map(16 * P, P, true);
-      const v = binding.view(m.address + 4 * P, 2 * P); v[0] = 42;
+      const v = binding.view(m, 4 * P, 2 * P); v[0] = 42;
       const moved = v.buffer.transfer();
-      binding.unmap(m.address);
+      binding.unmap(m);
       const a = new Uint8Array(moved); const afterUnmap = a[0]; a[1] = 7;
       const stillMapped = readSmaps().some((x) => x.start <= m.address + 4 * P && m.address + 4 * P < x.end);
       const keeping = binding.counters().keeping;
       const m2 = binding.map(16 * P, P, true);
-      const w = binding.view(m2.address, 8 * P); w[0] = 9;
+      const w = binding.view(m2, 0, 8 * P); w[0] = 9;
       const moved2 = w.buffer.transfer();
-      binding.decommit(m2.address, 16 * P);
+      binding.decommit(m2, 0, 16 * P);
       const b2 = new Uint8Array(moved2); const afterDecommit = b2[0]; b2[5] = 1;
-      let touch; try { binding.touch(m2.address, P); } catch (e) { touch = e.code; }
+      let touch; try { binding.touch(m2, 0, P); } catch (e) { touch = e.code; }
       console.log(JSON.stringify({ afterUnmap, stillMapped, keeping, afterDecommit, touch }));`,
       { nodeArgs: flag },
     );
@@ -92,9 +92,9 @@ describe('a view whose ArrayBuffer was transferred (ArrayBuffer.prototype.transf
       `
       const P = ${PAGE};
       let m = binding.map(16 * P, P, true);
-      let moved = binding.view(m.address + 4 * P, 2 * P).buffer.transfer();
+      let moved = binding.view(m, 4 * P, 2 * P).buffer.transfer();
       new Uint8Array(moved)[0] = 5;
-      binding.unmap(m.address);
+      binding.unmap(m);
       m = null; // the handle and the original buffer go; the transferred one stays
       const settle = async () => { for (let i = 0; i < 20; i++) { global.gc(); await new Promise((r) => setImmediate(r)); } };
       (async () => {
@@ -116,8 +116,8 @@ describe('the garbage collector', () => {
     const r = runChild(
       `
       const N = 2000, addrs = [];
-      for (let i = 0; i < N; i++) { const m = binding.map(${PAGE} * 4, ${PAGE}, true); binding.touch(m.address, ${PAGE} * 4); binding.view(m.address, ${PAGE}); addrs.push(m.address); }
-      let keep = binding.map(${PAGE} * 4, ${PAGE}, true); const kept = keep.address; const view = binding.view(kept, ${PAGE}); view[0] = 5; keep = null;
+      for (let i = 0; i < N; i++) { const m = binding.map(${PAGE} * 4, ${PAGE}, true); binding.touch(m, 0, ${PAGE} * 4); binding.view(m, 0, ${PAGE}); addrs.push(m.address); }
+      let keep = binding.map(${PAGE} * 4, ${PAGE}, true); const kept = keep.address; const view = binding.view(keep, 0, ${PAGE}); view[0] = 5; keep = null;
       const ours = () => { const set = new Set(addrs); let n = 0; for (const v of readSmaps()) for (const a of set) if (a >= v.start && a < v.end) n++; return n; };
       const before = ours();
       (async () => {
@@ -152,24 +152,26 @@ describe('threads', () => {
     });
   }
 
-  it("a worker cannot touch the main thread's mapping, nor the main thread a worker's", async () => {
+  it("a worker cannot touch the main thread's mapping, nor the main thread a worker's: a handle does not cross threads", async () => {
     const m = new Mapping(4 * PAGE, { commit: true });
+    const handle = { address: m.address, length: m.length }; // all a structured clone of a handle can carry
     const out = await inWorker(
       `
-      let code; try { binding.madvise(workerData, ${PAGE}, 'dontneed'); } catch (e) { code = e.code; }
-      let viewCode; try { binding.view(workerData, ${PAGE}); } catch (e) { viewCode = e.code; }
+      let code; try { binding.madvise(workerData, 0, ${PAGE}, 'dontneed'); } catch (e) { code = e.code; }
+      let viewCode; try { binding.view(workerData, 0, ${PAGE}); } catch (e) { viewCode = e.code; }
       const own = binding.map(${PAGE}, ${PAGE}, true);
-      parentPort.postMessage({ code, viewCode, own: own.address });`,
-      m.address,
+      globalThis.own = own;
+      parentPort.postMessage({ code, viewCode, own });`,
+      handle,
     );
-    expect(out.code).toBe('ERR_HUGESPAN_NOT_OWNED');
-    expect(out.viewCode).toBe('ERR_HUGESPAN_NOT_OWNED');
-    expect(thrown(() => binding.madvise(out.own, PAGE, 'dontneed')).code).toBe('ERR_HUGESPAN_NOT_OWNED');
+    expect(out.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(out.viewCode).toBe('ERR_INVALID_ARG_TYPE');
+    expect(thrown(() => binding.madvise(out.own, 0, PAGE, 'dontneed')).code).toBe('ERR_INVALID_ARG_TYPE');
     m.unmap();
   });
 
   it("a worker's mappings are unmapped when it exits (environment cleanup)", async () => {
-    const out = await inWorker(`const a = []; for (let i = 0; i < 8; i++) { const m = binding.map(${64 * PAGE}, ${PAGE}, true); binding.touch(m.address, ${64 * PAGE}); a.push(m.address); } globalThis.keep = a; parentPort.postMessage(a);`, null);
+    const out = await inWorker(`const a = []; for (let i = 0; i < 8; i++) { const m = binding.map(${64 * PAGE}, ${PAGE}, true); binding.touch(m, 0, ${64 * PAGE}); a.push(m.address); } globalThis.keep = a; parentPort.postMessage(a);`, null);
     expect(out).toHaveLength(8);
     const vmas = readSmaps();
     expect(out.filter((a: number) => vmaAt(vmas, a)?.rss)).toEqual([]);
@@ -179,8 +181,8 @@ describe('threads', () => {
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
         inWorker(
-          `let ok = 0; for (let k = 0; k < 200; k++) { const m = binding.map(${16 * PAGE}, ${PAGE}, true); binding.touch(m.address, ${16 * PAGE}, workerData);
-             binding.madvise(m.address, ${8 * PAGE}, 'dontneed'); if (binding.readPages(m.address, ${16 * PAGE}) === 8 * workerData) ok++; binding.unmap(m.address); }
+          `let ok = 0; for (let k = 0; k < 200; k++) { const m = binding.map(${16 * PAGE}, ${PAGE}, true); binding.touch(m, 0, ${16 * PAGE}, workerData);
+             binding.madvise(m, 0, ${8 * PAGE}, 'dontneed'); if (binding.readPages(m, 0, ${16 * PAGE}) === 8 * workerData) ok++; binding.unmap(m); }
            parentPort.postMessage({ ok, left: binding.mappings().length });`,
           i + 1,
         ),

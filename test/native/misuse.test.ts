@@ -2,7 +2,9 @@
  * The misuse matrix: every call that takes memory, fed every kind of bad argument and every
  * range it does not own. Each case asserts the exact error class and code, and that neither
  * our mappings nor the VMAs holding them changed. Calls go to the raw binding, so nothing
- * in the TypeScript layer is doing the checking for the addon.
+ * in the TypeScript layer is doing the checking for the addon. Every call that reaches
+ * memory takes a handle (the capability) and an offset and length inside it: a raw address,
+ * a forged handle, a dead handle, or a range past the handle's own end is refused.
  */
 import { binding } from '../../src/native/binding';
 import { readSmaps } from '../../src/native/smaps';
@@ -16,9 +18,9 @@ const H = hugePageSize() || 2 << 20;
 // Two mappings with a hole between them, one committed, one reserved only.
 const a = binding.map(4 * H, H, true);
 const b = binding.map(4 * H, H, false);
-binding.commit(b.address, H); // b: first huge page read/write, the rest reserved without access
+binding.commit(b, 0, H); // b: first huge page read/write, the rest reserved without access
 const dead = binding.map(H, H, true);
-binding.unmap(dead.address);
+binding.unmap(dead);
 
 // Our mappings as the kernel sees them: the VMA flags over each mapping (clipped to it, so a
 // neighbour that merges with it — malloc, V8 — changes nothing here) and its present pages.
@@ -41,15 +43,26 @@ const libc = foreign.find((v) => /libc[.-]/.test(v.path)) ?? foreign[0];
 const v8heap = foreign.find((v) => v.perms === 'rw-p' && v.path === '' && v.end - v.start >= H) ?? foreign[1];
 const nodeText = foreign.find((v) => v.perms === 'r-xp' && /node$/.test(v.path)) ?? foreign[2];
 
-type Call = (addr: any, len: any) => unknown;
+type Call = (h: any, off: any, len: any) => unknown;
 const rangeCalls: Record<string, Call> = {
-  madvise: (x, l) => binding.madvise(x, l, 'dontneed'),
-  commit: (x, l) => binding.commit(x, l),
-  decommit: (x, l) => binding.decommit(x, l),
-  touch: (x, l) => binding.touch(x, l),
-  readPages: (x, l) => binding.readPages(x, l),
-  view: (x, l) => binding.view(x, l),
+  madvise: (h, o, l) => binding.madvise(h, o, l, 'dontneed'),
+  commit: (h, o, l) => binding.commit(h, o, l),
+  decommit: (h, o, l) => binding.decommit(h, o, l),
+  touch: (h, o, l) => binding.touch(h, o, l),
+  readPages: (h, o, l) => binding.readPages(h, o, l),
+  view: (h, o, l) => binding.view(h, o, l),
 };
+// Things that are not a handle of this addon, though some look like one.
+const notHandles: [string, unknown][] = [
+  ['a raw address', a.address],
+  ['a copy of a handle', { address: a.address, length: a.length }],
+  ['an object inheriting from a handle', Object.create(a)],
+  ['a Proxy of a handle', new Proxy(a, {})],
+  ['null', null],
+  ['undefined', undefined],
+  ['a string', 'a'],
+  ['a function', () => a],
+];
 
 interface Case {
   name: string;
@@ -77,36 +90,31 @@ const badNumbers: [string, unknown, Case['error'], string][] = [
 
 for (const [fn, call] of Object.entries(rangeCalls)) {
   for (const [what, value, error, code] of badNumbers) {
-    T(`${fn}: address ${what}`, () => call(value, PAGE), error, code);
-    T(`${fn}: length ${what}`, () => call(a.address, value), error, code);
+    T(`${fn}: offset ${what}`, () => call(a, value, PAGE), error, code);
+    T(`${fn}: length ${what}`, () => call(a, 0, value), error, code);
   }
-  T(`${fn}: address not page aligned`, () => call(a.address + 8, PAGE), 'RangeError', 'ERR_INVALID_ARG_VALUE');
-  T(`${fn}: length not page aligned`, () => call(a.address, PAGE + 1), 'RangeError', 'ERR_INVALID_ARG_VALUE');
-  T(`${fn}: zero length`, () => call(a.address, 0), 'RangeError', 'ERR_INVALID_ARG_VALUE');
-  T(`${fn}: huge length`, () => call(a.address, 2 ** 52), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-  T(`${fn}: range running past the end`, () => call(a.address + a.length - PAGE, 2 * PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-  T(`${fn}: range across two mappings`, () => call(Math.min(a.address, b.address), Math.abs(b.address - a.address) + PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-  T(`${fn}: address 0`, () => call(0, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-  T(`${fn}: V8's heap`, () => call(v8heap.start, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-  T(`${fn}: libc (${libc.path})`, () => call(libc.start, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-  T(`${fn}: node's text`, () => call(nodeText.start, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-  T(`${fn}: a mapping after unmap`, () => call(dead.address, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-}
-for (const fn of ['touch', 'readPages', 'view']) {
-  T(`${fn}: reserved memory without access`, () => rangeCalls[fn](b.address + H, PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_COMMITTED');
-  T(`${fn}: partly committed range`, () => rangeCalls[fn](b.address + H - PAGE, 2 * PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_COMMITTED');
+  for (const [what, value] of notHandles) T(`${fn}: handle is ${what}`, () => call(value, 0, PAGE), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+  T(`${fn}: offset not page aligned`, () => call(a, 8, PAGE), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+  T(`${fn}: length not page aligned`, () => call(a, 0, PAGE + 1), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+  T(`${fn}: zero length`, () => call(a, 0, 0), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+  T(`${fn}: huge length`, () => call(a, 0, 2 ** 52), 'RangeError', 'ERR_OUT_OF_RANGE');
+  T(`${fn}: offset at the end`, () => call(a, a.length, PAGE), 'RangeError', 'ERR_OUT_OF_RANGE');
+  T(`${fn}: offset near 2^53 (no wrap)`, () => call(a, 2 ** 53 - PAGE, PAGE), 'RangeError', 'ERR_OUT_OF_RANGE');
+  T(`${fn}: range running past the end`, () => call(a, a.length - PAGE, 2 * PAGE), 'RangeError', 'ERR_OUT_OF_RANGE');
+  T(`${fn}: range reaching into the next mapping`, () => call(a, 0, a.length + H), 'RangeError', 'ERR_OUT_OF_RANGE');
+  T(`${fn}: a handle after unmap`, () => call(dead, 0, PAGE), 'Error', 'ERR_HUGESPAN_UNMAPPED');
 }
 for (const advice of ['HUGEPAGE', '', 'mergeable', 'collapse ', 'remove']) {
-  T(`madvise: unknown advice '${advice}'`, () => binding.madvise(a.address, PAGE, advice), 'TypeError', 'ERR_INVALID_ARG_VALUE');
+  T(`madvise: unknown advice '${advice}'`, () => binding.madvise(a, 0, PAGE, advice), 'TypeError', 'ERR_INVALID_ARG_VALUE');
 }
 for (const advice of [14, undefined, null, Symbol('hugepage')]) {
-  T(`madvise: advice of type ${typeof advice}`, () => binding.madvise(a.address, PAGE, advice as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+  T(`madvise: advice of type ${typeof advice}`, () => binding.madvise(a, 0, PAGE, advice as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
 }
-T('unmap: not the start of a mapping', () => binding.unmap(a.address + PAGE), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-T('unmap: twice', () => binding.unmap(dead.address), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-T("unmap: V8's heap", () => binding.unmap(v8heap.start), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-T('unmap: libc', () => binding.unmap(libc.start), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-T('unmap: a string', () => binding.unmap(String(a.address) as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+for (const [what, value] of notHandles) T(`unmap: handle is ${what}`, () => binding.unmap(value as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+T('unmap: twice', () => binding.unmap(dead), 'Error', 'ERR_HUGESPAN_UNMAPPED');
+T("unmap: V8's heap address", () => binding.unmap(v8heap.start as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+T('unmap: libc address', () => binding.unmap(libc.start as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+for (const [what, value] of notHandles) T(`committed: handle is ${what}`, () => binding.committed(value as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
 for (const [what, value, error, code] of badNumbers) T(`map: length ${what}`, () => binding.map(value as any), error, code);
 T('map: zero length', () => binding.map(0), 'RangeError', 'ERR_INVALID_ARG_VALUE');
 T('map: more address space than exists', () => binding.map(2 ** 52), 'Error', 'ENOMEM');
@@ -123,10 +131,19 @@ T('pagemapScan: a pid that does not exist', () => binding.pagemapScan(4194304, 0
 T('parseSmaps: a number', () => binding.parseSmaps(42 as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
 T('parseSmaps: a field before any header', () => binding.parseSmaps('Rss: 4 kB\n'), 'Error', 'ERR_HUGESPAN_SMAPS_PARSE');
 T('readProc: a file outside the allowed set', () => binding.readProc('self', 'environ' as any), 'TypeError', 'ERR_INVALID_ARG_VALUE');
-T('randomReads: not a Float64Array', () => binding.randomReads([a.address, PAGE] as any, 10, 1), 'TypeError', 'ERR_INVALID_ARG_TYPE');
-T('randomReads: foreign range', () => binding.randomReads(new Float64Array([v8heap.start, PAGE]), 10, 1), 'RangeError', 'ERR_HUGESPAN_NOT_OWNED');
-T('randomReads: reserved range', () => binding.randomReads(new Float64Array([b.address + H, PAGE]), 10, 1), 'RangeError', 'ERR_HUGESPAN_NOT_COMMITTED');
-T('randomReads: odd element count', () => binding.randomReads(new Float64Array([a.address]), 10, 1), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+const ranges = (...r: number[]) => new Float64Array(r);
+T('randomReads: handles not an array', () => binding.randomReads(a as any, ranges(0, PAGE), 10, 1), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+T('randomReads: ranges not a Float64Array', () => binding.randomReads([a], [0, PAGE] as any, 10, 1), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+T('randomReads: a raw address for a handle', () => binding.randomReads([v8heap.start as any], ranges(0, PAGE), 10, 1), 'TypeError', 'ERR_INVALID_ARG_TYPE');
+T('randomReads: a dead handle', () => binding.randomReads([dead], ranges(0, PAGE), 10, 1), 'Error', 'ERR_HUGESPAN_UNMAPPED');
+T('randomReads: reserved range', () => binding.randomReads([b], ranges(H, PAGE), 10, 1), 'RangeError', 'ERR_HUGESPAN_NOT_COMMITTED');
+T('randomReads: range past its mapping', () => binding.randomReads([a], ranges(a.length - PAGE, 2 * PAGE), 10, 1), 'RangeError', 'ERR_OUT_OF_RANGE');
+T('randomReads: one pair too few', () => binding.randomReads([a, a], ranges(0, PAGE), 10, 1), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('randomReads: no ranges', () => binding.randomReads([], ranges(), 10, 1), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('randomReads: count above the per-call bound', () => binding.randomReads([a], ranges(0, PAGE), 2 ** 28 + 1, 1), 'RangeError', 'ERR_OUT_OF_RANGE');
+T('randomReads: count 2^53 - 1', () => binding.randomReads([a], ranges(0, PAGE), 2 ** 53 - 1, 1), 'RangeError', 'ERR_OUT_OF_RANGE');
+T('randomReads: count NaN', () => binding.randomReads([a], ranges(0, PAGE), NaN, 1), 'RangeError', 'ERR_INVALID_ARG_VALUE');
+T('view: longer than the runtime allows and than its mapping', () => binding.view(a, 0, binding.limits().maxView + PAGE), 'RangeError', 'ERR_OUT_OF_RANGE');
 T('setThpDisabled: not a boolean', () => binding.setThpDisabled(1 as any), 'TypeError', 'ERR_INVALID_ARG_TYPE');
 
 describe(`the addon refuses misuse (${cases.length} cases) and changes nothing`, () => {
@@ -145,6 +162,6 @@ describe(`the addon refuses misuse (${cases.length} cases) and changes nothing`,
 });
 
 afterAll(() => {
-  binding.unmap(a.address);
-  binding.unmap(b.address);
+  binding.unmap(a);
+  binding.unmap(b);
 });

@@ -11,9 +11,9 @@ describe('THP disabled for the process', () => {
       binding.setThpDisabled(true);
       const { hugePagesAvailable, thpDisabledFor } = require(${JSON.stringify(require.resolve('../../dist/native/host.js').replace(/\\/g, '/'))});
       const m = binding.map(${8 * H}, ${H}, true);
-      binding.madvise(m.address, ${8 * H}, 'hugepage');
-      binding.touch(m.address, ${8 * H});
-      let collapse; try { binding.madvise(m.address, ${8 * H}, 'collapse'); collapse = 'ok'; } catch (e) { collapse = e.code; }
+      binding.madvise(m, 0, ${8 * H}, 'hugepage');
+      binding.touch(m, 0, ${8 * H});
+      let collapse; try { binding.madvise(m, 0, ${8 * H}, 'collapse'); collapse = 'ok'; } catch (e) { collapse = e.code; }
       const scan = binding.pagemapScan('self', m.address, m.address + ${8 * H});
       const vma = readSmaps().find((v) => v.start <= m.address && m.address < v.end);
       console.log(JSON.stringify({ disabled: binding.thpDisabled(), status: thpDisabledFor('self'), avail: hugePagesAvailable(), collapse, huge: scan.hugeBytes, present: scan.presentBytes, anonHuge: vma.anonHugePages }));

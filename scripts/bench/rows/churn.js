@@ -17,22 +17,21 @@ const ARENA = 1 * GiB;
 const OPS = 20000;
 const READS = 1_000_000;
 
-function rawMapping(binding, coverage, ranges, advice) {
+function rawMapping(Mapping, coverage, ranges, advice) {
   let total = 0;
-  for (let i = 1; i < ranges.length; i += 2) total += ranges[i];
+  for (const [, bytes] of ranges) total += bytes;
   const size = Math.ceil(total / (2 * MiB)) * 2 * MiB;
-  const m = binding.map(size, 2 * MiB, true);
-  binding.madvise(m.address, size, advice);
-  binding.touch(m.address, size);
-  const raw = new Float64Array(ranges.length);
-  let at = m.address;
-  for (let i = 0; i < ranges.length; i += 2) {
-    raw[i] = at;
-    raw[i + 1] = ranges[i + 1];
-    at += ranges[i + 1];
+  const m = new Mapping(size, { align: 2 * MiB, commit: true });
+  m.advise(advice);
+  m.touch();
+  const parts = [];
+  let at = 0;
+  for (const [, bytes] of ranges) {
+    parts.push([m, at, bytes]);
+    at += bytes;
   }
   const c = coverage('self', m.address, m.address + total);
-  return { ranges: raw, hugeShare: c.hugeBytes / total, close: () => binding.unmap(m.address) };
+  return { read: (count, seed) => Mapping.randomReads(parts, count, seed), hugeShare: c.hugeBytes / total, close: () => m.unmap() };
 }
 
 /** Bytes of the in-use spans that sit on huge pages, from one exact scan of the arena. */
@@ -43,7 +42,7 @@ module.exports = async function churnRows(ctx) {
     const waiting = 'waiting for src/verify and src/lab (not in dist/)';
     return [{ row: '6', what: what6, waiting }, { row: '8', what: what8, waiting }];
   }
-  const { binding } = ctx.dist('native/binding');
+  const { Mapping } = ctx.dist('native/mapping');
   const { hugePagesAvailable } = ctx.dist('native/host');
   const { coverage, pagemapScanSupported } = ctx.dist('native/coverage');
   const thp = hugePagesAvailable();
@@ -61,7 +60,7 @@ module.exports = async function churnRows(ctx) {
     const order = seed % 2 ? ['coalesce', 'none'] : ['none', 'coalesce'];
     const labs = {};
     for (const policy of order) labs[policy] = labHeap(ctx, { policy, seed, arenaBytes: ARENA, ops: OPS });
-    const raws = { huge: rawMapping(binding, coverage, labs.coalesce.ranges, 'hugepage'), small: rawMapping(binding, coverage, labs.coalesce.ranges, 'nohugepage') };
+    const raws = { huge: rawMapping(Mapping, coverage, labs.coalesce.ranges, 'hugepage'), small: rawMapping(Mapping, coverage, labs.coalesce.ranges, 'nohugepage') };
     try {
       for (const policy of order) {
         const l = labs[policy];
@@ -80,15 +79,15 @@ module.exports = async function churnRows(ctx) {
       }
       state.huge.push({ inUseHugeShare: raws.huge.hugeShare });
       state.small.push({ inUseHugeShare: raws.small.hugeShare });
-      const read = (ranges) => async () => {
-        const r = binding.randomReads(ranges, READS, seed);
+      const read = (source) => async () => {
+        const r = source.read(READS, seed);
         return r.ns / r.reads;
       };
       const t = await paired(1, {
-        coalesce: read(labs.coalesce.ranges),
-        none: read(labs.none.ranges),
-        huge: read(raws.huge.ranges),
-        small: read(raws.small.ranges),
+        coalesce: read(labs.coalesce),
+        none: read(labs.none),
+        huge: read(raws.huge),
+        small: read(raws.small),
       }, { slices: 3 });
       for (const k of Object.keys(reads)) reads[k].push(t[k][0]);
     } finally {

@@ -25,9 +25,9 @@ module.exports = async function coverageRow(ctx) {
 
   const m = binding.map(LENGTH, 2 * MiB, true);
   try {
-    binding.madvise(m.address, LENGTH / 2, 'hugepage');
-    binding.madvise(m.address + LENGTH / 2, LENGTH / 2, 'nohugepage');
-    binding.touch(m.address, LENGTH);
+    binding.madvise(m, 0, LENGTH / 2, 'hugepage');
+    binding.madvise(m, LENGTH / 2, LENGTH / 2, 'nohugepage');
+    binding.touch(m, 0, LENGTH);
     const end = m.address + LENGTH;
     const shape = coverage('self', m.address, end);
     const t = await paired(ctx.runs, {
@@ -51,7 +51,7 @@ module.exports = async function coverageRow(ctx) {
       details: { calls: CALLS, ours: { runs: shape.runs.length, presentBytes: shape.presentBytes, hugeBytes: shape.hugeBytes }, baseline: baseline.info },
     }];
   } finally {
-    binding.unmap(m.address);
+    binding.unmap(m);
     await baseline.close();
   }
 };

@@ -30,13 +30,13 @@ module.exports = async function firstTouchRow(ctx) {
   const raw = (advice, key) => async () => {
     const t0 = process.hrtime.bigint();
     const m = binding.map(LENGTH, 2 * MiB, true);
-    binding.madvise(m.address, LENGTH, advice);
+    binding.madvise(m, 0, LENGTH, advice);
     const t1 = process.hrtime.bigint();
-    binding.touch(m.address, LENGTH);
+    binding.touch(m, 0, LENGTH);
     const t2 = process.hrtime.bigint();
     shares[key].push(share(m.address));
     if (key === 'huge') touchOnly.huge.push(Number(t2 - t1));
-    binding.unmap(m.address);
+    binding.unmap(m);
     attempts[key].push(Number(t2 - t0));
     return Number(t2 - t0);
   };
@@ -46,7 +46,7 @@ module.exports = async function firstTouchRow(ctx) {
     const h = new MHeap(new Sys(mem, { thp: 'always' }), { arenaBytes: LENGTH, growBytes: LENGTH, policy: 'coalesce' });
     const span = h.alloc(LENGTH / h.pageSize);
     const t1 = process.hrtime.bigint();
-    binding.touch(span.base, span.bytes);
+    mem.touch(span.base, span.bytes);
     const t2 = process.hrtime.bigint();
     shares.heap.push(share(span.base));
     touchOnly.heap.push(Number(t2 - t1));

@@ -25,14 +25,14 @@ module.exports = async function madviseRow(ctx) {
   // happened to place a compatible mapping next to it decided whether each flip also merged and
   // split VMAs — 0.7 or 1.7 µs per call, from run to run.
   const m = binding.map(3 * LENGTH, LENGTH, false);
-  const a = m.address + LENGTH;
-  binding.commit(a, LENGTH);
+  const a = m.address + LENGTH; // for the C probe, which takes the address itself
+  binding.commit(m, LENGTH, LENGTH);
   const mem = new LinuxMemory();
   const sys = new Sys(mem, { thp: 'host' });
   const v = mem.reserve(3 * LENGTH, LENGTH) + LENGTH;
   mem.commit(v, LENGTH);
   try {
-    binding.madvise(a, LENGTH, 'hugepage');
+    binding.madvise(m, LENGTH, LENGTH, 'hugepage');
     sys.madvise(v, LENGTH, 'hugepage');
     // The probe (napi_probe.cc) prices the two halves of the gap on the same mapping: madvise in a
     // C loop inside this process (the kernel's cost here: node's mm, its threads, its VMAs), and
@@ -40,7 +40,7 @@ module.exports = async function madviseRow(ctx) {
     const p = probe();
     const busy = await startBaseline(exe, [String(LENGTH), 'busy']);
     const sides = {
-      ours: async () => perCall(CALLS, (i) => binding.madvise(a, LENGTH, i & 1 ? 'hugepage' : 'nohugepage')),
+      ours: async () => perCall(CALLS, (i) => binding.madvise(m, LENGTH, LENGTH, i & 1 ? 'hugepage' : 'nohugepage')),
       c: async () => (await baseline.run(CALLS)).perCall,
       sys: async () => perCall(CALLS, (i) => sys.madvise(v, LENGTH, i & 1 ? 'hugepage' : 'nohugepage')),
     };
@@ -85,7 +85,7 @@ module.exports = async function madviseRow(ctx) {
       details: { calls: CALLS, viaSys: summary(t.sys), cWithBusyThread: t.cBusy && summary(t.cBusy), inNode: t.inNode && summary(t.inNode), thinCrossing: t.thin && summary(t.thin) },
     }];
   } finally {
-    binding.unmap(m.address);
+    binding.unmap(m);
     mem.close();
     await baseline.close();
   }
