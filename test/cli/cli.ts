@@ -6,7 +6,7 @@
 import { spawn, spawnSync, ChildProcess, SpawnSyncOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDON, ROOT } from '../support/child';
+import { ROOT } from '../support/child';
 import { hugePageSize } from '../../src/native/host';
 import { MiB } from '../support/thp';
 
@@ -71,19 +71,19 @@ export interface Target {
 
 // Each region sits inside its own mapping with an untouched huge page of margin either side:
 // the margins carry no hg/nh flag, so the region is one VMA whatever the kernel puts next to
-// it. The mapping handles are kept: a collected handle unmaps its memory.
+// it. The target uses the package's public API (a Mapping only ever touches memory it mapped);
+// the Mappings are kept: a collected Mapping unmaps its memory.
 const target = (thpDisabled: boolean): string => `
-  const binding = require(${JSON.stringify(ADDON)});
-  ${thpDisabled ? 'binding.setThpDisabled(true);' : ''}
+  const { Mapping, setThpDisabledForSelf } = require(${JSON.stringify(ROOT)});
+  ${thpDisabled ? 'setThpDisabledForSelf(true);' : ''}
   const H = ${H};
   const kept = [];
   const region = (length, advice, touched) => {
-    const m = binding.map(length + 2 * H, H, true);
+    const m = new Mapping(length + 2 * H, { align: 'hugepage', commit: true });
     kept.push(m);
-    const start = m.address + H;
-    binding.madvise(start, length, advice);
-    binding.touch(start, touched);
-    return { start, end: start + length };
+    m.advise(advice, H, length);
+    m.touch(H, touched);
+    return { start: m.address + H, end: m.address + H + length };
   };
   const layout = {
     huge: region(${32 * MiB}, 'hugepage', ${32 * MiB}),

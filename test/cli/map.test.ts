@@ -63,13 +63,13 @@ describe('map', () => {
 describe('map of a very large VMA', () => {
   itThp('an 8 GiB mapping draws in at most 8 rows, each cell standing for several frames by majority', () => {
     const { spawn } = require('node:child_process') as typeof import('node:child_process');
-    const { ADDON } = require('../support/child') as typeof import('../support/child');
+    const { ROOT } = require('../support/child') as typeof import('../support/child');
     // 8 GiB read/write but untouched except its first 64 MiB, advised hugepage: 4096 frames.
     const child = spawn(process.execPath, ['-e', `
-      const b = require(${JSON.stringify(ADDON)});
-      const m = b.map(8 * 2 ** 30, ${2 << 20}, true);
-      b.madvise(m.address, 8 * 2 ** 30, 'hugepage');
-      b.touch(m.address, 64 << 20);
+      const { Mapping } = require(${JSON.stringify(ROOT)});
+      const m = new Mapping(8 * 2 ** 30, { align: 'hugepage', commit: true });
+      m.advise('hugepage');
+      m.touch(0, 64 << 20);
       console.log(JSON.stringify({ address: m.address }));
       setInterval(() => {}, 1000);`]);
     return new Promise<void>((resolve, reject) => {
