@@ -233,7 +233,12 @@ describe('--output: what is at FILE decides how it is written', () => {
 
 describe('--watch with OpenMetrics: one document wherever it is read', () => {
   it.each([[[]], [['--output', '-']]])('to standard output (%j): refused, exit 2, nothing written', (more) => {
-    const r = cli(['report', '--pid', String(target.pid), '--format', 'openmetrics', '--watch', '0.1', '--count', '2', ...more]);
+    // In a directory of its own: were '-' taken as a file name, it would land there.
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-watch-'));
+    const r = cli(['report', '--pid', String(target.pid), '--format', 'openmetrics', '--watch', '0.1', '--count', '2', ...more], { cwd });
+    const left = fs.readdirSync(cwd);
+    fs.rmSync(cwd, { recursive: true, force: true });
+    expect(left).toEqual([]);
     expect(r).toEqual({
       status: 2,
       stdout: '',
