@@ -78,7 +78,7 @@ export function pidMax(): number {
 export function parsePid(text: string, flag = '--pid'): number {
   const max = pidMax() - 1;
   const n = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= max)) throw new UsageError(`${flag} wants a process id, decimal from 1 to ${max} (pid_max), not '${text}'`);
+  if (!(n >= 1 && n <= max)) throw new UsageError(`${flag} wants a process id, decimal from 1 to ${max} (pid_max is ${max + 1}), not '${text}'`);
   return n;
 }
 

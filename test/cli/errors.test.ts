@@ -16,7 +16,7 @@ const NO_SUCH_PID = (() => {
   throw new Error('every pid is in use');
 })();
 const PF_KTHREAD = 0x00200000;
-const pidWants = (text: string) => `--pid wants a process id, decimal from 1 to ${PID_MAX - 1} (pid_max), not '${text}'`;
+const pidWants = (text: string) => `--pid wants a process id, decimal from 1 to ${PID_MAX - 1} (pid_max is ${PID_MAX}), not '${text}'`;
 
 const stops: (() => Promise<void>)[] = [];
 afterAll(() => Promise.all(stops.map((stop) => stop())));
