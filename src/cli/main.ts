@@ -2,7 +2,8 @@
 /**
  * The `hugespan` command: picks a subcommand, runs it, and turns what it throws into an exit code.
  * Invariant: a subcommand is loaded only when chosen, so --help and --version work even where
- * the native addon cannot load, and every failure leaves as one `hugespan: …` line on stderr.
+ * the native addon cannot load; every failure leaves as one `hugespan: …` line on stderr (a
+ * usage error adds one hint line); help goes to stdout, and only when asked for.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,7 +31,8 @@ ${Object.entries(COMMANDS)
   hugespan --version          the installed version
   --debug                     with any command: a stack trace with an error
 
-exit codes: 0 ok, 1 runtime error, 2 usage error, 3 coverage below --min-coverage`;
+exit codes: 0 ok, 1 runtime error, 2 usage error, 3 coverage below --min-coverage,
+            4 --min-coverage cannot judge (no huge pages possible, or no anonymous memory)`;
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
@@ -49,13 +51,24 @@ function load(name: string, command: { load: () => Command }): Command {
   }
 }
 
+/** The one hint a usage error gets: where the options of what was being run are listed. */
+function hint(command: string | undefined): string {
+  return `Try 'hugespan ${command ? `${command} ` : ''}--help'.`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   const [name, ...rest] = args;
-  const command = name === undefined ? undefined : COMMANDS[name];
+  const known = name !== undefined && Object.hasOwn(COMMANDS, name);
   try {
     if (name === 'help' || name === '--help' || name === '-h') {
+      // `hugespan help report` is `hugespan report --help`.
+      const topic = name === 'help' ? rest[0] : undefined;
+      if (topic !== undefined) {
+        if (!Object.hasOwn(COMMANDS, topic)) throw new UsageError(`no help on '${topic}': the commands are report, map and lab`);
+        return await load(topic, COMMANDS[topic]).run(['--help']);
+      }
       process.stdout.write(`${HELP}\n`);
       return EXIT.ok;
     }
@@ -64,10 +77,11 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     if (name === undefined) throw new UsageError('which command? report, map or lab');
-    if (!command) throw new UsageError(`unknown command '${name}'`);
-    return await load(name, command).run(rest);
+    if (name.startsWith('-')) throw new UsageError(`'${name}' is not a command; options go after one: hugespan report|map|lab [options]`);
+    if (!known) throw new UsageError(`unknown command '${name}'; the commands are report, map and lab`);
+    return await load(name, COMMANDS[name]).run(rest);
   } catch (e) {
-    return reportFailure(e, { debug, usage: command ? `run 'hugespan ${name} --help' for its options` : HELP });
+    return reportFailure(e, { debug, hint: hint(known ? name : undefined) });
   }
 }
 

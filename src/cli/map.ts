@@ -9,7 +9,7 @@ import type { Vma } from '../native/smaps';
 import { readProcess, scan, holdsAnonymous, coverageRatio } from './proc';
 import { hostJson, thpJson } from './report';
 import { hostLine, thpBlocked, thpStatus } from './report-text';
-import { CliError, EXIT, Palette, UsageError, formatBytes, formatPercent, hex, palette, parseBytes, parseCommandArgs, parseNumber, terminalWidth } from './ui';
+import { CliError, EXIT, Palette, UsageError, formatBytes, formatPercent, hex, palette, parseBytes, parseCommandArgs, parsePid, terminalWidth } from './ui';
 
 /** What one huge page frame of a VMA holds. */
 type Cell = 'huge' | 'small' | 'empty' | 'nh';
@@ -83,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (v.pid === undefined) throw new UsageError('map needs --pid PID');
-  const pid = parseNumber(v.pid, '--pid', { min: 1, integer: true });
+  const pid = parsePid(v.pid);
   const minSize = v['min-size'] === undefined ? 4 << 20 : parseBytes(v['min-size'], '--min-size');
   process.stdout.write(drawMap(pid, minSize, palette(), process.stdout.isTTY === true));
   return EXIT.ok;

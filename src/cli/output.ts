@@ -1,25 +1,115 @@
 /**
- * Where a command's text goes, and how often. Invariant: a file is only ever replaced whole
- * (temp file in its directory + rename), so a reader such as node_exporter's textfile
- * collector never sees half a report; a watching TTY is redrawn in place, anything else appended.
+ * Where a command's text goes, and how often. Invariant: a rename replaces only a regular file
+ * (or creates one), whole — temp file in its directory + rename — so a reader such as
+ * node_exporter's textfile collector never sees half a report, and a device, FIFO, directory
+ * or anything else at --output is never replaced: a character device or FIFO is written
+ * directly like standard output, the rest is refused before anything is read. A watching TTY
+ * is redrawn in place; any other stream is appended to.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliError, colorEnabled, terminalWidth } from './ui';
+import { CliError, UsageError, colorEnabled, terminalWidth } from './ui';
 
-/** Replace `file` with `text` in one step: readers see the old content or the new, never a mix. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+/** What `--output FILE` names, as far as writing a report there goes. */
+export type OutputTarget =
+  /** Replace (or create) the regular file at `file` by rename; `mode` is the old file's, kept. */
+  | { kind: 'file'; file: string; mode?: number }
+  /** Write straight into a character device or FIFO (/dev/null, a named pipe), as a stream. */
+  | { kind: 'stream'; file: string };
+
+function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isBlockDevice()) return 'a block device (a disk: a report will not be written over it)';
+  if (st.isSocket()) return 'a socket';
+  return 'neither a file nor a device';
+}
+
+/**
+ * Judge what is at `given` now, following a symlink to what it names. Returns where to write,
+ * or the sentence saying why not. A symlink to a regular file is kept: its target is replaced.
+ */
+export function judgeOutput(given: string): OutputTarget | { refused: string } {
+  let st: fs.Stats;
   try {
-    fs.writeFileSync(tmp, text, { mode: 0o644 });
+    st = fs.lstatSync(given);
+  } catch (e) {
+    // Nothing there yet: a new file (a missing directory fails at the write, exit 1).
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'file', file: given };
+    throw new CliError(`cannot write ${given}: ${(e as Error).message}`, { cause: e, code: 'ERR_HUGESPAN_OUTPUT' });
+  }
+  let file = given;
+  if (st.isSymbolicLink()) {
+    try {
+      file = fs.realpathSync(given);
+      st = fs.statSync(file);
+    } catch {
+      return { refused: `--output ${given} is a symlink to nothing (${fs.readlinkSync(given)}); name a file, a device or a FIFO` };
+    }
+  }
+  if (st.isFile()) return { kind: 'file', file, mode: st.mode & 0o7777 };
+  if (st.isCharacterDevice() || st.isFIFO()) return { kind: 'stream', file };
+  const what = kindOf(st);
+  return { refused: `--output ${given} is ${file === given ? '' : `a symlink to ${file}, `}${what}; name a file, a device or a FIFO` };
+}
+
+/** judgeOutput before anything is read: a refusal is the user's to fix (exit 2). */
+export function outputTarget(given: string): OutputTarget {
+  if (given === '') throw new UsageError("--output wants a file name (or '-' for standard output)");
+  const t = judgeOutput(given);
+  if ('refused' in t) throw new UsageError(t.refused);
+  return t;
+}
+
+/** Replace the regular file `file` with `text` in one step: readers see the old content or the new, never a mix. */
+export function writeFileAtomic(file: string, text: string, mode?: number): void {
+  // Random and O_EXCL: never follow or reuse something already at the temp name.
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let created = false;
+  try {
+    const fd = fs.openSync(tmp, 'wx', 0o644);
+    created = true;
+    try {
+      fs.writeFileSync(fd, text);
+      if (mode !== undefined) fs.fchmodSync(fd, mode);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new CliError(`cannot write ${file}: ${(e as Error).message}`);
+    if (created) fs.rmSync(tmp, { force: true });
+    throw new CliError(`cannot write ${file}: ${(e as Error).message}`, { cause: e, code: 'ERR_HUGESPAN_OUTPUT' });
   }
 }
 
+/**
+ * A character device or FIFO, opened once (for a FIFO that waits for a reader) and kept open,
+ * so a FIFO's reader sees one stream, not an end of file after each frame.
+ */
+function streamWriter(file: string): (text: string) => void {
+  let fd: number | undefined;
+  return (text) => {
+    try {
+      if (fd === undefined) {
+        // No O_CREAT: if the device went away meanwhile, fail rather than make a file there.
+        fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NOCTTY);
+        const st = fs.fstatSync(fd);
+        if (!st.isCharacterDevice() && !st.isFIFO()) {
+          fs.closeSync(fd);
+          fd = undefined;
+          throw new Error('it is no longer a device or FIFO');
+        }
+      }
+      fs.writeFileSync(fd, text);
+    } catch (e) {
+      throw new CliError(`cannot write ${file}: ${(e as Error).message}`, { cause: e, code: 'ERR_HUGESPAN_OUTPUT' });
+    }
+  };
+}
+
 export interface Destination {
+  /** Where the text goes: standard output, a file replaced whole each time, or a device/FIFO. */
+  readonly kind: 'stdout' | 'file' | 'stream';
   write(text: string): void;
   /** Frames pile up one after another (piped stdout while watching): one-line JSON suits it. */
   readonly appending: boolean;
@@ -29,14 +119,30 @@ export interface Destination {
   readonly width: number;
 }
 
-export function destination(options: { output?: string; watching: boolean }): Destination {
+/** `output`: the --output value already judged by outputTarget(); undefined for standard output. */
+export function destination(options: { output?: OutputTarget; watching: boolean }): Destination {
   const { output, watching } = options;
-  if (output !== undefined) return { write: (text) => writeFileAtomic(output, text), appending: false, colour: false, width: 80 };
+  if (output?.kind === 'stream') return { kind: 'stream', write: streamWriter(output.file), appending: watching, colour: false, width: 80 };
+  if (output) {
+    return {
+      kind: 'file',
+      write(text) {
+        // Judged again at every write: under --watch the path may have become something else.
+        const now = judgeOutput(output.file);
+        if ('refused' in now || now.kind !== 'file') throw new CliError(`cannot write ${output.file}: it is no longer a regular file`, { code: 'ERR_HUGESPAN_OUTPUT' });
+        writeFileAtomic(now.file, text, now.mode ?? output.mode);
+      },
+      appending: false,
+      colour: false,
+      width: 80,
+    };
+  }
   const tty = process.stdout.isTTY === true;
   const width = terminalWidth();
-  if (!watching || !tty) return { write: (text) => void process.stdout.write(text), appending: watching, colour: colorEnabled(), width };
+  if (!watching || !tty) return { kind: 'stdout', write: (text) => void process.stdout.write(text), appending: watching, colour: colorEnabled(), width };
   let first = true;
   return {
+    kind: 'stdout',
     write(text) {
       // Home the cursor and overwrite: each line erases its own tail, then the rest of the
       // screen goes; clearing everything first would flicker at every frame.

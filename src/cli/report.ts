@@ -6,10 +6,10 @@
 import { hostInfo, HostInfo } from '../native/host';
 import type { Vma } from '../native/smaps';
 import { readProcess, scan, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters } from './proc';
-import { renderProcessTable, renderSystemTable } from './report-text';
+import { renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
 import { processMetrics, systemMetrics } from './openmetrics';
-import { destination, repeat } from './output';
-import { EXIT, Palette, UsageError, parseCommandArgs, parseNumber, formatPercent, palette } from './ui';
+import { destination, outputTarget, repeat, OutputTarget } from './output';
+import { EXIT, Palette, UsageError, parseCommandArgs, parseNumber, parsePid, formatPercent, palette } from './ui';
 
 // --- the JSON schema (version 1). Fields may be added; none will change meaning or vanish. ---
 
@@ -236,20 +236,67 @@ export function systemReport(options: { all: boolean }): SystemReport {
   };
 }
 
+// --- the gate ---
+
+/**
+ * Why a report's coverage is no measurement, or undefined when it is one: huge pages were
+ * impossible (no THP in the kernel, enabled=never, prctl for the process), or there was no
+ * anonymous memory to be on them. A 0% there is not "below" anything, nor at or above it.
+ */
+export function unmeasurable(r: ProcessReport | SystemReport): string | undefined {
+  if (r.kind === 'process') {
+    const blocked = thpBlocked(r.thp, r.thpDisabled);
+    if (blocked) return blocked;
+    if (r.totals.anonymous === 0) return `pid ${r.pid} has no anonymous memory, so nothing that could be on huge pages`;
+    return undefined;
+  }
+  const blocked = thpBlocked(r.thp, null);
+  if (blocked) return blocked;
+  if (r.memory.anonymous === 0) return 'the system has no anonymous memory (meminfo AnonPages 0)';
+  return undefined;
+}
+
+export type UnmeasurablePolicy = 'pass' | 'fail';
+
+/**
+ * --min-coverage's answer for a report: the exit code and the line for stderr (none when it
+ * passes). Without `policy` an unmeasurable coverage is neither pass nor fail: exit 4.
+ */
+export function gate(r: ProcessReport | SystemReport, min: number, policy?: UnmeasurablePolicy): { exit: number; line?: string } {
+  const why = unmeasurable(r);
+  if (why !== undefined) {
+    if (policy === 'pass') return { exit: EXIT.ok };
+    if (policy === 'fail') return { exit: EXIT.belowMinCoverage, line: `no coverage to judge (${why}); --unmeasurable fail counts that as below --min-coverage ${formatPercent(min)}` };
+    return { exit: EXIT.unmeasurable, line: `--min-coverage cannot judge: ${why} (--unmeasurable pass|fail decides)` };
+  }
+  const coverage = r.kind === 'process' ? r.totals.coverage : r.memory.coverage;
+  if (coverage < min) return { exit: EXIT.belowMinCoverage, line: `coverage ${formatPercent(coverage)} is below --min-coverage ${formatPercent(min)}` };
+  return { exit: EXIT.ok };
+}
+
 // --- the command ---
 
 export const usage = `usage: hugespan report [--pid PID] [--all] [--json | --format table|json|openmetrics]
-                       [--watch SECONDS] [--min-coverage R] [--output FILE] [--exact | --no-exact]
+                       [--watch SECONDS] [--min-coverage R [--unmeasurable pass|fail]]
+                       [--output FILE] [--exact | --no-exact]
 
 How much memory is on transparent huge pages: one process (--pid), or the whole system.
 
-  --pid PID          one process: its THP status, totals, and its anonymous VMAs by size
+  --pid PID          one process (decimal, below the host's pid_max): its THP status, totals,
+                     and its anonymous VMAs by size
   --all              every VMA (with --pid) or every readable process (without), not the top ones
   --json             the same as --format json (schema 1, see the README)
   --format F         table (default), json, or openmetrics (Prometheus text exposition)
-  --watch SECONDS    report again every SECONDS until interrupted (Ctrl-C)
-  --min-coverage R   exit 3 when coverage (0..1) is below R, for CI gates
-  --output FILE      write FILE atomically (temp file + rename) instead of stdout
+  --watch SECONDS    report again every SECONDS until interrupted (Ctrl-C); with openmetrics
+                     only into an --output file, which is rewritten whole each time
+  --min-coverage R   exit 3 when coverage (0..1) is below R, for CI gates; exit 4 when there is
+                     no coverage to judge: THP impossible for the process (prctl), host
+                     (enabled=never) or kernel, or no anonymous memory
+  --unmeasurable A   with --min-coverage: count "no coverage to judge" as pass (exit 0) or
+                     fail (exit 3) instead of exit 4
+  --output FILE      write FILE instead of stdout: a regular file is replaced atomically (temp
+                     file + rename), a device or FIFO is written directly; a directory or
+                     anything else is refused (exit 2); '-' is stdout
   --exact            huge bytes per VMA from PAGEMAP_SCAN, exact to the page (default; Linux >= 6.7)
   --no-exact         huge bytes from smaps AnonHugePages per VMA only`;
 
@@ -264,7 +311,9 @@ interface ReportArgs {
   /** Hidden: stop after this many frames (tests). */
   count?: number;
   minCoverage?: number;
-  output?: string;
+  unmeasurable?: UnmeasurablePolicy;
+  /** Where --output points, judged before anything is read; undefined: standard output ('-' too). */
+  output?: OutputTarget;
   exact: boolean;
   help: boolean;
 }
@@ -278,26 +327,40 @@ function parseReportArgs(argv: string[]): ReportArgs {
     watch: { type: 'string' },
     count: { type: 'string' },
     'min-coverage': { type: 'string' },
+    unmeasurable: { type: 'string' },
     output: { type: 'string' },
     exact: { type: 'boolean' },
     'no-exact': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
+  if (v.help) return { all: false, format: 'table', exact: true, help: true };
   const format = (v.format ?? (v.json ? 'json' : 'table')) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format wants table, json or openmetrics, not '${v.format}'`);
   if (v.json && format !== 'json') throw new UsageError(`--json and --format ${format} disagree; give one of them`);
   if (v.exact && v['no-exact']) throw new UsageError('--exact and --no-exact disagree; give one of them');
-  return {
-    pid: v.pid === undefined ? undefined : parseNumber(v.pid, '--pid', { min: 1, integer: true }),
+  const policy = v.unmeasurable;
+  if (policy !== undefined && policy !== 'pass' && policy !== 'fail') throw new UsageError(`--unmeasurable wants pass or fail, not '${policy}'`);
+  if (policy !== undefined && v['min-coverage'] === undefined) throw new UsageError('--unmeasurable only means something with --min-coverage');
+  const args: ReportArgs = {
+    pid: v.pid === undefined ? undefined : parsePid(v.pid),
     all: v.all ?? false,
     format,
     watch: v.watch === undefined ? undefined : parseNumber(v.watch, '--watch', { min: 0.1 }),
     count: v.count === undefined ? undefined : parseNumber(v.count, '--count', { min: 1, integer: true }),
     minCoverage: v['min-coverage'] === undefined ? undefined : parseNumber(v['min-coverage'], '--min-coverage', { min: 0, max: 1 }),
-    output: v.output,
+    unmeasurable: policy,
+    // '-' is standard output, as everywhere on Unix; anything else is judged now, before any reading.
+    output: v.output === undefined || v.output === '-' ? undefined : outputTarget(v.output),
     exact: !v['no-exact'],
-    help: v.help ?? false,
+    help: false,
   };
+  // One stream of several '# EOF'-terminated documents is valid to no scraper; a file
+  // rewritten whole each time is one document whenever it is read.
+  if (args.format === 'openmetrics' && args.watch !== undefined && args.output?.kind !== 'file') {
+    const where = args.output ? `${v.output} (a device or FIFO)` : 'standard output';
+    throw new UsageError(`--watch with --format openmetrics needs --output FILE, rewritten whole each time: back-to-back documents on ${where} are not valid OpenMetrics`);
+  }
+  return args;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -309,17 +372,16 @@ export async function run(argv: string[]): Promise<number> {
   const out = destination({ output: args.output, watching: args.watch !== undefined });
   const paint = palette(out.colour);
   let seen = false;
-  const coverage = await repeat(args.watch, args.count, () => {
+  const last = await repeat(args.watch, args.count, () => {
     const report = args.pid === undefined ? systemReport({ all: args.all }) : processReport(args.pid, { exact: args.exact, seen });
     seen = true;
     out.write(render(report, args, { compact: out.appending, paint, width: out.width }));
-    return report.kind === 'process' ? report.totals.coverage : report.memory.coverage;
+    return report;
   });
-  if (args.minCoverage !== undefined && coverage < args.minCoverage) {
-    process.stderr.write(`hugespan: coverage ${formatPercent(coverage)} is below --min-coverage ${formatPercent(args.minCoverage)}\n`);
-    return EXIT.belowMinCoverage;
-  }
-  return EXIT.ok;
+  if (args.minCoverage === undefined) return EXIT.ok;
+  const verdict = gate(last, args.minCoverage, args.unmeasurable);
+  if (verdict.line) process.stderr.write(`hugespan: ${verdict.line}\n`);
+  return verdict.exit;
 }
 
 function render(r: ProcessReport | SystemReport, args: ReportArgs, style: { compact: boolean; paint: Palette; width: number }): string {

@@ -3,38 +3,83 @@
  * Invariant: nothing here knows about memory; colour and redrawing happen only where a person
  * is watching (a TTY, NO_COLOR unset), so piped output is plain, stable text.
  */
+import { readFileSync } from 'node:fs';
 import { inspect, parseArgs, ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'];
 
-/** The exit codes every command returns. */
-export const EXIT = { ok: 0, error: 1, usage: 2, belowMinCoverage: 3 } as const;
+/**
+ * The exit codes every command returns. `unmeasurable`: --min-coverage was asked to judge a
+ * coverage that cannot exist (THP off for the process or host, no THP in the kernel, no
+ * anonymous memory), so it neither passed nor failed.
+ */
+export const EXIT = { ok: 0, error: 1, usage: 2, belowMinCoverage: 3, unmeasurable: 4 } as const;
 
 /** The user asked for something that cannot be done as asked: exit 2, with a usage hint. */
 export class UsageError extends Error {
   override name = 'UsageError';
+  readonly code = 'ERR_HUGESPAN_USAGE';
 }
 
 /** A failure the message fully explains (no such pid, not permitted …): exit 1, no stack. */
 export class CliError extends Error {
   override name = 'CliError';
+  readonly code: string;
+  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? 'ERR_HUGESPAN_CLI';
+  }
 }
 
 // --- arguments ---
 
 /**
  * node:util parseArgs with the CLI's rules (options only, no positionals) whose complaints
- * become UsageErrors.
+ * become UsageErrors. An option that takes a value may be given once: taking the last of two
+ * would hide a mistake (`--pid 1 --pid 2` is not one process).
  */
 export function parseCommandArgs<const O extends Options>(argv: string[], options: O): Values<O> {
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false, tokens: true });
   } catch (e) {
     // Node explains in up to three lines; the first two say it, the third is a workaround.
     if (String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw new UsageError((e as Error).message.split('\n').slice(0, 2).join(' '));
     throw e;
   }
+  const given = new Map<string, string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option' || options[t.name]?.type !== 'string') continue;
+    const before = given.get(t.name);
+    if (before !== undefined) throw new UsageError(`--${t.name} given twice ('${before}', then '${t.value}'): give it once`);
+    given.set(t.name, t.value ?? '');
+  }
+  return parsed.values as Values<O>;
+}
+
+/** PID_MAX_LIMIT on 64-bit Linux: the ceiling when /proc/sys/kernel/pid_max cannot be read. */
+const PID_MAX_LIMIT = 4194304;
+
+/** The host's pid_max: every pid is below it. */
+export function pidMax(): number {
+  try {
+    const n = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim());
+    return Number.isSafeInteger(n) && n > 1 ? n : PID_MAX_LIMIT;
+  } catch {
+    return PID_MAX_LIMIT;
+  }
+}
+
+/**
+ * A pid as the kernel writes one: decimal digits, 1 to pid_max − 1. Number() alone would take
+ * '0x10', '1e1' or ' 7 ' as pids, and a huge one would reach the addon as an internal range error.
+ */
+export function parsePid(text: string, flag = '--pid'): number {
+  const max = pidMax() - 1;
+  const n = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= max)) throw new UsageError(`${flag} wants a process id, decimal from 1 to ${max} (pid_max is ${max + 1}), not '${text}'`);
+  return n;
 }
 
 /** A number option checked against its range; `integer` refuses fractions. */
@@ -214,14 +259,16 @@ export function progressBar(label: string, total: number, stream: NodeJS.WriteSt
 
 /**
  * The one place an error becomes an exit code and a line on stderr: `hugespan: message`.
- * The stack appears only with --debug, and only for errors that are not already the whole story.
+ * A usage error adds one hint line (`hint`, e.g. "Try 'hugespan report --help'."), never the
+ * whole help. The stack appears only with --debug, and only for errors that are not already
+ * the whole story.
  */
-export function reportFailure(e: unknown, options: { debug?: boolean; usage?: string } = {}): number {
+export function reportFailure(e: unknown, options: { debug?: boolean; hint?: string } = {}): number {
   const err = e instanceof Error ? e : new Error(String(e));
   const message = err.message.replace(/^hugespan: /, '');
   process.stderr.write(`hugespan: ${message}\n`);
   if (err instanceof UsageError) {
-    process.stderr.write(`${options.usage ?? "run 'hugespan --help' for usage"}\n`);
+    process.stderr.write(`${options.hint ?? "Try 'hugespan --help'."}\n`);
     return EXIT.usage;
   }
   // inspect() shows the cause too: the addon's own error behind a sentence such as "no process".

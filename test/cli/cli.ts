@@ -5,8 +5,9 @@
  */
 import { spawn, spawnSync, ChildProcess, SpawnSyncOptions } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { ADDON, ROOT } from '../support/child';
+import { ROOT } from '../support/child';
 import { hugePageSize } from '../../src/native/host';
 import { MiB } from '../support/thp';
 
@@ -19,11 +20,49 @@ export interface CliResult {
   stderr: string;
 }
 
-/** hugespan with `args`; colour and terminal variables are cleared unless `env` sets them. */
-export function cli(args: string[], options: SpawnSyncOptions = {}): CliResult {
+/** hugespan with `args`; colour and terminal variables are cleared unless `env` sets them. `main`: another copy of the CLI. */
+export function cli(args: string[], options: SpawnSyncOptions & { main?: string } = {}): CliResult {
+  const { main = CLI, ...spawnOptions } = options;
   const env = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...options.env };
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 50000, ...options, env });
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 50000, ...spawnOptions, env });
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+export interface PortableCli {
+  /** hugespan `args`, run from the copy as the given user. */
+  run(args: string[]): CliResult;
+  /** Why the copy still cannot run as that user (from a probe that loads the addon), if it cannot. */
+  skip?: string;
+  /** Remove the copy. */
+  dispose(): void;
+}
+
+/** Everyone may enter the directories and read the files (and run what was executable). */
+function openToAll(p: string): void {
+  const st = fs.statSync(p);
+  fs.chmodSync(p, st.isDirectory() || st.mode & 0o100 ? 0o755 : 0o644);
+  if (st.isDirectory()) for (const e of fs.readdirSync(p)) openToAll(path.join(p, e));
+}
+
+/**
+ * The built CLI as another user (`uid`, `gid`) runs it, wherever this clone lives: a clone in a
+ * directory that user cannot enter (/root and every mktemp -d are 0700) is out of its reach, so
+ * what the CLI loads at run time — dist/, the addon, package.json; no node_modules — is copied
+ * into a fresh temporary directory open to all, and run from there.
+ */
+export function portableCli(as: { uid: number; gid: number }): PortableCli {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-cli-'));
+  const release = path.join(ROOT, 'build', 'Release');
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+  for (const f of fs.readdirSync(release).filter((f) => f.endsWith('.node'))) fs.copyFileSync(path.join(release, f), path.join(dir, 'build', 'Release', f));
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  openToAll(dir);
+  const options = { uid: as.uid, gid: as.gid, cwd: dir, main: path.join(dir, 'dist', 'cli', 'main.js') };
+  // `report --help` loads the report command and with it the addon: what every test here needs.
+  const probe = cli(['report', '--help'], options);
+  const skip = probe.status === 0 ? undefined : `uid ${as.uid} cannot run even a copy of hugespan in ${dir} (exit ${probe.status}): ${probe.stderr.split('\n')[0]}`;
+  return { run: (args) => cli(args, options), skip, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Whether script(1) is here to give the CLI a real terminal (a pty). */
@@ -71,19 +110,19 @@ export interface Target {
 
 // Each region sits inside its own mapping with an untouched huge page of margin either side:
 // the margins carry no hg/nh flag, so the region is one VMA whatever the kernel puts next to
-// it. The mapping handles are kept: a collected handle unmaps its memory.
+// it. The target uses the package's public API (a Mapping only ever touches memory it mapped);
+// the Mappings are kept: a collected Mapping unmaps its memory.
 const target = (thpDisabled: boolean): string => `
-  const binding = require(${JSON.stringify(ADDON)});
-  ${thpDisabled ? 'binding.setThpDisabled(true);' : ''}
+  const { Mapping, setThpDisabledForSelf } = require(${JSON.stringify(ROOT)});
+  ${thpDisabled ? 'setThpDisabledForSelf(true);' : ''}
   const H = ${H};
   const kept = [];
   const region = (length, advice, touched) => {
-    const m = binding.map(length + 2 * H, H, true);
+    const m = new Mapping(length + 2 * H, { align: 'hugepage', commit: true });
     kept.push(m);
-    const start = m.address + H;
-    binding.madvise(start, length, advice);
-    binding.touch(start, touched);
-    return { start, end: start + length };
+    m.advise(advice, H, length);
+    m.touch(H, touched);
+    return { start: m.address + H, end: m.address + H + length };
   };
   const layout = {
     huge: region(${32 * MiB}, 'hugepage', ${32 * MiB}),
@@ -134,6 +173,23 @@ export function statFields(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What the host itself rules out, read straight from sysfs (not through the code under test):
+ * the reason hugespan gives when no process here can have huge pages, else undefined. Where it
+ * is set, it wins over a process's own prctl switch in every line hugespan prints.
+ */
+export function hostThpBlock(): string | undefined {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(`/sys/kernel/mm/transparent_hugepage/${f}`, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  if (!(Number(read('hpage_pmd_size')) > 0)) return 'this kernel has no transparent huge pages';
+  return /\[never\]/.test(read('enabled') ?? '') ? 'THP is off host-wide (enabled=never)' : undefined;
 }
 
 /** The hex form hugespan prints a region's range in (as smaps does). */

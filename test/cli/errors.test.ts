@@ -1,15 +1,22 @@
 /**
  * Every way hugespan can be refused gives its own one-line message and exit code: usage
- * errors exit 2 with a hint; no such pid, a pid we may not read, a kernel thread, a zombie and
- * a pid that exits while watched exit 1, without a stack trace.
+ * errors exit 2 with one hint line and nothing on stdout; help goes to stdout only when asked;
+ * no such pid, a pid we may not read, a kernel thread, a zombie and a pid that exits while
+ * watched exit 1, without a stack trace.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { cli, cliOnTty, CLI, hasScript, startSleeper, statFields } from './cli';
+import { cli, cliOnTty, CLI, hasScript, portableCli, startSleeper, statFields } from './cli';
 
-/** PID_MAX_LIMIT: pids are always below it, so no process ever has it. */
-const NO_SUCH_PID = 4194304;
+/** The host's pid_max, read here rather than from the code under test. */
+const PID_MAX = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+/** A valid pid no process has: pids are handed out upwards, so the top one is free but for a wrap. */
+const NO_SUCH_PID = (() => {
+  for (let pid = PID_MAX - 1; pid > 1; pid--) if (!fs.existsSync(`/proc/${pid}`)) return pid;
+  throw new Error('every pid is in use');
+})();
 const PF_KTHREAD = 0x00200000;
+const pidWants = (text: string) => `--pid wants a process id, decimal from 1 to ${PID_MAX - 1} (pid_max is ${PID_MAX}), not '${text}'`;
 
 const stops: (() => Promise<void>)[] = [];
 afterAll(() => Promise.all(stops.map((stop) => stop())));
@@ -18,15 +25,32 @@ function expectOneLine(stderr: string, message: string): void {
   expect(stderr).toBe(`hugespan: ${message}\n`);
 }
 
-describe('usage errors: exit 2 and a hint', () => {
+describe('usage errors: exit 2, one line and a one-line hint', () => {
   it.each([
     [['report', '--bogus'], "Unknown option '--bogus'"],
-    [['report', '--pid', 'abc'], "--pid wants an integer ≥ 1, not 'abc'"],
-    [['report', '--pid', '0'], "--pid wants an integer ≥ 1, not '0'"],
+    [['report', '--pid', 'abc'], pidWants('abc')],
+    [['report', '--pid', '0'], pidWants('0')],
+    // Number() would take these as 16, 10, 7 and 7; a pid is decimal digits only.
+    [['report', '--pid', '0x10'], pidWants('0x10')],
+    [['report', '--pid', '1e1'], pidWants('1e1')],
+    [['report', '--pid', ' 7'], pidWants(' 7')],
+    [['report', '--pid', '+7'], pidWants('+7')],
+    [['report', '--pid', '7.0'], pidWants('7.0')],
+    // Beyond pid_max no process can exist; this one used to reach the addon as its range error.
+    [['report', '--pid', '99999999999'], pidWants('99999999999')],
+    [['report', '--pid', String(PID_MAX)], pidWants(String(PID_MAX))],
+    [['map', '--pid', '0x10'], pidWants('0x10')],
+    // A repeat used to take the last silently.
+    [['report', '--pid', '1', '--pid', '2'], "--pid given twice ('1', then '2'): give it once"],
+    [['map', '--pid', '1', '--pid', '1'], "--pid given twice ('1', then '1'): give it once"],
+    [['report', '--format', 'json', '--format', 'table'], "--format given twice ('json', then 'table'): give it once"],
     [['report', '--format', 'xml'], "--format wants table, json or openmetrics, not 'xml'"],
     [['report', '--json', '--format', 'table'], '--json and --format table disagree; give one of them'],
     [['report', '--min-coverage', '1.5'], "--min-coverage wants a number from 0 to 1, not '1.5'"],
+    [['report', '--min-coverage', '0.5', '--unmeasurable', 'maybe'], "--unmeasurable wants pass or fail, not 'maybe'"],
+    [['report', '--unmeasurable', 'pass'], '--unmeasurable only means something with --min-coverage'],
     [['report', '--watch', '0'], "--watch wants a number ≥ 0.1, not '0'"],
+    [['report', '--output', ''], "--output wants a file name (or '-' for standard output)"],
     [['report', 'extra'], "Unexpected argument 'extra'. This command does not take positional arguments"],
     [['map'], 'map needs --pid PID'],
     [['map', '--pid', '1', '--min-size', '4Q'], "--min-size wants a size such as 4M, 2MiB, 1G or 65536, not '4Q'"],
@@ -34,15 +58,26 @@ describe('usage errors: exit 2 and a hint', () => {
     const r = cli(args);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`hugespan: ${message}\nrun 'hugespan ${args[0]} --help' for its options\n`);
+    expect(r.stderr).toBe(`hugespan: ${message}\nTry 'hugespan ${args[0]} --help'.\n`);
   });
 
-  it('an unknown command, or none, prints the command list', () => {
-    for (const args of [['frobnicate'], []]) {
+  // These used to print the whole command list on stderr.
+  it.each([
+    [['frobnicate'], "unknown command 'frobnicate'; the commands are report, map and lab"],
+    [[], 'which command? report, map or lab'],
+    [['--json', 'report'], "'--json' is not a command; options go after one: hugespan report|map|lab [options]"],
+    [['help', 'frobnicate'], "no help on 'frobnicate': the commands are report, map and lab"],
+  ])('no command, or not one: %j', (args, message) => {
+    expect(cli(args)).toEqual({ status: 2, stdout: '', stderr: `hugespan: ${message}\nTry 'hugespan --help'.\n` });
+  });
+
+  it('help goes to stdout, exit 0, only when asked: -h, --help, help, help COMMAND', () => {
+    for (const args of [['-h'], ['--help'], ['help']]) {
       const r = cli(args);
-      expect(r.status).toBe(2);
-      expect(r.stderr).toMatch(/^hugespan: (unknown command 'frobnicate'|which command\? report, map or lab)\nusage: hugespan <command>/);
+      expect(r).toMatchObject({ status: 0, stderr: '' });
+      expect(r.stdout).toMatch(/^usage: hugespan <command>[\s\S]*exit codes: 0 ok, 1 runtime error, 2 usage error, 3 coverage below --min-coverage,\s+4 --min-coverage cannot judge/);
     }
+    expect(cli(['help', 'report'])).toMatchObject({ status: 0, stderr: '', stdout: expect.stringMatching(/^usage: hugespan report /) });
   });
 
   it('--help and --version succeed on stdout', () => {
@@ -69,20 +104,25 @@ describe('processes that cannot be read: exit 1, one line', () => {
   });
 
   // As root every process is readable, so ask as nobody; as a user, pid 1 is someone else's.
+  // Nobody runs a copy of the built CLI from a directory anyone may enter (portableCli), so
+  // this does not depend on where the clone lives (/root and mktemp -d dirs are 0700).
   const asRoot = process.getuid?.() === 0;
-  const foreign = asRoot || fs.statSync('/proc/1').uid !== process.getuid?.();
-  (foreign ? it : it.skip)(`a process we may not read${foreign ? '' : ' [skipped: pid 1 is ours]'}`, () => {
+  const nobody = asRoot ? portableCli({ uid: 65534, gid: 65534 }) : undefined;
+  afterAll(() => nobody?.dispose());
+  const cannot = !asRoot && fs.statSync('/proc/1').uid === process.getuid?.() ? 'pid 1 is ours' : nobody?.skip;
+  if (cannot) process.stderr.write(`hugespan: skipping "a process we may not read": ${cannot}\n`);
+  (cannot ? it.skip : it)(`a process we may not read${cannot ? ` [skipped: ${cannot}]` : ''}`, () => {
     const sleeper = startSleeper();
     stops.push(sleeper.stop);
     const pid = asRoot ? sleeper.pid : 1;
-    const as = asRoot ? { uid: 65534, gid: 65534 } : {};
+    const run = nobody ? nobody.run : (args: string[]) => cli(args);
     for (const command of ['report', 'map']) {
-      const r = cli([command, '--pid', String(pid)], as);
+      const r = run([command, '--pid', String(pid)]);
       expect(r.status).toBe(1);
       expectOneLine(r.stderr, `not permitted to read pid ${pid}'s memory map (needs ptrace read access; try as its user or root)`);
     }
     // In the system report such processes are a footnote, not a failure.
-    const all = cli(['report', '--all', '--json'], as);
+    const all = run(['report', '--all', '--json']);
     expect(all.status).toBe(0);
     expect(JSON.parse(all.stdout).unreadable).toBeGreaterThanOrEqual(1);
   });

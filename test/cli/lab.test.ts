@@ -47,10 +47,11 @@ describe('hugespan lab', () => {
     [['--arena', '1M'], "--arena wants a size from 64M to 64G, not '1M'"],
     [['--ops', '0'], "--ops wants an integer from 1 to 10000000, not '0'"],
     [['--bogus'], "Unknown option '--bogus'"],
+    [['--seed', '1', '--seed', '2'], "--seed given twice ('1', then '2'): give it once"],
   ])('%j is a usage error (exit 2)', (args, message) => {
     const r = lab(...args);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`hugespan: ${message}`);
+    expect(r.stderr).toBe(`hugespan: ${message}\nTry 'hugespan lab --help'.\n`);
   });
 });

@@ -1,11 +1,14 @@
 /**
  * `hugespan report --pid`: its numbers equal the layout the target made, in every format, by
- * either method; --output writes whole files, --watch repeats, --min-coverage gates.
+ * either method; --output replaces only regular files (whole) and writes devices and FIFOs
+ * directly, --watch repeats, --min-coverage gates and says when there is nothing to judge.
+ * Expectations follow what this host allows (hostThpBlock), never a flip of its settings.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cli, cliJson, cliOnTty, hasScript, startTarget, range, Target, Region } from './cli';
+import { cli, cliJson, cliOnTty, CLI, hasScript, hostThpBlock, startTarget, range, Target, Region } from './cli';
 import { parseOpenMetrics } from './openmetrics';
 import { itExact, itThp, MiB } from '../support/thp';
 import { pagemapScanSupported } from '../../src/native/coverage';
@@ -132,6 +135,141 @@ describe('report --format openmetrics', () => {
   });
 });
 
+describe('--output: what is at FILE decides how it is written', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-out-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const report = (output: string, ...more: string[]) => cli(['report', '--pid', String(target.pid), '--format', 'openmetrics', '--output', output, ...more], { cwd: dir });
+
+  it('a FIFO is written into, not replaced by a regular file', async () => {
+    const fifo = path.join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const reader = spawn('cat', [fifo]);
+    let got = '';
+    reader.stdout.on('data', (c: Buffer) => (got += c));
+    const closed = new Promise((resolve) => reader.on('close', resolve));
+    const r = report(fifo);
+    // Had the FIFO been renamed over, cat would wait for a writer forever.
+    const timer = setTimeout(() => reader.kill(), 3000);
+    await closed;
+    clearTimeout(timer);
+    expect(r).toMatchObject({ status: 0, stdout: '', stderr: '' });
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+    expect(parseOpenMetrics(got).samples.length).toBeGreaterThanOrEqual(5);
+    expect(fs.readdirSync(dir)).toEqual(['fifo']);
+  });
+
+  // A character device of our own (a copy of /dev/null's node, 1:3) in a temp dir, so that a
+  // regression would replace that copy, never the host's /dev/null.
+  const mknod = (() => {
+    const probe = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-mknod-'));
+    try {
+      const made = spawnSync('mknod', [path.join(probe, 'null'), 'c', '1', '3']);
+      if (made.status !== 0) return `cannot make a device node (${String(made.stderr).trim() || made.error?.message}): not root, or no CAP_MKNOD`;
+      return spawnSync('sh', ['-c', `echo x > ${path.join(probe, 'null')}`]).status === 0 ? undefined : `${os.tmpdir()} does not allow devices (nodev)`;
+    } finally {
+      fs.rmSync(probe, { recursive: true, force: true });
+    }
+  })();
+  (mknod ? it.skip : it)(`a character device is written into and stays a device${mknod ? ` [skipped: ${mknod}]` : ''}`, () => {
+    const dev = path.join(dir, 'null');
+    expect(spawnSync('mknod', [dev, 'c', '1', '3']).status).toBe(0);
+    expect(report(dev)).toMatchObject({ status: 0, stdout: '', stderr: '' });
+    const st = fs.lstatSync(dev);
+    expect(st.isCharacterDevice()).toBe(true);
+    expect(st.rdev).toBe(fs.statSync('/dev/null').rdev);
+    expect(fs.readdirSync(dir)).toEqual(['null']);
+  });
+
+  it.each([
+    ['a directory', (d: string) => fs.mkdirSync(path.join(d, 'out')), 'is a directory'],
+    ['a symlink to a directory', (d: string) => fs.symlinkSync(d, path.join(d, 'out')), `is a symlink to DIR, a directory`],
+    ['a symlink to nothing', (d: string) => fs.symlinkSync(path.join(d, 'gone'), path.join(d, 'out')), 'is a symlink to nothing (DIR/gone)'],
+  ])('%s is refused: exit 2, one line, nothing changed', (_, make, why) => {
+    make(dir);
+    const before = fs.readdirSync(dir).map((f) => [f, fs.lstatSync(path.join(dir, f)).mode]);
+    const out = path.join(dir, 'out');
+    expect(report(out)).toEqual({
+      status: 2,
+      stdout: '',
+      stderr: `hugespan: --output ${out} ${why.replace('DIR', fs.realpathSync(dir))}; name a file, a device or a FIFO\nTry 'hugespan report --help'.\n`,
+    });
+    expect(fs.readdirSync(dir).map((f) => [f, fs.lstatSync(path.join(dir, f)).mode])).toEqual(before);
+  });
+
+  it('a symlink to a regular file: the file is replaced whole, the link and the mode stay', () => {
+    const file = path.join(dir, 'real.prom');
+    fs.writeFileSync(file, 'old\n', { mode: 0o600 });
+    fs.symlinkSync(file, path.join(dir, 'link.prom'));
+    expect(report(path.join(dir, 'link.prom'))).toMatchObject({ status: 0, stdout: '', stderr: '' });
+    expect(fs.lstatSync(path.join(dir, 'link.prom')).isSymbolicLink()).toBe(true);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(parseOpenMetrics(fs.readFileSync(file, 'utf8')).samples.length).toBeGreaterThanOrEqual(5);
+    expect(fs.readdirSync(dir).sort()).toEqual(['link.prom', 'real.prom']);
+  });
+
+  it('--watch with OpenMetrics into a FIFO is refused before the FIFO is opened', () => {
+    const fifo = path.join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // No reader: had it been opened for writing, this would wait until the timeout.
+    const r = report(fifo, '--watch', '0.1', '--count', '2');
+    expect(r).toEqual({
+      status: 2,
+      stdout: '',
+      stderr: `hugespan: --watch with --format openmetrics needs --output FILE, rewritten whole each time: back-to-back documents on ${fifo} (a device or FIFO) are not valid OpenMetrics\nTry 'hugespan report --help'.\n`,
+    });
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it("'-' is standard output, not a file named '-'", () => {
+    const r = cli(['report', '--pid', String(target.pid), '--json', '--output', '-'], { cwd: dir });
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 1, pid: target.pid });
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('--watch with OpenMetrics: one document wherever it is read', () => {
+  it.each([[[]], [['--output', '-']]])('to standard output (%j): refused, exit 2, nothing written', (more) => {
+    // In a directory of its own: were '-' taken as a file name, it would land there.
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-watch-'));
+    const r = cli(['report', '--pid', String(target.pid), '--format', 'openmetrics', '--watch', '0.1', '--count', '2', ...more], { cwd });
+    const left = fs.readdirSync(cwd);
+    fs.rmSync(cwd, { recursive: true, force: true });
+    expect(left).toEqual([]);
+    expect(r).toEqual({
+      status: 2,
+      stdout: '',
+      stderr: "hugespan: --watch with --format openmetrics needs --output FILE, rewritten whole each time: back-to-back documents on standard output are not valid OpenMetrics\nTry 'hugespan report --help'.\n",
+    });
+  });
+
+  it('to a file: rewritten whole each tick, a single valid document whenever it is read', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-watch-'));
+    try {
+      const file = path.join(dir, 'hugespan.prom');
+      const child = spawn(process.execPath, [CLI, 'report', '--pid', String(target.pid), '--format', 'openmetrics', '--watch', '0.1', '--count', '8', '--output', file]);
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c));
+      const documents: string[] = [];
+      const reading = setInterval(() => {
+        if (fs.existsSync(file)) documents.push(fs.readFileSync(file, 'utf8'));
+      }, 15);
+      const status = await new Promise((resolve) => child.on('close', resolve));
+      clearInterval(reading);
+      expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+      documents.push(fs.readFileSync(file, 'utf8'));
+      expect(documents.length).toBeGreaterThan(8);
+      for (const text of documents) expect(parseOpenMetrics(text).samples.length).toBeGreaterThanOrEqual(5);
+      expect(fs.readdirSync(dir)).toEqual(['hugespan.prom']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('report --watch and --min-coverage', () => {
   it('--watch appends one JSON document per line when piped (--count stops it)', () => {
     const r = cli(['report', '--pid', String(target.pid), '--json', '--watch', '0.1', '--count', '3']);
@@ -154,12 +292,18 @@ describe('report --watch and --min-coverage', () => {
     expect(screen.match(/pid \d+ \(node\)/g)).toHaveLength(3);
   });
 
-  it('coverage below --min-coverage: exit 3 with the two numbers; at or above: exit 0', () => {
+  // Where the host rules huge pages out, no coverage is a measurement: the gate cannot judge.
+  const host = hostThpBlock();
+  it(`coverage below --min-coverage: ${host ? `exit 4, nothing to judge (${host})` : 'exit 3 with the two numbers; at or above: exit 0'}`, () => {
     const below = cli(['report', '--pid', String(target.pid), '--min-coverage', '1', '--json']);
+    expect(JSON.parse(below.stdout).pid).toBe(target.pid);
+    if (host) {
+      expect(below).toMatchObject({ status: 4, stderr: `hugespan: --min-coverage cannot judge: ${host} (--unmeasurable pass|fail decides)\n` });
+      return;
+    }
     expect(below.status).toBe(3);
     expect(below.stderr).toMatch(/^hugespan: coverage \d+\.\d% is below --min-coverage 100\.0%\n$/);
-    expect(JSON.parse(below.stdout).pid).toBe(target.pid);
-    expect(cli(['report', '--pid', String(target.pid), '--min-coverage', '0']).status).toBe(0);
+    expect(cli(['report', '--pid', String(target.pid), '--min-coverage', '0'])).toMatchObject({ status: 0, stderr: '' });
   });
 });
 
@@ -170,11 +314,15 @@ describe('a process that turned THP off (prctl)', () => {
   });
   afterAll(() => off?.stop());
 
-  it('says so plainly instead of reporting 0% coverage as a finding', () => {
+  // The host's own refusal (enabled=never, no THP) comes first in what hugespan says.
+  const why = hostThpBlock() ?? 'THP disabled for this process (prctl PR_SET_THP_DISABLE)';
+  const escaped = why.replace(/[()]/g, '\\$&');
+
+  it(`says so plainly instead of reporting 0% coverage as a finding (${why})`, () => {
     const r = cli(['report', '--pid', String(off.pid)]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^THP {7}THP disabled for this process \(prctl PR_SET_THP_DISABLE\): none of its memory can be on huge pages$/m);
-    expect(r.stdout).toMatch(/^on huge pages +0 B {2}coverage -: THP disabled for this process \(prctl PR_SET_THP_DISABLE\), not a measurement$/m);
+    expect(r.stdout).toMatch(new RegExp(`^THP {7}${escaped}: none of its memory can be on huge pages$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^on huge pages +0 B {2}coverage -: ${escaped}, not a measurement$`, 'm'));
     expect(r.stdout).not.toMatch(/coverage 0\.0%/);
   });
 
@@ -184,5 +332,16 @@ describe('a process that turned THP off (prctl)', () => {
     expect(report.totals.anonHugePages).toBe(0);
     expect(vmaOf(report, off.layout.huge)).toMatchObject({ anonymous: 32 * MiB, anonHugePages: 0, coverage: 0 });
     expect(report.vmas.every((v: any) => v.thpEligible === false)).toBe(true);
+  });
+
+  // It used to print "coverage 0.0% is below" and exit 3, while the table said "not a measurement".
+  it('--min-coverage cannot judge it: exit 4 and why; --unmeasurable pass or fail decides', () => {
+    const gate = (...more: string[]) => cli(['report', '--pid', String(off.pid), '--min-coverage', '0.5', ...more]);
+    expect(gate()).toMatchObject({ status: 4, stderr: `hugespan: --min-coverage cannot judge: ${why} (--unmeasurable pass|fail decides)\n` });
+    expect(gate('--unmeasurable', 'pass')).toMatchObject({ status: 0, stderr: '' });
+    expect(gate('--unmeasurable', 'fail')).toMatchObject({
+      status: 3,
+      stderr: `hugespan: no coverage to judge (${why}); --unmeasurable fail counts that as below --min-coverage 50.0%\n`,
+    });
   });
 });

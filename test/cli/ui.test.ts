@@ -2,7 +2,7 @@
  * The terminal helpers every command (lab too) builds on: sizes in and out, aligned tables
  * whatever the colour, colour only where wanted, a progress bar only on a terminal.
  */
-import { parseBytes, parseNumber, formatBytes, formatPercent, renderTable, wrapItems, colorEnabled, palette, progressBar, UsageError } from '../../src/cli/ui';
+import { parseBytes, parseNumber, formatBytes, formatPercent, renderTable, wrapItems, colorEnabled, palette, progressBar, CliError, UsageError } from '../../src/cli/ui';
 import { MiB } from '../support/thp';
 
 /** A stand-in for process.stdout/stderr: records writes, a TTY or not. */
@@ -48,6 +48,12 @@ describe('sizes', () => {
 
   it('formatPercent: one decimal; nothing to measure is "-"', () => {
     expect([1, 0.731, 0, undefined].map(formatPercent)).toEqual(['100.0%', '73.1%', '0.0%', '-']);
+  });
+
+  it('errors carry a code: usage errors one of their own, others theirs or the CLI default', () => {
+    expect(new UsageError('x').code).toBe('ERR_HUGESPAN_USAGE');
+    expect(new CliError('x').code).toBe('ERR_HUGESPAN_CLI');
+    expect(new CliError('x', { code: 'ERR_HUGESPAN_OUTPUT', cause: 1 })).toMatchObject({ code: 'ERR_HUGESPAN_OUTPUT', cause: 1 });
   });
 
   it('parseNumber checks range and integrality', () => {
