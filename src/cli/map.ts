@@ -113,7 +113,7 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
   const vmas = p.vmas.filter((vma) => vma.inode === 0 && holdsAnonymous(vma) && vma.size >= minSize);
   if (!vmas.length) lines.push('', `no anonymous VMA of ${formatBytes(minSize)} or more (--min-size lowers the bar)`);
   for (const vma of vmas) {
-    const c = exact ? scan(pid, vma.start, vma.end) : undefined;
+    const c = exact ? scan(pid, vma.start, vma.end, [vma]) : undefined;
     const frames = Math.ceil(vma.end / hugePage) - Math.floor(vma.start / hugePage);
     const states = c ? frameStates(vma, c.runs, hugePage) : countedStates(vma, frames, hugePage);
     const { cells, per, hugeFrames } = toCells(states, frames, perRow * MAX_ROWS);

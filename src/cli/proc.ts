@@ -87,9 +87,12 @@ export function readProcess(pid: number, seen = false): ProcessMemory {
   return { ...id, vmas, thpDisabled };
 }
 
-/** Exact (PAGEMAP_SCAN) or prorated coverage of part of a process that is being read. */
-export function scan(pid: number, start: number, end: number): Coverage {
-  return readingPid(pid, true, () => coverage(pid, start, end));
+/**
+ * Exact (PAGEMAP_SCAN) or prorated coverage of part of a process that is being read. `vmas`:
+ * the VMAs over [start, end) as just read, for coverage()'s smaps cross-check (no second read).
+ */
+export function scan(pid: number, start: number, end: number, vmas?: readonly Vma[]): Coverage {
+  return readingPid(pid, true, () => coverage(pid, start, end, { vmas }));
 }
 
 /** A VMA holds anonymous memory: the only memory THP backs for a process's own data. */

@@ -177,7 +177,7 @@ export function processReport(pid: number, options: { exact: boolean; seen?: boo
   const vmas = p.vmas.filter(holdsAnonymous).map((v) =>
     // PAGEMAP_SCAN's "huge" covers file THP too, so it measures only anonymous mappings (no
     // inode); a file mapping's copied-on-write pages keep smaps' per-VMA count, exact as well.
-    vmaJson(v, method === 'pagemap_scan' && v.inode === 0 ? scan(pid, v.start, v.end).hugeBytes : v.anonHugePages),
+    vmaJson(v, method === 'pagemap_scan' && v.inode === 0 ? scan(pid, v.start, v.end, [v]).hugeBytes : v.anonHugePages),
   );
   const anonymous = sum(vmas, 'anonymous');
   const anonHugePages = sum(vmas, 'anonHugePages');
