@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <algorithm>
@@ -15,7 +14,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
+#include <unordered_set>
 
 #include "args.h"
 #include "errors.h"
@@ -35,9 +34,6 @@ static std::atomic<int64_t> g_keeping{0};
 static std::atomic<uint64_t> g_orphaned{0};
 static std::atomic<uint64_t> g_nextId{1};
 
-// The tag that marks a handle as this copy's: drawn at load, so a handle made by another
-// copy of the addon (another package version in the same process) is refused, not unwrapped.
-static napi_type_tag g_tag;
 static uint64_t g_maxView = (1ull << 31) - 1;  // until InitLimits reads the runtime's own
 
 // ---- ranges -------------------------------------------------------------------------------
@@ -281,17 +277,27 @@ struct Handle {
   std::shared_ptr<Region> region;
 };
 
+// The handles this copy of the addon made on this thread and that are still alive. A wrapped
+// object's pointer counts only if it is in here: one made by another copy of the addon (another
+// hugespan in the process) or by any other addon is refused, never cast. One hash lookup is far
+// cheaper than a type-tag check (a private-symbol lookup per call, on every madvise).
+static thread_local std::unordered_set<const Handle*> t_handles;
+
+static Handle* Unwrap(napi_env env, napi_value v) {
+  void* data = nullptr;
+  if (napi_unwrap(env, v, &data) != napi_ok || !data) return nullptr;
+  auto* h = static_cast<Handle*>(data);
+  return t_handles.count(h) ? h : nullptr;
+}
+
 // The Region behind the handle at i: made by this copy of the addon, and still mapped.
 static std::shared_ptr<Region> ArgRegion(const Napi::CallbackInfo& info, size_t i, bool mustBeLive = true) {
   Napi::Env env = info.Env();
-  Napi::Value v = info[i];
-  bool ours = false;
-  if (v.IsObject()) napi_check_object_type_tag(env, v, &g_tag, &ours);
-  void* data = nullptr;
-  if (!ours || napi_unwrap(env, v, &data) != napi_ok || !data)
+  Handle* h = Unwrap(env, info[i]);
+  if (!h)
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
                    "The \"handle\" argument must be a mapping handle returned by this addon's map()");
-  auto region = static_cast<Handle*>(data)->region;
+  auto region = h->region;
   if (mustBeLive && !region->live)
     ThrowError(env, "ERR_HUGESPAN_UNMAPPED",
                "This mapping (" + Hex(region->base) + "+" + std::to_string(region->length) +
@@ -388,11 +394,15 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
       Napi::PropertyDescriptor::Value("length", Napi::Number::New(env, static_cast<double>(len)), napi_enumerable),
   });
   auto* h = new Handle{region};
-  if (napi_wrap(env, handle, h, [](napi_env, void* d, void*) { delete static_cast<Handle*>(d); }, nullptr, nullptr) != napi_ok) {
+  auto finalize = [](napi_env, void* d, void*) {
+    t_handles.erase(static_cast<Handle*>(d));
+    delete static_cast<Handle*>(d);
+  };
+  if (napi_wrap(env, handle, h, finalize, nullptr, nullptr) != napi_ok) {
     delete h;  // the region goes with it (unmapped by ~Region)
     ThrowError(env, "ERR_HUGESPAN_INTERNAL", "napi_wrap failed");
   }
-  napi_type_tag_object(env, handle, &g_tag);
+  t_handles.insert(h);
   return handle;
 }
 
@@ -557,13 +567,9 @@ Napi::Value RandomReads(const Napi::CallbackInfo& info) {
   std::vector<std::shared_ptr<Region>> hold(n);  // nothing can unmap them mid-call, but be plain
   uint64_t total = 0;
   for (size_t i = 0; i < n; i++) {
-    Napi::Value h = handles[i];
-    bool ours = false;
-    if (h.IsObject()) napi_check_object_type_tag(env, h, &g_tag, &ours);
-    void* data = nullptr;
-    if (!ours || napi_unwrap(env, h, &data) != napi_ok || !data)
-      ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "handles[" + std::to_string(i) + "] is not a mapping handle of this addon");
-    auto r = static_cast<Handle*>(data)->region;
+    Handle* h = Unwrap(env, handles.Get(static_cast<uint32_t>(i)));
+    if (!h) ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "handles[" + std::to_string(i) + "] is not a mapping handle of this addon");
+    auto r = h->region;
     double o = arr[2 * i], l = arr[2 * i + 1];
     const std::string at = "ranges[" + std::to_string(i) + "]";
     if (!r->live) ThrowError(env, "ERR_HUGESPAN_UNMAPPED", at + ": its mapping was unmapped");
@@ -753,19 +759,8 @@ Napi::Value Limits(const Napi::CallbackInfo& info) {
 }
 
 // buffer.constants.MAX_LENGTH through process.getBuiltinModule (Node >= 20.16); where that is
-// missing, 2^31 - 1, below every supported runtime's limit. The handle tag is drawn here too.
+// missing, 2^31 - 1, below every supported runtime's limit.
 void InitLimits(Napi::Env env) {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    uint64_t t[2] = {0, 0};
-    if (getrandom(t, sizeof t, 0) != sizeof t) {
-      timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      t[0] = reinterpret_cast<uint64_t>(&g_tag) ^ static_cast<uint64_t>(ts.tv_nsec);
-      t[1] = static_cast<uint64_t>(ts.tv_sec) * 0x9e3779b97f4a7c15ull;
-    }
-    g_tag = {t[0], t[1]};
-  });
   try {
     Napi::Value process = env.Global().Get("process");
     if (!process.IsObject()) return;

@@ -1,7 +1,7 @@
 // Mappings this addon created, reached only through their handles (capabilities).
 // Invariants:
-//  - map() returns a handle: a JS object type-tagged with a tag drawn at random when this copy
-//    of the addon loads, wrapping its own Region. Every other call takes a handle and an
+//  - map() returns a handle: a JS object wrapping its own Region, and counted as a handle only
+//    while this copy of the addon has it in its per-thread set of live handles. Every other call takes a handle and an
 //    (offset, length) inside that Region, checked without overflow before any syscall; a
 //    handle is never re-bound, so once its Region is unmapped it reaches nothing, even when
 //    the kernel hands the same addresses to a new mapping. No call takes a raw address.
