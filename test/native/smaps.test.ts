@@ -44,8 +44,10 @@ function setUpEacces(): string | undefined {
   if (String(probe.stdout).trim() === 'loaded') return undefined;
   const why = String(probe.stderr).split('\n').find((l) => /Error|EACCES|denied/.test(l)) ?? probe.error?.message ?? `status ${probe.status}`;
   fs.rmSync(copy, { recursive: true, force: true });
+  // The random directory name out of the reason: a skipped test's title stays the same run to run.
+  const said = why.trim().split(copy).join('<copy>');
   copy = undefined;
-  return `uid ${NOBODY} cannot load a copy of the package from ${os.tmpdir()} (${why.trim()})`;
+  return `uid ${NOBODY} cannot load a copy of the package from ${os.tmpdir()} (${said})`;
 }
 
 const eaccesReason = setUpEacces();
