@@ -12,8 +12,11 @@ export const ADDON = path.join(ROOT, 'build', 'Release', 'hugespan.node');
 const SMAPS = path.join(ROOT, 'dist', 'native', 'smaps.js');
 const MAPPING = path.join(ROOT, 'dist', 'native', 'mapping.js');
 
-/** How long a child may run: long enough for a loaded 2-core host or a sanitizer build. */
-export const CHILD_TIMEOUT_MS = 60000;
+/**
+ * How long a child may run: long enough for a loaded 2-core host or a sanitizer build;
+ * `npm run stress` raises it with HUGESPAN_CHILD_TIMEOUT_MS for its heavier counts.
+ */
+export const CHILD_TIMEOUT_MS = heavyCount('HUGESPAN_CHILD_TIMEOUT_MS', 60000);
 
 export interface ChildResult {
   status: number | null;
