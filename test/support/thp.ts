@@ -11,7 +11,9 @@ const scan = pagemapScanSupported();
 const told = new Set<string>();
 
 export const thpReason: string | undefined = avail.ok ? undefined : avail.reason;
-const scanReason: string | undefined = scan ? undefined : 'the kernel has no PAGEMAP_SCAN (Linux < 6.7): no per-page truth to assert on';
+/** Why itScan tests skip on a kernel without PAGEMAP_SCAN (Linux < 6.7). */
+export const SCAN_REASON = 'the kernel has no PAGEMAP_SCAN (Linux < 6.7): no per-page truth to assert on';
+const scanReason: string | undefined = scan ? undefined : SCAN_REASON;
 const exactReason: string | undefined = thpReason ?? scanReason;
 
 function gated(reason: string | undefined, name: string, fn: () => unknown, timeout?: number): void {

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# npm run test:hosts [-- AXIS...]: the whole jest suite as it would run on hosts unlike this one.
+#   no-scan      PAGEMAP_SCAN fails with ENOTTY, as on Linux < 6.7 (seccomp filter; checked first)
+#   thp-disable  THP off for the process tree (prctl PR_SET_THP_DISABLE), as on a host without THP
+#   always       /sys/kernel/mm/transparent_hugepage/enabled = always   (root only)
+#   never        /sys/kernel/mm/transparent_hugepage/enabled = never    (root only)
+# Default: all four. Each axis must pass with no failed test; an axis that cannot run here is
+# skipped with the reason printed. Exit status: non-zero if any axis failed.
+# Invariant: the THP `enabled` value is put back as it was on any exit — success, failure,
+# Ctrl-C, SIGTERM — before the script ends; nothing is left running (each axis runs in its own
+# process group, killed as a group on a signal).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+
+axes=("$@")
+[ ${#axes[@]} -eq 0 ] && axes=(no-scan thp-disable always never)
+for a in "${axes[@]}"; do
+  case "$a" in no-scan | thp-disable | always | never) ;; *) echo "test:hosts: unknown axis '$a' (no-scan, thp-disable, always, never)" >&2; exit 2 ;; esac
+done
+
+work=$(mktemp -d /tmp/hugespan-hosts.XXXXXX)
+launch=$work/launch
+original=""   # THP enabled value to restore, set only once we have changed it
+child=""      # pid (= process group) of the running axis
+
+restore_thp() {
+  if [ -n "$original" ]; then
+    if echo "$original" > "$thp"; then
+      echo "== restored $thp to '$original'"
+    else
+      echo "!! could not restore $thp to '$original': do it by hand" >&2
+    fi
+    original=""
+  fi
+}
+cleanup() {
+  if [ -n "$child" ]; then kill -TERM -- "-$child" 2>/dev/null; wait "$child" 2>/dev/null; child=""; fi
+  restore_thp
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# A signal: stop the axis, restore, and exit with the signal's status (EXIT runs cleanup).
+trap 'echo "== interrupted" >&2; exit 130' INT
+trap 'echo "== terminated" >&2; exit 143' TERM
+trap 'exit 129' HUP
+
+# Job control: each background job gets its own process group, so a signal can end a whole
+# jest run (workers and the children tests spawn) by that group's id, and nothing else.
+set -m
+
+# Runs "$@" as the axis' process group and waits; `wait` returns at once when a trapped signal
+# arrives, where a foreground command would make bash hold the trap until jest ended.
+run() {
+  "$@" &
+  child=$!
+  wait "$child"
+  local rc=$?
+  child=""
+  return $rc
+}
+
+echo "== host: $(uname -srm), node $(node --version), uid $(id -u)"
+echo "== THP enabled: $(cat "$thp" 2>/dev/null || echo absent)"
+# Tests' child processes load dist/; build it once for all axes (npm test would per axis).
+npm run --silent build || exit 1
+cc -O2 -Wall -Wextra -o "$launch" scripts/hosts/launch.c || { echo "test:hosts: cannot compile scripts/hosts/launch.c" >&2; exit 1; }
+
+declare -A passed failed skipped status
+suite() { # axis-name, launcher command... (none: this host as configured)
+  local name=$1
+  shift
+  local out=$work/$name.json
+  run "$@" node "$root/node_modules/jest/bin/jest.js" --ci --json --outputFile="$out"
+  local rc=$?
+  if [ -s "$out" ]; then
+    read -r p f s < <(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites, r.numPendingTests + r.numTodoTests)' "$out")
+  else
+    p=0 f=1 s=0 # jest wrote no report: it did not finish
+  fi
+  passed[$name]=$p failed[$name]=$f skipped[$name]=$s
+  if [ $rc -eq 0 ] && [ "$f" -eq 0 ]; then status[$name]=ok; else status[$name]=FAILED; fi
+}
+skip() { # axis-name, reason
+  echo "== skipping axis $1: $2"
+  passed[$1]=- failed[$1]=- skipped[$1]=- status[$1]="skipped: $2"
+}
+fail() { # axis-name, reason
+  echo "!! axis $1 failed: $2" >&2
+  passed[$1]=- failed[$1]=- skipped[$1]=- status[$1]="FAILED: $2"
+}
+
+for axis in "${axes[@]}"; do
+  echo
+  echo "==================== axis: $axis ===================="
+  case "$axis" in
+    no-scan)
+      echo "== PAGEMAP_SCAN made to fail with ENOTTY (seccomp filter on ioctl 0xc0606610), as on Linux < 6.7"
+      if ! "$launch" --no-pagemap-scan true 2>"$work/err"; then
+        skip "$axis" "cannot install a seccomp filter here ($(tr '\n' ' ' < "$work/err"))"
+        continue
+      fi
+      # The addon itself must see the ioctl fail with ENOTTY, or this axis tests nothing.
+      seen=$("$launch" --no-pagemap-scan node -e '
+        const { pagemapScanSupported } = require("./dist/native/coverage");
+        const { binding } = require("./dist/native/binding");
+        let code = "(no raw pagemapScan)";
+        if (typeof binding.pagemapScan === "function") {
+          try { binding.pagemapScan("self", 0, 4096); code = "none"; } catch (e) { code = e.code; }
+        }
+        console.log(`supported=${pagemapScanSupported()} errno=${code}`);' 2>&1)
+      echo "== the addon under the filter: $seen"
+      case "$seen" in
+        "supported=false errno=ENOTTY" | "supported=false errno=(no raw pagemapScan)") suite "$axis" "$launch" --no-pagemap-scan ;;
+        *) fail "$axis" "the filter did not take: the addon says '$seen', want supported=false errno=ENOTTY" ;;
+      esac
+      ;;
+    thp-disable)
+      echo "== THP off for the process tree (prctl PR_SET_THP_DISABLE)"
+      seen=$("$launch" --thp-disable node -e 'console.log(require("./dist/native/host").thpDisabledForSelf())' 2>&1)
+      echo "== the addon under the prctl: thpDisabledForSelf() = $seen"
+      if [ "$seen" = true ]; then suite "$axis" "$launch" --thp-disable; else fail "$axis" "prctl did not take ($seen)"; fi
+      ;;
+    always | never)
+      echo "== $thp = $axis"
+      if [ ! -e "$thp" ]; then skip "$axis" "$thp is absent (no THP in this kernel)"; continue; fi
+      if [ "$(id -u)" -ne 0 ]; then skip "$axis" "not root (uid $(id -u)): cannot write $thp; run with sudo -E env PATH=\$PATH"; continue; fi
+      if [ ! -w "$thp" ]; then skip "$axis" "$thp is not writable (read-only sysfs?)"; continue; fi
+      now=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp")
+      [ -z "$original" ] && original=$now
+      if ! echo "$axis" 2>"$work/err" > "$thp"; then
+        restore_thp
+        skip "$axis" "writing $thp failed ($(tr '\n' ' ' < "$work/err"))"
+        continue
+      fi
+      echo "== $thp now: $(cat "$thp") (was '$original'; restored after this axis and on any exit)"
+      suite "$axis"
+      restore_thp
+      ;;
+  esac
+done
+
+echo
+echo "==================== test:hosts summary ===================="
+printf '%-12s %7s %7s %8s  %s\n' axis passed failed skipped result
+bad=0
+for axis in "${axes[@]}"; do
+  printf '%-12s %7s %7s %8s  %s\n' "$axis" "${passed[$axis]}" "${failed[$axis]}" "${skipped[$axis]}" "${status[$axis]}"
+  case "${status[$axis]}" in FAILED*) bad=1 ;; esac
+done
+[ $bad -eq 0 ] && echo "test:hosts: every axis that could run passed" || echo "test:hosts: FAILED"
+exit $bad
