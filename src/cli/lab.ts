@@ -6,7 +6,7 @@
 import { hostInfo, hugePagesAvailable } from '../native/host';
 import { runLab, LabOptions, LabResult } from '../lab/run';
 import type { CoalescePolicy } from '../heap/mheap';
-import { hostJson, thpJson } from './report';
+import { hostJson, thpJson } from '../account/report';
 import { hostLine } from './report-text';
 import { EXIT, UsageError, formatBytes, formatPercent, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
 

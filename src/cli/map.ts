@@ -6,8 +6,8 @@
 import { hostInfo } from '../native/host';
 import { framesOf, Run } from '../native/coverage';
 import type { Vma } from '../native/smaps';
-import { readProcess, scan, holdsAnonymous, coverageRatio } from './proc';
-import { hostJson, thpJson } from './report';
+import { readProcess, scan, holdsAnonymous, coverageRatio } from '../account/proc';
+import { hostJson, thpJson } from '../account/report';
 import { hostLine, thpBlocked, thpStatus } from './report-text';
 import { CliError, EXIT, Palette, UsageError, formatBytes, formatPercent, hex, palette, parseBytes, parseCommandArgs, parsePid, terminalWidth } from './ui';
 

@@ -3,7 +3,7 @@
  * the totals, then a table. Invariant: every number printed is a field of the report value;
  * nothing is measured here, and a coverage THP could not have is never shown as a finding.
  */
-import type { HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from './report';
+import type { HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
 import { Palette, formatBytes, formatPercent, hex, renderTable, wrapItems } from './ui';
 
 /** VMAs the process table lists without --all. */

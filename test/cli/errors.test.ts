@@ -100,7 +100,7 @@ describe('processes that cannot be read: exit 1, one line', () => {
   it('--debug adds the stack and the system error behind the message', () => {
     const r = cli(['report', '--pid', String(NO_SUCH_PID), '--debug']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^hugespan: no process with pid \d+\nCliError: no process[\s\S]*\bat \S[\s\S]*code: 'ENOENT'/);
+    expect(r.stderr).toMatch(/^hugespan: no process with pid \d+\nProcessError: no process[\s\S]*\bat \S[\s\S]*code: 'ENOENT'/);
   });
 
   // As root every process is readable, so ask as nobody; as a user, pid 1 is someone else's.

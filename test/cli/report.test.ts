@@ -28,7 +28,7 @@ describe('report --pid --json', () => {
   });
 
   it('has the schema: version, pid, THP settings, totals, VMAs with hex ranges', () => {
-    expect(report).toMatchObject({ schema: 1, kind: 'process', pid: target.pid, comm: 'node', thpDisabled: false });
+    expect(report).toMatchObject({ schema: 2, kind: 'process', pid: target.pid, comm: 'node', thpDisabled: false });
     expect(report.method).toBe(pagemapScanSupported() ? 'pagemap_scan' : 'smaps');
     expect(report.thp).toEqual(expect.objectContaining({ enabled: expect.any(String), hugePageSize: expect.any(Number), khugepaged: expect.any(Object) }));
     for (const v of report.vmas) {
@@ -72,7 +72,7 @@ describe('report --pid --json', () => {
   it('--format json is --json', () => {
     const r = cli(['report', '--pid', String(target.pid), '--format', 'json']);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 1, pid: target.pid });
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 2, pid: target.pid });
   });
 });
 
@@ -226,7 +226,7 @@ describe('--output: what is at FILE decides how it is written', () => {
   it("'-' is standard output, not a file named '-'", () => {
     const r = cli(['report', '--pid', String(target.pid), '--json', '--output', '-'], { cwd: dir });
     expect(r).toMatchObject({ status: 0, stderr: '' });
-    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 1, pid: target.pid });
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 2, pid: target.pid });
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
