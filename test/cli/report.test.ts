@@ -85,7 +85,7 @@ describe('report --pid as a table', () => {
     expect(out).toContain(`pid ${target.pid} (node)`);
     expect(out).toMatch(/THP enabled=\w+ defrag=\S+ · huge page 2\.0 MiB/);
     expect(out).toContain(pagemapScanSupported() ? 'PAGEMAP_SCAN' : 'smaps AnonHugePages');
-    for (const label of ['anonymous', 'on huge pages', 'eligible, not huge', 'marked nohugepage']) expect(out).toContain(label);
+    for (const label of ['anonymous', 'on huge pages', 'on PMD huge pages', 'in THPs mapped by PTEs', 'on small pages, why']) expect(out).toContain(label);
     const rows = out.split('\n');
     const row = (r: Region) => rows.findIndex((l) => l.startsWith(range(r)));
     // By size: 200 MiB, 32 MiB, 16 MiB, 8 MiB.
