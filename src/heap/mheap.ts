@@ -207,7 +207,32 @@ export class MHeap implements SpanOwner {
       this.setSpan(s.base, s);
     }
     this.setSpans(piece);
+    // Allocating scavenged memory grew the RSS: make up for it, but only past the scavenger's goal
+    // (mheap.go allocSpanLocked → scavengeIfNeededLocked). piece is in use, so it cannot coalesce.
+    if (s.scavenged) this.scavengeIfNeeded(bytes);
     return piece;
+  }
+
+  /**
+   * The runtime's mheap_.scavengeRetainedGoal: what gcPaceScavenger last set (1.1 × next_gc).
+   * Infinity until something paces the heap (a GcModel or a BackgroundScavenger): a bare heap
+   * never scavenges on its own.
+   */
+  scavengeRetainedGoal = Infinity;
+  /** Bytes released by scavengeIfNeeded so far (the synchronous scavenger's share). */
+  releasedOnAlloc = 0;
+
+  /**
+   * mheap.go scavengeIfNeededLocked (go1.13), verbatim: if heapRetained() + size is over the
+   * goal, scavenge min(size, the overage). (retained already includes the pages just
+   * allocated, so they count twice, as in the runtime.) Returns the bytes released.
+   */
+  scavengeIfNeeded(size: number): number {
+    const r = this.retained;
+    if (r + size <= this.scavengeRetainedGoal) return 0;
+    const released = this.scavenge(Math.min(size, r + size - this.scavengeRetainedGoal));
+    this.releasedOnAlloc += released;
+    return released;
   }
 
   /** Return an in-use span to the heap: mark it free, coalesce it with its free neighbours, insert it. */
