@@ -5,20 +5,23 @@
  */
 import { hostInfo, hugePagesAvailable } from '../native/host';
 import { runLab, LabOptions, LabResult } from '../lab/run';
-import type { CoalescePolicy } from '../heap/mheap';
+import { POLICY_NAMES, isPolicyName } from '../heap/policy';
+import type { PolicyName } from '../heap/policy';
 import { hostJson, thpJson } from './report';
 import { hostLine } from './report-text';
 import { EXIT, UsageError, formatBytes, formatPercent, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
 
-const usage = `usage: hugespan lab [--policy coalesce|none|both] [--thp always|host] [--arena SIZE] [--ops N] [--seed S] [--json]
+const usage = `usage: hugespan lab [--policy LIST|both|all] [--thp always|host] [--arena SIZE] [--ops N] [--seed S] [--json]
 
 Runs the Go runtime's 2019 span heap on real memory under a seeded churn of allocations, frees
 and scavenges, ends with a sweep that frees about half of the live spans, asks the kernel to
 collapse what khugepaged would (MADV_COLLAPSE), and compares the heap's count of free huge
 pages with what the kernel really backs — once per policy, on the same workload.
 
-  --policy   coalesce: the seed (re-advise hugepage when a merge makes a new huge page);
-             none: the runtime before it; both (default)
+  --policy   comma-separated, side by side: none (Go 1.13 before the seed), coalesce (the
+             seed: re-advise hugepage when a merge makes a new huge page), density (Go 1.21),
+             filler (TCMalloc Temeraire), hpa (jemalloc); both = coalesce,none (default);
+             all = every policy
   --thp      always (default): advise the arena hugepage, as on a host with THP enabled=always;
              host: leave it to this host's setting
   --arena    the heap's reserved arena (default 512M)
@@ -52,7 +55,11 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const policy = v.policy ?? 'both';
-  if (!['coalesce', 'none', 'both'].includes(policy)) throw new UsageError(`--policy wants coalesce, none or both, not '${policy}'`);
+  const names = policy === 'both' ? ['coalesce', 'none'] : policy === 'all' ? [...POLICY_NAMES] : policy.split(',');
+  const bad = names.find((p) => !isPolicyName(p));
+  if (bad !== undefined || new Set(names).size !== names.length) {
+    throw new UsageError(`--policy wants a list of ${POLICY_NAMES.join(', ')} (or both, all), not '${policy}'`);
+  }
   const thp = v.thp ?? 'always';
   if (thp !== 'always' && thp !== 'host') throw new UsageError(`--thp wants always or host, not '${thp}'`);
   const arenaBytes = v.arena === undefined ? 512 << 20 : parseBytes(v.arena, '--arena');
@@ -60,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   const ops = v.ops === undefined ? 30000 : parseNumber(v.ops, '--ops', { min: 1, max: 10_000_000, integer: true });
   const seed = v.seed === undefined ? 1 : parseNumber(v.seed, '--seed', { min: 0, max: 2 ** 32 - 1, integer: true });
 
-  const policies: CoalescePolicy[] = policy === 'both' ? ['coalesce', 'none'] : [policy as CoalescePolicy];
+  const policies = names as PolicyName[];
   const results: LabResult[] = [];
   for (const p of policies) {
     const bar = v.json ? progressBar('', 0, { isTTY: false } as NodeJS.WriteStream) : progressBar(`lab ${p.padEnd(8)}`, ops);

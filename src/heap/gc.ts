@@ -131,6 +131,7 @@ export class GcModel {
     const dead = this.dead.splice(0).sort((a, b) => a.base - b.base);
     this.dying = new WeakSet();
     for (const s of dead) this.heap.free(s);
+    this.heap.gcDone(); // policies that look at the heap as of the last GC (density)
     return { n: this.cycles, marked: this.marked, swept: dead.length, sweptBytes: deadBytes, nextGC: this.nextGC, trigger: this.trigger };
   }
 

@@ -150,6 +150,7 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
       } else {
         gc.cycle();
       }
+      heap.tick(clock);
       runScavenger();
       count.spans = live.length;
       if (progress && ++i % 256 === 0) progress(i, options.ops);
@@ -166,6 +167,7 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
       ops.frees++;
     }
     gc.cycle();
+    heap.tick(clock);
     progress?.(options.ops, options.ops);
     const runtime: RuntimeStats = {
       gcCycles: gc.cycles,

@@ -64,7 +64,8 @@ export class Sys {
   readonly physHugePageSize: number;
   readonly release: 'dontneed' | 'free';
   readonly thp: 'always' | 'host';
-  readonly edges: boolean;
+  /** Set by the heap from its policy (HeapPolicy.nohugepageEdges). */
+  edges: boolean;
   /**
    * Nanoseconds of every madvise made through this layer, in order (a Float64Array grown by
    * doubling); only when `timed` is set, so bookkeeping tests pay nothing.
