@@ -19,6 +19,28 @@ import { verify, collapse, Verification, CollapseResult } from '../verify';
 import { churn } from './workload';
 import { Rand } from '../heap/rand';
 import { GcModel } from '../heap/gc';
+import { readFileSync } from 'node:fs';
+
+const VMSTAT_KEYS = ['thp_fault_alloc', 'thp_fault_fallback', 'compact_stall', 'thp_collapse_alloc'] as const;
+type Vmstat = Record<(typeof VMSTAT_KEYS)[number], number>;
+
+/** The THP counters of /proc/vmstat (system-wide: other processes add to them too). */
+function vmstat(): Vmstat {
+  const out = Object.fromEntries(VMSTAT_KEYS.map((k) => [k, 0])) as Vmstat;
+  try {
+    for (const line of readFileSync('/proc/vmstat', 'utf8').split('\n')) {
+      const [k, v] = line.split(' ');
+      if ((VMSTAT_KEYS as readonly string[]).includes(k)) out[k as keyof Vmstat] = Number(v);
+    }
+  } catch {
+    // no /proc/vmstat: zeros
+  }
+  return out;
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
+}
 import { BackgroundScavenger } from '../heap/scavenger';
 
 export interface LabOptions {
@@ -58,7 +80,7 @@ export interface LabResult {
   runtime: RuntimeStats;
   heap: { heapSys: number; heapInuse: number; heapReleased: number; retained: number; freeHugePages: number; liveSpans: number };
   calls: SysCalls;
-  /** madvise calls (every advice) per alloc+free pair of the workload. */
+  /** madvise calls (every advice, MADV_COLLAPSE included) per alloc+free pair of the workload. */
   madvisePerPair: number;
   collapse: CollapseResult;
   /** After the collapse pass. */
@@ -67,6 +89,12 @@ export interface LabResult {
   readNs: number;
   /** Share of in-use bytes on huge pages, after the collapse pass. */
   inUseHugeShare: number;
+  /** Arena RSS (kernel) over heap in use: the overhead. */
+  rssOverInUse: number;
+  /** The heap's madvise calls (MADV_COLLAPSE included) during the workload, ns. */
+  adviceLatencyNs: { calls: number; p50: number; p99: number; max: number };
+  /** /proc/vmstat deltas over the workload and the collapse pass (system-wide). */
+  vmstat: Vmstat;
   ms: { workload: number; collapse: number; verify: number; reads: number };
 }
 
@@ -78,6 +106,7 @@ export interface PreparedLab {
   live: Span[];
   ops: LabResult['ops'];
   runtime: RuntimeStats;
+  vmstat: Vmstat;
   collapse: CollapseResult;
   verification: Verification;
   ms: { workload: number; collapse: number; verify: number };
@@ -92,12 +121,14 @@ export interface PreparedLab {
 export function prepareLab(options: LabOptions, progress?: (done: number, total: number) => void): PreparedLab {
   const mem = new LinuxMemory();
   try {
+    const vm0 = vmstat();
     const heap = new MHeap(new Sys(mem, { thp: options.thp, release: options.release ?? 'free' }), {
       arenaBytes: options.arenaBytes,
       growBytes: Math.min(64 << 20, options.arenaBytes),
       pageSize: options.pageSize ?? 8192,
       policy: options.policy,
     });
+    heap.sys.timed = true;
     const live: Span[] = [];
     const count = { spans: 0, pages: 0 };
     const ops = { allocs: 0, frees: 0, scavenges: 0, exhausted: 0 };
@@ -179,13 +210,16 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
     };
     const t1 = performance.now();
 
+    heap.sys.timed = false;
     const pass = collapse(heap);
     const t2 = performance.now();
+    const vm1 = vmstat();
+    const vmDelta = Object.fromEntries(VMSTAT_KEYS.map((k) => [k, vm1[k] - vm0[k]])) as Vmstat;
     const verification = verify(heap);
     const t3 = performance.now();
 
     heap.checkInvariants(); // the lab's numbers mean nothing from a heap that broke its own rules
-    return { mem, heap, live, ops, runtime, collapse: pass, verification, ms: { workload: t1 - t0, collapse: t2 - t1, verify: t3 - t2 }, close: () => mem.close() };
+    return { mem, heap, live, ops, runtime, vmstat: vmDelta, collapse: pass, verification, ms: { workload: t1 - t0, collapse: t2 - t1, verify: t3 - t2 }, close: () => mem.close() };
   } catch (e) {
     mem.close();
     throw e;
@@ -206,7 +240,8 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
 
     const calls = { ...heap.sys.calls };
     // The heap's own calls; the collapse pass is counted in `collapse`, not here.
-    const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.willneed + calls.normal;
+    const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.willneed + calls.normal + calls.collapse;
+    const lat = Float64Array.from(heap.sys.latencies()).sort();
     return {
       options,
       ops,
@@ -225,6 +260,9 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
       verification,
       readNs,
       inUseHugeShare: heap.heapInuse ? verification.inUse.hugeBytes / heap.heapInuse : 0,
+      rssOverInUse: heap.heapInuse ? verification.arena.rss / heap.heapInuse : 0,
+      adviceLatencyNs: { calls: lat.length, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), max: lat.length ? lat[lat.length - 1] : 0 },
+      vmstat: lab.vmstat,
       ms: { ...lab.ms, reads: t1 - t0 },
     };
   } finally {
