@@ -14,6 +14,7 @@ import { readSmaps, vmaAt } from '../../src/native/smaps';
 import { coverage } from '../../src/native/coverage';
 import { hugePageSize } from '../../src/native/host';
 import { itExact, MiB } from '../support/thp';
+import type { PolicyName } from '../../src/heap/policy';
 
 const H = hugePageSize();
 const OPS = 500; // each op reads smaps of the jest worker (~400 VMAs, ~15 ms of kernel time)
@@ -26,7 +27,7 @@ function kernelFlag(vmas: ReturnType<typeof readSmaps>, frame: number): string {
   return v.end >= frame + H ? flag : 'mixed';
 }
 
-function run(seed: number, policy: 'coalesce' | 'none', thp: 'always' | 'host'): void {
+function run(seed: number, policy: PolicyName, thp: 'always' | 'host', ops = OPS): void {
   const fake = new FakeMemory({ physHugePageSize: H });
   const real = new LinuxMemory();
   const opts = { arenaBytes: 96 * MiB, growBytes: 32 * MiB, policy };
@@ -35,7 +36,9 @@ function run(seed: number, policy: 'coalesce' | 'none', thp: 'always' | 'host'):
   const live: [Span, Span][] = [];
   const rand = new Rand(seed);
   try {
-    for (let op = 0; op < OPS; op++) {
+    for (let op = 0; op < ops; op++) {
+      model.tick(op * 100);
+      heap.tick(op * 100);
       const desc = step(rand, model, heap, fake, real, live);
       try {
         agree(model, heap, fake);
@@ -118,5 +121,13 @@ describe(`the kernel's flags agree with the model after every op (${OPS} ops per
     [3, 'coalesce', 'host'],
   ] as const) {
     itExact(`seed ${seed}, policy ${policy}, thp ${thp}`, () => run(seed, policy, thp), 120000);
+  }
+  // The later policies: 200 ops each (hpa's 10 s hugify delay passes at op 100 on this test's 100 ms clock).
+  for (const [seed, policy, thp] of [
+    [4, 'density', 'host'],
+    [5, 'filler', 'always'],
+    [6, 'hpa', 'host'],
+  ] as const) {
+    itExact(`seed ${seed}, policy ${policy}, thp ${thp} (200 ops)`, () => run(seed, policy, thp, 200), 120000);
   }
 });
