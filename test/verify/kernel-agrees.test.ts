@@ -17,7 +17,10 @@ import { itExact, MiB } from '../support/thp';
 import type { PolicyName } from '../../src/heap/policy';
 
 const H = hugePageSize();
-const OPS = 500; // each op reads smaps of the jest worker (~400 VMAs, ~15 ms of kernel time)
+// Each op reads smaps of the jest worker (~400 VMAs, ~15 ms of kernel time, several times that
+// on a loaded 2-core host): 150 ops per run in npm test, which still pass hpa's hugify delay
+// (op 100) and several GC cycles; npm run stress sets HUGESPAN_AGREE_OPS=2000.
+const OPS = Number(process.env.HUGESPAN_AGREE_OPS ?? 150);
 
 function kernelFlag(vmas: ReturnType<typeof readSmaps>, frame: number): string {
   const v = vmaAt(vmas, frame);
@@ -122,12 +125,12 @@ describe(`the kernel's flags agree with the model after every op (${OPS} ops per
   ] as const) {
     itExact(`seed ${seed}, policy ${policy}, thp ${thp}`, () => run(seed, policy, thp), 120000);
   }
-  // The later policies: 200 ops each (hpa's 10 s hugify delay passes at op 100 on this test's 100 ms clock).
+  // The later policies (hpa's 10 s hugify delay passes at op 100 on this test's 100 ms clock).
   for (const [seed, policy, thp] of [
     [4, 'density', 'host'],
     [5, 'filler', 'always'],
     [6, 'hpa', 'host'],
   ] as const) {
-    itExact(`seed ${seed}, policy ${policy}, thp ${thp} (200 ops)`, () => run(seed, policy, thp, 200), 120000);
+    itExact(`seed ${seed}, policy ${policy}, thp ${thp}`, () => run(seed, policy, thp), 120000);
   }
 });
