@@ -36,7 +36,14 @@ restore_thp() {
   fi
 }
 cleanup() {
-  if [ -n "$child" ]; then kill -TERM -- "-$child" 2>/dev/null; wait "$child" 2>/dev/null; child=""; fi
+  if [ -n "$child" ]; then
+    # The whole group: jest, its workers, the processes tests spawned. Give them 5 s to go.
+    kill -TERM -- "-$child" 2>/dev/null
+    for _ in $(seq 50); do kill -0 -- "-$child" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$child" 2>/dev/null
+    wait "$child" 2>/dev/null
+    child=""
+  fi
   restore_thp
   rm -rf "$work"
 }
