@@ -114,7 +114,9 @@ export interface Target {
 // the Mappings are kept: a collected Mapping unmaps its memory.
 const target = (thpDisabled: boolean): string => `
   const { Mapping, setThpDisabledForSelf } = require(${JSON.stringify(ROOT)});
-  ${thpDisabled ? 'setThpDisabledForSelf(true);' : ''}
+  // A target sets its own THP switch rather than inherit the runner's (npm run test:hosts runs
+  // the suite under PR_SET_THP_DISABLE): what these tests read is the target's state.
+  setThpDisabledForSelf(${thpDisabled});
   const H = ${H};
   const kept = [];
   const region = (length, advice, touched) => {

@@ -32,7 +32,12 @@ function state(): string {
         .filter((v) => v.start < m.address + m.length && v.end > m.address)
         .map((v) => [Math.max(v.start, m.address), Math.min(v.end, m.address + m.length), v.perms, v.vmFlags.join(' ')]),
     ),
-    present: [a, b].map((m) => coverage('self', m.address, m.address + m.length).presentBytes), // smaps where PAGEMAP_SCAN is missing
+    // Present pages where the kernel can say them exactly; the smaps fallback prorates a VMA
+    // that a neighbour (malloc, V8) may share and grow, so it says nothing about our mappings.
+    present: [a, b].map((m) => {
+      const c = coverage('self', m.address, m.address + m.length);
+      return c.exact ? c.presentBytes : 'not exact without PAGEMAP_SCAN';
+    }),
     mappings: binding.mappings(),
   });
 }
