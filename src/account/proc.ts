@@ -174,3 +174,62 @@ export function readThpCounters(): Record<string, number> {
   for (const m of fs.readFileSync('/proc/vmstat', 'utf8').matchAll(/^(thp_\w+) (\d+)$/gm)) out[m[1]] = Number(m[2]);
   return out;
 }
+
+/** Every compact_* line of /proc/vmstat, by its own name. */
+export function readCompactionCounters(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of fs.readFileSync('/proc/vmstat', 'utf8').matchAll(/^(compact_\w+) (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+const THP = '/sys/kernel/mm/transparent_hugepage';
+
+/** Each multi-size THP size's enabled choice and its stats/ counters; {} before Linux 6.8. */
+export function readMthp(): Record<string, { enabled: string; stats: Record<string, number> }> {
+  const out: Record<string, { enabled: string; stats: Record<string, number> }> = {};
+  let dirs: string[] = [];
+  try {
+    dirs = fs.readdirSync(THP).filter((d) => /^hugepages-\d+kB$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const d of dirs.sort((a, b) => parseInt(a.slice(10)) - parseInt(b.slice(10)))) {
+    const size = d.slice('hugepages-'.length);
+    let enabled = '';
+    try {
+      enabled = /\[(\w+)\]/.exec(fs.readFileSync(`${THP}/${d}/enabled`, 'utf8'))?.[1] ?? '';
+    } catch {
+      // a size without an enabled file: leave it empty
+    }
+    const stats: Record<string, number> = {};
+    try {
+      for (const f of fs.readdirSync(`${THP}/${d}/stats`).sort()) {
+        const n = Number(fs.readFileSync(`${THP}/${d}/stats/${f}`, 'utf8').trim());
+        if (Number.isFinite(n)) stats[f] = n;
+      }
+    } catch {
+      // no stats/ before Linux 6.9
+    }
+    out[size] = { enabled, stats };
+  }
+  return out;
+}
+
+/** Free blocks of order >= `order` per node and zone, from /proc/buddyinfo (one column per order). */
+export function readFreeBlocks(order: number): { node: number; zone: string; blocks: number }[] {
+  const out: { node: number; zone: string; blocks: number }[] = [];
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/buddyinfo', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const m of text.matchAll(/^Node (\d+), zone\s+(\S+)\s+([\d\s]+)$/gm)) {
+    const counts = m[3].trim().split(/\s+/).map(Number);
+    // A block of order k holds 2^(k - order) blocks of the huge page's order.
+    let blocks = 0;
+    for (let k = order; k < counts.length; k++) blocks += counts[k] * 2 ** (k - order);
+    out.push({ node: Number(m[1]), zone: m[2], blocks });
+  }
+  return out;
+}

@@ -7,7 +7,7 @@
 import { hostInfo, HostInfo } from '../native/host';
 import type { Vma } from '../native/smaps';
 import { framesOf } from '../native/coverage';
-import { readProcess, scan, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters } from './proc';
+import { readProcess, scan, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks } from './proc';
 import { openPageFlags, PageFlags } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
@@ -224,6 +224,9 @@ export function systemReport(options: { all: boolean }): SystemReport {
     thp: thpJson(host),
     memory: { anonymous, anonHugePages, coverage: coverageRatio(anonHugePages, anonymous) },
     counters: readThpCounters(),
+    compaction: readCompactionCounters(),
+    mthp: readMthp(),
+    freeHugeBlocks: host.hugePageSize ? readFreeBlocks(Math.log2(host.hugePageSize / host.pageSize)) : [],
     method: 'smaps_rollup',
     processes: (options.all ? ranked : ranked.slice(0, TOP_PROCESSES)).map((p) => ({
       pid: p.pid,

@@ -162,6 +162,12 @@ export interface SystemReport {
   memory: { anonymous: number; anonHugePages: number; coverage: number };
   /** Every thp_* counter of /proc/vmstat, by its kernel name (events since boot). */
   counters: Record<string, number>;
+  /** Every compact_* counter of /proc/vmstat: compaction is what makes order-9 blocks (schema 2). */
+  compaction: Record<string, number>;
+  /** Multi-size THP (Linux >= 6.8): per size ("64kB"), its enabled choice and its stats/ counters (schema 2). */
+  mthp: Record<string, { enabled: string; stats: Record<string, number> }>;
+  /** Free blocks of at least the huge page's order, per NUMA node and zone (/proc/buddyinfo) (schema 2). */
+  freeHugeBlocks: { node: number; zone: string; blocks: number }[];
   /** Per-process figures come from smaps_rollup. */
   method: 'smaps_rollup';
   /** Ranked by anonymous memory, largest first: the top 10, or all with --all. */

@@ -124,6 +124,14 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
   ].join('\n');
 }
 
+/** One line per multi-size THP size that is not `never`, with its fault counters. */
+function mthpLines(r: SystemReport, paint: Palette): string[] {
+  const on = Object.entries(r.mthp).filter(([, m]) => m.enabled && m.enabled !== 'never');
+  return on.map(([size, m], i) =>
+    labelled(i === 0 ? 'mTHP' : '', `${size} ${m.enabled}${'anon_fault_alloc' in m.stats ? ` · fault_alloc ${m.stats.anon_fault_alloc} fallback ${m.stats.anon_fault_fallback ?? 0} · nr_anon ${m.stats.nr_anon ?? 0}` : ''}`, paint),
+  );
+}
+
 /** A reason's short label for tables: the code itself, which JSON and docs use too. */
 export function reasonRows(reasons: AccountJson['reasons'], paint: Palette, indent: string): string[][] {
   return (Object.entries(reasons) as [Reason, number][])
@@ -187,6 +195,8 @@ export function renderSystemTable(r: SystemReport, options: { paint: Palette; wi
     labelled('host', hostLine(r.host, r.thp), paint),
     labelled('memory', `anonymous ${formatBytes(m.anonymous)} · on huge pages ${formatBytes(m.anonHugePages)} · coverage ${formatPercent(m.coverage)} ${paint.dim('(meminfo)')}`, paint),
     ...events.map((line, i) => labelled(i === 0 ? 'events' : '', line, paint)),
+    labelled('order 9+', `${r.freeHugeBlocks.map((z) => `${z.zone} ${z.blocks}`).join(' · ') || '-'} ${paint.dim('free huge-page-sized blocks (buddyinfo); compact_stall ' + (r.compaction.compact_stall ?? 0))}`, paint),
+    ...mthpLines(r, paint),
     '',
     `${paint.bold(`${r.processes.length === r.readable ? 'all' : `top ${r.processes.length} of`} ${r.readable} processes by anonymous memory`)} ${paint.dim('(smaps_rollup)')}`,
     table,
