@@ -29,7 +29,7 @@ function processReport(over: { anonymous?: number; huge?: number; enabled?: stri
 function systemReport(enabled: string, anonymous = 100): SystemReport {
   return {
     schema: 2, kind: 'system', time: '', host, thp: { ...thp, enabled },
-    memory: { anonymous, anonHugePages: 0, coverage: 0 }, counters: {}, method: 'smaps_rollup', processes: [], readable: 0, unreadable: 0,
+    memory: { anonymous, anonHugePages: 0, coverage: 0 }, counters: {}, compaction: {}, mthp: {}, freeHugeBlocks: [], method: 'smaps_rollup', processes: [], readable: 0, unreadable: 0,
   };
 }
 
