@@ -31,5 +31,8 @@ if (newer.length === 0 && !sanitized) process.exit(0);
 const why = sanitized ? 'it is a sanitizer build' : `${path.relative(root, newer[0])}${newer.length > 1 ? ` and ${newer.length - 1} more` : ''} changed since it was built`;
 console.error(`hugespan: rebuilding build/Release/hugespan.node: ${why}`);
 const gyp = require.resolve('node-gyp/bin/node-gyp.js');
-const r = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: root, stdio: 'inherit', env: { ...process.env, HUGESPAN_SANITIZE: '' } });
+const env = { ...process.env, HUGESPAN_SANITIZE: '' };
+// Offline hosts: node-gyp downloads Node's headers unless nodedir is set; use installed ones.
+if (!env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
+const r = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: root, stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -32,6 +32,12 @@ function generate() {
   if (!gen) throw new Error('typescript-json-schema could not build a generator (type errors above)');
   const top = ['ProcessReport', 'SystemReport', 'LabReport'];
   const defs = gen.getSchemaForSymbols(top).definitions;
+  // With noExtraProps the generator closes Record<string, T> too ("additionalProperties": false),
+  // which would refuse every key; a record's keys are open by meaning, its values typed.
+  for (const [name, def] of Object.entries(defs)) {
+    const m = name.match(/^Record<string,(number|string|boolean)>$/);
+    if (m) defs[name] = { type: 'object', additionalProperties: { type: m[1] } };
+  }
   const schema = {
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://hugespan.invalid/schema/1.json',

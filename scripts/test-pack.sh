@@ -5,9 +5,11 @@
 # python or Node headers reachable, then run `npx hugespan report --pid <a child>` and
 # `require('hugespan')` there.
 # Invariant: the install must succeed without compiling: the PATH it runs with holds only node,
-# npm and npx, source builds are switched off (npm_config_build_from_source=false) and any
-# attempt would fail for want of make/g++; afterwards the installed package must have no build/
-# and must load its addon from prebuilds/.
+# npm, npx and sh (npm runs scripts with it), nodedir points at no headers, so any build attempt
+# would fail for want of make/g++/python/headers; afterwards the installed package must have no
+# build/ and must load its addon from prebuilds/. (npm_config_build_from_source is left unset:
+# node-gyp-build reads it only to *force* a build, "false" forbids nothing, and npm 11 warns
+# about it as an unknown config.)
 # HUGESPAN_PACK_PREBUILT=1 (CI): use the prebuilds/ already present (downloaded artifacts) instead
 # of building one, and require linux-x64 and linux-arm64 in the tarball.
 # Writes only into a mktemp directory under /tmp, removed on exit with the child it started.
@@ -77,9 +79,9 @@ files=$(wc -l < "$work/contents")
 [ "$unpacked" -le $((3 * 1024 * 1024)) ] || fail "the unpacked package is $unpacked bytes, over 3 MiB"
 echo "test:pack: $(basename "$tarball"): $packed bytes packed, $unpacked unpacked, $files files; prebuilds: $(grep -E '^prebuilds/.*\.node$' "$work/contents" | tr '\n' ' ')"
 
-# --- a PATH with node, npm and npx only: no cc, c++, g++, gcc, make, python ---
+# --- a PATH with node, npm, npx and sh only: no cc, c++, g++, gcc, make, python ---
 mkdir -p "$work/bin" "$work/app"
-for b in node npm npx; do ln -s "$(command -v "$b")" "$work/bin/$b"; done
+for b in node npm npx sh; do ln -s "$(command -v "$b")" "$work/bin/$b"; done
 for b in cc c++ gcc g++ make python3 python; do
   if PATH="$work/bin" command -v "$b" >/dev/null 2>&1; then fail "$b is still reachable on the restricted PATH"; fi
 done
@@ -89,7 +91,7 @@ keep=()
 for v in HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy NPM_CONFIG_USERCONFIG npm_config_registry npm_config_cache; do
   if [ -n "${!v:-}" ]; then keep+=("$v=${!v}"); fi
 done
-run() { env -i HOME="$HOME" PATH="$work/bin" "${keep[@]}" npm_config_build_from_source=false npm_config_nodedir="$work/no-headers" "$@"; }
+run() { env -i HOME="$HOME" PATH="$work/bin" "${keep[@]}" npm_config_nodedir="$work/no-headers" "$@"; }
 
 # --- install into an empty directory ---
 cd "$work/app"
