@@ -3,6 +3,7 @@
  * if the .node file cannot be loaded, the error says why and what to do next. Which file:
  * `addonFile()` (node-gyp-build: a local build first, then a fitting prebuild).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -85,7 +86,16 @@ const ROOT = path.join(__dirname, '..', '..');
  */
 export function addonFile(): string {
   // Required lazily: on a non-Linux host the message below must win over a resolver error.
-  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  let nodeGypBuild: { resolve(dir: string): string };
+  try {
+    nodeGypBuild = require('node-gyp-build');
+  } catch (e) {
+    // A copy of the package without its node_modules (tests run one as another user) still
+    // has its local build: the file node-gyp-build would pick first. Without one, say why.
+    const local = path.join(ROOT, 'build', 'Release', 'hugespan.node');
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && fs.existsSync(local)) return local;
+    throw e;
+  }
   return nodeGypBuild.resolve(ROOT);
 }
 

@@ -33,13 +33,13 @@ function fakePackage(files: Record<string, string>): string {
 }
 
 /** Loads the fake package's binding in a child; node-gyp-build comes from this checkout. */
-function load(dir: string): { file?: string; pageSize?: number; code?: string; message?: string } {
+function load(dir: string, withDeps = true): { file?: string; pageSize?: number; code?: string; message?: string } {
   const code = `
     try {
       const m = require(${JSON.stringify(path.join(dir, 'dist', 'native', 'binding.js'))});
       console.log(JSON.stringify({ file: m.addonFile(), pageSize: m.binding.pageSize() }));
     } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
-  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 30000, env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') } });
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 30000, env: { ...process.env, NODE_PATH: withDeps ? path.join(ROOT, 'node_modules') : '' } });
   if (r.status !== 0) throw new Error(`loader child exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -81,6 +81,22 @@ describe('the addon loader', () => {
     const r = load(dir);
     expect(r.code).toBe('ERR_HUGESPAN_ADDON');
     expect(r.message).toContain(path.join(dir, 'build', 'Release', 'hugespan.node'));
+  });
+});
+
+describe('a copy without node_modules (tests run one as another user)', () => {
+  it('still loads its local build', () => {
+    const dir = fakePackage({ 'build/Release/hugespan.node': ADDON });
+    const r = load(dir, false);
+    expect(r.message).toBeUndefined();
+    expect(r.file).toBe(path.join(dir, 'build', 'Release', 'hugespan.node'));
+  });
+
+  it('without one, says node-gyp-build is missing', () => {
+    const dir = fakePackage({ [`prebuilds/${TUPLE}/hugespan.${LIBC}.node`]: ADDON });
+    const r = load(dir, false);
+    expect(r.code).toBe('ERR_HUGESPAN_ADDON');
+    expect(r.message).toMatch(/Cannot find module 'node-gyp-build'/);
   });
 });
 
