@@ -151,6 +151,14 @@ export interface ProcessSummaryJson {
   thpDisabled: boolean | null;
 }
 
+/** One multi-size THP size: sysfs hugepages-<size>/enabled and its stats/ counters. */
+export interface MthpJson {
+  /** always, inherit, madvise or never. */
+  enabled: string;
+  /** stats/<name> (Linux >= 6.9): anon_fault_alloc, anon_fault_fallback, split, nr_anon … */
+  stats: Record<string, number>;
+}
+
 /** `report --json` (no --pid). */
 export interface SystemReport {
   schema: typeof SCHEMA;
@@ -165,7 +173,7 @@ export interface SystemReport {
   /** Every compact_* counter of /proc/vmstat: compaction is what makes order-9 blocks (schema 2). */
   compaction: Record<string, number>;
   /** Multi-size THP (Linux >= 6.8): per size ("64kB"), its enabled choice and its stats/ counters (schema 2). */
-  mthp: Record<string, { enabled: string; stats: Record<string, number> }>;
+  mthp: Record<string, MthpJson>;
   /** Free blocks of at least the huge page's order, per NUMA node and zone (/proc/buddyinfo) (schema 2). */
   freeHugeBlocks: { node: number; zone: string; blocks: number }[];
   /** Per-process figures come from smaps_rollup. */

@@ -1,7 +1,9 @@
 /**
  * The one place that loads the compiled addon. Everything native goes through `binding`;
- * if the .node file cannot be loaded, the error says why and what to do next.
+ * if the .node file cannot be loaded, the error says why and what to do next. Which file:
+ * `addonFile()` (node-gyp-build: a local build first, then a fitting prebuild).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -74,18 +76,46 @@ export interface RawVma {
   [field: string]: number | string | boolean | string[] | undefined;
 }
 
+/** The package's root: binding.ts runs from src/native (tests) or dist/native (the package). */
+const ROOT = path.join(__dirname, '..', '..');
+
+/**
+ * The .node file this package loads: build/Release when a build is there (a checkout, a
+ * source build at install, the ASan build), else the prebuild in prebuilds/<platform>-<arch>/
+ * whose tags fit this host (Node-API, glibc/musl). node-gyp-build makes that choice; this is
+ * the one place that asks it, so tests that load the addon in a child load the same file.
+ * Throws node-gyp-build's own "No native build was found …" when nothing fits.
+ */
+export function addonFile(): string {
+  // Required lazily: on a non-Linux host the message below must win over a resolver error.
+  let nodeGypBuild: { resolve(dir: string): string };
+  try {
+    nodeGypBuild = require('node-gyp-build');
+  } catch (e) {
+    // A copy of the package without its node_modules (tests run one as another user) still
+    // has its local build: the file node-gyp-build would pick first. Without one, say why.
+    const local = path.join(ROOT, 'build', 'Release', 'hugespan.node');
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && fs.existsSync(local)) return local;
+    throw e;
+  }
+  return nodeGypBuild.resolve(ROOT);
+}
+
 function load(): Binding {
   if (process.platform !== 'linux') {
     throw new Error(`hugespan works on Linux only (this is ${process.platform}): transparent huge pages are a Linux kernel feature.`);
   }
-  const file = path.join(__dirname, '..', '..', 'build', 'Release', 'hugespan.node');
+  let file = '(none found)';
   try {
+    file = addonFile();
     return require(file) as Binding;
   } catch (e) {
     const err = new Error(
       `hugespan: cannot load its native addon (${file}): ${(e as Error).message}\n` +
-        `Build it with \`npm rebuild hugespan\` (or \`npx node-gyp rebuild\` in a checkout); ` +
-        `that needs python3, make, g++ and Node's headers (Debian: apt-get install python3 make g++).`,
+        `Prebuilt addons ship for Linux x64 and arm64 (glibc). Elsewhere, build it with ` +
+        `\`npm rebuild hugespan --build-from-source\` (or \`npx node-gyp rebuild\` in a checkout); ` +
+        `that needs python3, make, g++ and Node's headers (Debian: apt-get install python3 make g++; ` +
+        `offline, point npm_config_nodedir at installed headers, e.g. /usr).`,
     ) as Error & { code: string; cause: unknown };
     err.code = 'ERR_HUGESPAN_ADDON';
     err.cause = e;

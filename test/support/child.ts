@@ -7,7 +7,7 @@ import { spawnSync, SpawnSyncOptions } from 'node:child_process';
 import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..', '..');
-export const ADDON = path.join(ROOT, 'build', 'Release', 'hugespan.node');
+export const ADDON: string = (require('../../src/native/binding') as typeof import('../../src/native/binding')).addonFile(); // the file the one loader picks (build/Release, else a prebuild)
 
 const SMAPS = path.join(ROOT, 'dist', 'native', 'smaps.js');
 const MAPPING = path.join(ROOT, 'dist', 'native', 'mapping.js');
