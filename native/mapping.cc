@@ -688,19 +688,22 @@ Napi::Value View(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, s.len, Napi::ArrayBuffer(env, ab), 0);
 }
 
-// committed(handle) -> [[offset, length], ...]: the read/write parts, in order (none once unmapped).
-Napi::Value Committed(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto r = ArgRegion(info, 0, false);
+// A region's read/write parts as [[offset, length], ...], in order.
+static Napi::Array CommittedArray(Napi::Env env, const Region& r) {
   Napi::Array c = Napi::Array::New(env);
   uint32_t k = 0;
-  for (auto& [s, e] : r->committed) {
+  for (auto& [s, e] : r.committed) {
     Napi::Array pair = Napi::Array::New(env, 2);
     pair.Set(0u, static_cast<double>(s));
     pair.Set(1u, static_cast<double>(e - s));
     c.Set(k++, pair);
   }
   return c;
+}
+
+// committed(handle) -> [[offset, length], ...]: the read/write parts, in order (none once unmapped).
+Napi::Value Committed(const Napi::CallbackInfo& info) {
+  return CommittedArray(info.Env(), *ArgRegion(info, 0, false));
 }
 
 // live(handle) -> whether its memory is still mapped.
@@ -722,15 +725,7 @@ Napi::Value Mappings(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("address", static_cast<double>(r->base));
     o.Set("length", static_cast<double>(r->length));
-    Napi::Array c = Napi::Array::New(env);
-    uint32_t k = 0;
-    for (auto& [s, e] : r->committed) {
-      Napi::Array pair = Napi::Array::New(env, 2);
-      pair.Set(0u, static_cast<double>(s));
-      pair.Set(1u, static_cast<double>(e - s));
-      c.Set(k++, pair);
-    }
-    o.Set("committed", c);
+    o.Set("committed", CommittedArray(env, *r));
     o.Set("views", static_cast<double>(r->views.size()));
     out.Set(n++, o);
   }
