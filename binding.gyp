@@ -9,7 +9,8 @@
       "native/smaps.cc",
       "native/smaps_napi.cc",
       "native/pagemap.cc",
-      "native/host.cc"
+      "native/host.cc",
+      "native/process.cc"
     ],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

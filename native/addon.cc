@@ -13,6 +13,7 @@ Napi::Value PagemapScan(const Napi::CallbackInfo&);
 Napi::Value GetPageSize(const Napi::CallbackInfo&);
 Napi::Value ThpDisabled(const Napi::CallbackInfo&);
 Napi::Value SetThpDisabled(const Napi::CallbackInfo&);
+Napi::Value CollapseIn(const Napi::CallbackInfo&);
 
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 static Napi::Value Guarded(const Napi::CallbackInfo& info) {
@@ -53,6 +54,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"pageSize", Guarded<GetPageSize>},
       {"thpDisabled", Guarded<ThpDisabled>},
       {"setThpDisabled", Guarded<SetThpDisabled>},
+      {"collapseIn", Guarded<CollapseIn>},
   };
   for (const auto& e : table) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

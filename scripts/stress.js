@@ -5,8 +5,9 @@
 //    checked to change nothing;
 // 2. the reliability tests of npm test with their counts raised (the same files, so the same
 //    checks): 1 000 000 parser mutations, leak rounds of 25 000 cycles / 20 000 dropped
-//    mappings.
-// Usage: npm run stress [-- OPS [SEED...]]   (OPS and SEEDs are for part 1)
+//    mappings, 2 000 ops per kernel-agrees run.
+// Usage: npm run stress [-- OPS [SEED...]]   (OPS and SEEDs are for part 1; part 2's counts
+// can be set in the environment: HUGESPAN_MUTATIONS, HUGESPAN_LEAK_CYCLES, HUGESPAN_AGREE_OPS...)
 // Exit status: non-zero if anything failed.
 'use strict';
 const path = require('node:path');
@@ -41,14 +42,17 @@ for (const seed of seeds) {
 const heavy = [
   ['test/reliability/parser-mutations.test.ts', { HUGESPAN_MUTATIONS: '1000000' }],
   ['test/reliability/leaks.test.ts', { HUGESPAN_LEAK_CYCLES: '25000', HUGESPAN_LEAK_DROPS: '20000' }],
+  ['test/verify/kernel-agrees.test.ts', { HUGESPAN_AGREE_OPS: '2000' }],
 ];
 for (const [file, env] of heavy) {
   const t0 = process.hrtime.bigint();
-  console.log(`${file} with ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}:`);
+  // The caller's environment wins: HUGESPAN_MUTATIONS=... npm run stress tunes a count.
+  const effective = { ...env, HUGESPAN_CHILD_TIMEOUT_MS: '1800000', ...process.env };
+  console.log(`${file} with ${Object.keys(env).map((k) => `${k}=${effective[k]}`).join(' ')}:`);
   const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--testTimeout=1800000', file], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, ...env, HUGESPAN_CHILD_TIMEOUT_MS: '1800000' },
+    env: effective,
   });
   const s = (Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1);
   if (r.status === 0) {

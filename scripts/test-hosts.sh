@@ -36,7 +36,14 @@ restore_thp() {
   fi
 }
 cleanup() {
-  if [ -n "$child" ]; then kill -TERM -- "-$child" 2>/dev/null; wait "$child" 2>/dev/null; child=""; fi
+  if [ -n "$child" ]; then
+    # The whole group: jest, its workers, the processes tests spawned. Give them 5 s to go.
+    kill -TERM -- "-$child" 2>/dev/null
+    for _ in $(seq 50); do kill -0 -- "-$child" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$child" 2>/dev/null
+    wait "$child" 2>/dev/null
+    child=""
+  fi
   restore_thp
   rm -rf "$work"
 }
@@ -129,6 +136,7 @@ for axis in "${axes[@]}"; do
       if [ "$(id -u)" -ne 0 ]; then skip "$axis" "not root (uid $(id -u)): cannot write $thp; run with sudo -E env PATH=\$PATH"; continue; fi
       if [ ! -w "$thp" ]; then skip "$axis" "$thp is not writable (read-only sysfs?)"; continue; fi
       now=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp")
+      if [ -z "$now" ]; then skip "$axis" "cannot tell the current value of $thp ('$(cat "$thp")'), so could not restore it"; continue; fi
       [ -z "$original" ] && original=$now
       if ! echo "$axis" 2>"$work/err" > "$thp"; then
         restore_thp
@@ -136,6 +144,11 @@ for axis in "${axes[@]}"; do
         continue
       fi
       echo "== $thp now: $(cat "$thp") (was '$original'; restored after this axis and on any exit)"
+      if ! grep -q "\[$axis\]" "$thp"; then
+        restore_thp
+        fail "$axis" "wrote '$axis' but the kernel shows '$(cat "$thp")'"
+        continue
+      fi
       suite "$axis"
       restore_thp
       ;;

@@ -5,20 +5,23 @@
  */
 import { hostInfo, hugePagesAvailable } from '../native/host';
 import { runLab, LabOptions, LabResult } from '../lab/run';
-import type { CoalescePolicy } from '../heap/mheap';
-import { hostJson, thpJson } from './report';
+import { POLICY_NAMES, isPolicyName } from '../heap/policy';
+import type { PolicyName } from '../heap/policy';
+import { hostJson, thpJson } from '../account/report';
 import { hostLine } from './report-text';
 import { EXIT, UsageError, formatBytes, formatPercent, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
 
-const usage = `usage: hugespan lab [--policy coalesce|none|both] [--thp always|host] [--arena SIZE] [--ops N] [--seed S] [--json]
+const usage = `usage: hugespan lab [--policy LIST|both|all] [--thp always|host] [--arena SIZE] [--ops N] [--seed S] [--json]
 
 Runs the Go runtime's 2019 span heap on real memory under a seeded churn of allocations, frees
 and scavenges, ends with a sweep that frees about half of the live spans, asks the kernel to
 collapse what khugepaged would (MADV_COLLAPSE), and compares the heap's count of free huge
 pages with what the kernel really backs — once per policy, on the same workload.
 
-  --policy   coalesce: the seed (re-advise hugepage when a merge makes a new huge page);
-             none: the runtime before it; both (default)
+  --policy   comma-separated, side by side: none (Go 1.13 before the seed), coalesce (the
+             seed: re-advise hugepage when a merge makes a new huge page), density (Go 1.21),
+             filler (TCMalloc Temeraire), hpa (jemalloc); both = coalesce,none (default);
+             all = every policy
   --thp      always (default): advise the arena hugepage, as on a host with THP enabled=always;
              host: leave it to this host's setting
   --arena    the heap's reserved arena (default 512M)
@@ -52,7 +55,11 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const policy = v.policy ?? 'both';
-  if (!['coalesce', 'none', 'both'].includes(policy)) throw new UsageError(`--policy wants coalesce, none or both, not '${policy}'`);
+  const names = policy === 'both' ? ['coalesce', 'none'] : policy === 'all' ? [...POLICY_NAMES] : policy.split(',');
+  const bad = names.find((p) => !isPolicyName(p));
+  if (bad !== undefined || new Set(names).size !== names.length) {
+    throw new UsageError(`--policy wants a list of ${POLICY_NAMES.join(', ')} (or both, all), not '${policy}'`);
+  }
   const thp = v.thp ?? 'always';
   if (thp !== 'always' && thp !== 'host') throw new UsageError(`--thp wants always or host, not '${thp}'`);
   const arenaBytes = v.arena === undefined ? 512 << 20 : parseBytes(v.arena, '--arena');
@@ -60,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   const ops = v.ops === undefined ? 30000 : parseNumber(v.ops, '--ops', { min: 1, max: 10_000_000, integer: true });
   const seed = v.seed === undefined ? 1 : parseNumber(v.seed, '--seed', { min: 0, max: 2 ** 32 - 1, integer: true });
 
-  const policies: CoalescePolicy[] = policy === 'both' ? ['coalesce', 'none'] : [policy as CoalescePolicy];
+  const policies = names as PolicyName[];
   const results: LabResult[] = [];
   for (const p of policies) {
     const bar = v.json ? progressBar('', 0, { isTTY: false } as NodeJS.WriteStream) : progressBar(`lab ${p.padEnd(8)}`, ops);
@@ -95,8 +102,35 @@ export function verdict(results: LabResult[], unavailable: string | null): strin
       : `${r.options.policy} ${off > 0 ? 'overstated' : 'understated'} it by ${Math.abs(off)} (${v.free.claimed} counted, ${v.free.backed} backed)`;
   };
   let line = results.map(say).join('; ') + '.';
+  line += goal(results);
   if (results.some((r) => !r.verification.exact)) line += ' (Backed pages estimated from smaps: this kernel has no PAGEMAP_SCAN.)';
   return unavailable ? `${line} No count can come true here: ${unavailable}.` : line;
+}
+
+/**
+ * The issue's goal, judged from the numbers when the seed (coalesce) and a later policy ran: the
+ * best in-use huge share among policies with RSS ≤ 1.1 × coalesce's and p99 advice latency ≤ 2 ×
+ * coalesce's; else which constraint binds for the best-covered policy.
+ */
+function goal(results: LabResult[]): string {
+  const seed = results.find((r) => r.options.policy === 'coalesce');
+  const others = results.filter((r) => r.options.policy !== 'coalesce' && r.options.policy !== 'none');
+  if (!seed || others.length === 0) return '';
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const rssOk = (r: LabResult) => r.verification.arena.rss <= 1.1 * seed.verification.arena.rss;
+  const latOk = (r: LabResult) => r.adviceLatencyNs.p99 <= 2 * Math.max(seed.adviceLatencyNs.p99, 1);
+  const ok = others.filter((r) => r.inUseHugeShare >= 0.9 && rssOk(r) && latOk(r)).sort((a, b) => b.inUseHugeShare - a.inUseHugeShare);
+  if (ok.length) {
+    const r = ok[0];
+    return ` Goal met by ${r.options.policy}: ${pct(r.inUseHugeShare)} of in-use memory on huge pages (coalesce ${pct(seed.inUseHugeShare)}), RSS ${(r.verification.arena.rss / seed.verification.arena.rss).toFixed(2)}× coalesce's, p99 advice latency ${(r.adviceLatencyNs.p99 / Math.max(seed.adviceLatencyNs.p99, 1)).toFixed(2)}× coalesce's.`;
+  }
+  const best = [...others].sort((a, b) => b.inUseHugeShare - a.inUseHugeShare)[0];
+  const binds = [
+    best.inUseHugeShare < 0.9 ? `in-use huge share ${pct(best.inUseHugeShare)} < 90%` : '',
+    rssOk(best) ? '' : `RSS ${(best.verification.arena.rss / seed.verification.arena.rss).toFixed(2)}× coalesce's > 1.10×`,
+    latOk(best) ? '' : `p99 advice latency ${(best.adviceLatencyNs.p99 / Math.max(seed.adviceLatencyNs.p99, 1)).toFixed(2)}× coalesce's > 2×`,
+  ].filter(Boolean);
+  return ` Goal not met; for ${best.options.policy} (best in-use share) the binding constraint: ${binds.join(', ')}.`;
 }
 
 function text(report: LabReport, results: LabResult[]): string {
@@ -105,6 +139,7 @@ function text(report: LabReport, results: LabResult[]): string {
   const cell = (f: (r: LabResult) => string) => results.map(f);
   const row = (label: string, f: (r: LabResult) => string) => [label, ...cell(f)];
   const n = (x: number) => String(x);
+  const us = (ns: number) => (ns / 1000).toFixed(ns < 10_000 ? 1 : 0);
   const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`);
   const rows = [
     row('free huge pages: heap count', (r) => n(r.verification.free.claimed)),
@@ -116,6 +151,7 @@ function text(report: LabReport, results: LabResult[]): string {
     }),
     row('in-use huge pages: backed/count', (r) => `${r.verification.inUse.backed}/${r.verification.inUse.claimed}`),
     row('in-use memory on huge pages', (r) => formatPercent(r.inUseHugeShare)),
+    row('arena RSS / heap in use', (r) => r.rssOverInUse.toFixed(2)),
     row('heap in use / released', (r) => `${formatBytes(r.heap.heapInuse)} / ${formatBytes(r.heap.heapReleased)}`),
     row('arena AnonHugePages', (r) => formatBytes(r.verification.arena.anonHugePages)),
     row('arena RSS', (r) => formatBytes(r.verification.arena.rss)),
@@ -123,7 +159,11 @@ function text(report: LabReport, results: LabResult[]): string {
     row('madvise hugepage', (r) => n(r.calls.hugepage)),
     row('madvise nohugepage', (r) => n(r.calls.nohugepage)),
     row(`madvise ${r0release(results)}`, (r) => n(r.calls.dontneed + r.calls.free)),
+    row('madvise collapse (policy)', (r) => n(r.calls.collapse)),
     row('madvise per alloc+free', (r) => r.madvisePerPair.toFixed(3)),
+    row('advice latency p50/p99/max', (r) => `${us(r.adviceLatencyNs.p50)}/${us(r.adviceLatencyNs.p99)}/${us(r.adviceLatencyNs.max)} µs`),
+    row('vmstat: fallback/stall/collapse', (r) => `${r.vmstat.thp_fault_fallback}/${r.vmstat.compact_stall}/${r.vmstat.thp_collapse_alloc}`),
+    row('GC cycles; scavenged bg/alloc', (r) => `${r.runtime.gcCycles}; ${formatBytes(r.runtime.released.background)}/${formatBytes(r.runtime.released.onAlloc)}`),
     row('collapse: done/already/nh', (r) => `${r.collapse.collapsed}/${r.collapse.already}/${r.collapse.refused.nh}`),
     row('random read, in-use memory', (r) => `${r.readNs.toFixed(1)} ns`),
     row('time: churn / collapse', (r) => `${ms(r.ms.workload)} / ${ms(r.ms.collapse)}`),

@@ -6,8 +6,9 @@
 import { hostInfo } from '../native/host';
 import { framesOf, Run } from '../native/coverage';
 import type { Vma } from '../native/smaps';
-import { readProcess, scan, holdsAnonymous, coverageRatio } from './proc';
-import { hostJson, thpJson } from './report';
+import { readProcess, scan, holdsAnonymous, coverageRatio } from '../account/proc';
+import { Reason, ReasonContext, frameReason, vmaReason } from '../account/reasons';
+import { hostJson, thpJson } from '../account/report';
 import { hostLine, thpBlocked, thpStatus } from './report-text';
 import { CliError, EXIT, Palette, UsageError, formatBytes, formatPercent, hex, palette, parseBytes, parseCommandArgs, parsePid, terminalWidth } from './ui';
 
@@ -101,6 +102,13 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
   const exact = info.pagemapScan;
   const blocked = thpBlocked(thp, p.thpDisabled ?? null);
   const perRow = Math.max(8, terminalWidth() - INDENT);
+  const ctx: ReasonContext = {
+    thpDisabled: p.thpDisabled,
+    enabled: info.thp.enabled,
+    hugePage,
+    pageSize: info.pageSize,
+    maxPtesNone: info.thp.khugepaged.max_ptes_none ?? 511,
+  };
 
   const lines = [
     `${paint.bold(`pid ${pid} (${p.comm})`)}`,
@@ -126,6 +134,17 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
       `${paint.bold(`${hex(vma.start)}-${hex(vma.end)}`)}  ${formatBytes(vma.size)}  ${vma.path || '[anon]'}${flags ? `  ${flags}` : ''}  ${coverage}  ${paint.dim(`${hugeFrames}/${frames} frames huge${scale}`)}`,
     );
     for (let i = 0; i < cells.length; i += perRow) lines.push(' '.repeat(INDENT) + cells.slice(i, i + perRow).map(glyph).join(''));
+    if (c) {
+      // Why the small frames are small: the accounting's own vocabulary, frame by frame.
+      const why = new Map<Reason, number>();
+      const whole = vmaReason(vma, ctx);
+      for (const f of framesOf(c.runs, vma.start, vma.end, hugePage)) {
+        if (f.huge || f.presentBytes === 0) continue;
+        const r = whole ?? frameReason(vma, f.base, f.presentBytes, ctx);
+        why.set(r, (why.get(r) ?? 0) + 1);
+      }
+      if (why.size) lines.push(' '.repeat(INDENT) + paint.dim(`small frames: ${[...why].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`).join(', ')}`));
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -3,7 +3,7 @@
  * for node_exporter's textfile collector. Invariant: every family's HELP and TYPE precede its
  * samples, families never interleave, label values are escaped, and the text ends "# EOF\n".
  */
-import type { ProcessReport, SystemReport } from './report';
+import type { ProcessReport, SystemReport } from '../account/schema';
 
 type Labels = Record<string, string>;
 

@@ -3,7 +3,8 @@
  * the totals, then a table. Invariant: every number printed is a field of the report value;
  * nothing is measured here, and a coverage THP could not have is never shown as a finding.
  */
-import type { HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from './report';
+import type { AccountJson, HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
+import { REASONS, Reason } from '../account/reasons';
 import { Palette, formatBytes, formatPercent, hex, renderTable, wrapItems } from './ui';
 
 /** VMAs the process table lists without --all. */
@@ -73,11 +74,11 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
     [
       ['anonymous', formatBytes(t.anonymous), `rss ${formatBytes(t.rss)}`],
       ['on huge pages', formatBytes(t.anonHugePages), coverage],
-      ['eligible, not huge', formatBytes(t.eligibleNotHuge), 'in THP-eligible VMAs, on small pages'],
-      ['marked nohugepage', formatBytes(t.noHugePage), 'in VMAs advised nohugepage (nh)'],
     ],
     { header: false },
   );
+  const account = renderAccount(t.account, paint);
+  const other = otherHugeLine(r);
 
   const bySize = [...r.vmas].sort((a, b) => b.size - a.size || Number(a.start) - Number(b.start));
   const shown = options.all ? bySize : bySize.slice(0, TOP_VMAS);
@@ -112,11 +113,59 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
     '',
     totals,
     '',
+    `${paint.bold('where every anonymous byte is')} ${paint.dim('(bytes; each line sums into the one above)')}`,
+    account,
+    ...other,
+    '',
     `${paint.bold(`VMAs holding anonymous memory, by size`)} ${paint.dim(`(${r.vmas.length})`)}`,
     table,
     ...more,
     '',
   ].join('\n');
+}
+
+/** One line per multi-size THP size that is not `never`, with its fault counters. */
+function mthpLines(r: SystemReport, paint: Palette): string[] {
+  const on = Object.entries(r.mthp).filter(([, m]) => m.enabled && m.enabled !== 'never');
+  return on.map(([size, m], i) =>
+    labelled(i === 0 ? 'mTHP' : '', `${size} ${m.enabled}${'anon_fault_alloc' in m.stats ? ` · fault_alloc ${m.stats.anon_fault_alloc} fallback ${m.stats.anon_fault_fallback ?? 0} · nr_anon ${m.stats.nr_anon ?? 0}` : ''}`, paint),
+  );
+}
+
+/** A reason's short label for tables: the code itself, which JSON and docs use too. */
+export function reasonRows(reasons: AccountJson['reasons'], paint: Palette, indent: string): string[][] {
+  return (Object.entries(reasons) as [Reason, number][])
+    .sort((a, b) => b[1] - a[1] || REASONS.findIndex((x) => x.code === a[0]) - REASONS.findIndex((x) => x.code === b[0]))
+    .map(([code, n]) => [`${indent}${code}`, formatBytes(n), paint.dim(REASONS.find((x) => x.code === code)!.meaning)]);
+}
+
+/**
+ * The buckets of AccountJson as an indented tree: anonymous = PMD-mapped + PTE-mapped THP +
+ * small, small = the reasons. Every line says its source.
+ */
+export function renderAccount(a: AccountJson, paint: Palette): string {
+  const pte = a.pteMappedThp === null ? ['  in THPs mapped by PTEs', '?', paint.dim('not visible without root (/proc/kpageflags): counted under small pages')] : ['  in THPs mapped by PTEs', formatBytes(a.pteMappedThp), paint.dim('split or partial THP, mTHP (pagemap PFNs + kpageflags)')];
+  return renderTable(
+    [{ title: '' }, { title: '', align: 'right' }, { title: '' }],
+    [
+      ['anonymous', formatBytes(a.anonymous), paint.dim('smaps Anonymous')],
+      ['  on PMD huge pages', formatBytes(a.pmdMapped), paint.dim('smaps AnonHugePages')],
+      pte,
+      ['  on small pages, why', formatBytes(a.small), paint.dim('the rest, by the first reason that applies (hugespan why)')],
+      ...reasonRows(a.reasons, paint, '    '),
+    ],
+    { header: false },
+  );
+}
+
+function otherHugeLine(r: ProcessReport): string[] {
+  const o = r.totals.otherHuge;
+  const parts = [
+    o.filePmdMapped && `file ${formatBytes(o.filePmdMapped)} (FilePmdMapped)`,
+    o.shmemPmdMapped && `shmem ${formatBytes(o.shmemPmdMapped)} (ShmemPmdMapped)`,
+    o.privateHugetlb + o.sharedHugetlb && `hugetlb ${formatBytes(o.privateHugetlb + o.sharedHugetlb)} (Private_/Shared_Hugetlb)`,
+  ].filter(Boolean);
+  return parts.length ? ['', `huge pages that are not anonymous THP: ${parts.join(' · ')}`] : [];
 }
 
 export function renderSystemTable(r: SystemReport, options: { paint: Palette; width: number }): string {
@@ -146,6 +195,8 @@ export function renderSystemTable(r: SystemReport, options: { paint: Palette; wi
     labelled('host', hostLine(r.host, r.thp), paint),
     labelled('memory', `anonymous ${formatBytes(m.anonymous)} · on huge pages ${formatBytes(m.anonHugePages)} · coverage ${formatPercent(m.coverage)} ${paint.dim('(meminfo)')}`, paint),
     ...events.map((line, i) => labelled(i === 0 ? 'events' : '', line, paint)),
+    labelled('order 9+', `${r.freeHugeBlocks.map((z) => `${z.zone} ${z.blocks}`).join(' · ') || '-'} ${paint.dim('free huge-page-sized blocks (buddyinfo); compact_stall ' + (r.compaction.compact_stall ?? 0))}`, paint),
+    ...mthpLines(r, paint),
     '',
     `${paint.bold(`${r.processes.length === r.readable ? 'all' : `top ${r.processes.length} of`} ${r.readable} processes by anonymous memory`)} ${paint.dim('(smaps_rollup)')}`,
     table,

@@ -7,4 +7,6 @@ export type { SpanOwner, SpanState } from './span';
 export { BackgroundScavenger, startScavenger } from './scavenger';
 export type { ScavengeStep, ScavengerOptions } from './scavenger';
 export { Rand } from './rand';
+export { GcModel, DEFAULT_HEAP_MINIMUM, INITIAL_TRIGGER_RATIO } from './gc';
+export type { GcCycle, GcOptions, PaceHook } from './gc';
 export type { HeapError, HeapErrorCode } from './errors';

@@ -12,13 +12,15 @@ import { Rand } from './rand';
 import { Span, hugePagesIn } from './span';
 import type { SpanOwner, SpanState } from './span';
 import { FreeTreap, UNSCAVENGED_HUGE, UNSCAVENGED_SMALL } from './treap';
+import { makePolicy, isPolicyName, POLICY_NAMES } from './policy';
+import type { HeapPolicy, PolicyHeap, PolicyName } from './policy';
 
 /**
  * `coalesce` (the seed, 31c4e09, as refined by its follow-up): when coalescing creates a new whole
  * huge page in a free unscavenged span, MADV_HUGEPAGE the whole span, undoing sysUnused's
  * NOHUGEPAGE marks. `none`: never (the runtime before the seed).
  */
-export type CoalescePolicy = 'coalesce' | 'none';
+export type CoalescePolicy = PolicyName;
 
 export interface MHeapOptions {
   /** Address space reserved up front; default 1 GiB, rounded up to whole huge pages. */
@@ -27,7 +29,8 @@ export interface MHeapOptions {
   pageSize?: number;
   /** The arena is mapped in chunks of this many bytes (the runtime's heapArenaBytes); default 64 MiB. */
   growBytes?: number;
-  policy?: CoalescePolicy;
+  /** The huge-page policy (src/heap/policy): a name, default 'coalesce'. */
+  policy?: PolicyName;
   /** Seeds the free set's treap priorities; default 1. */
   seed?: number;
 }
@@ -76,7 +79,7 @@ function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
-export class MHeap implements SpanOwner {
+export class MHeap implements SpanOwner, PolicyHeap {
   readonly sys: Sys;
   readonly pageSize: number;
   readonly physPageSize: number;
@@ -84,7 +87,12 @@ export class MHeap implements SpanOwner {
   readonly arenaBase: number;
   readonly arenaBytes: number;
   readonly growBytes: number;
-  readonly policy: CoalescePolicy;
+  readonly policy: PolicyName;
+  /** The policy's hooks. */
+  readonly hooks: HeapPolicy;
+  /** In-use bytes per huge page frame (2 MiB frames without huge pages), for the policies. */
+  private inUseFrames = new Float64Array(0);
+  private readonly frameBytes: number;
 
   /**
    * page index → the slot in spanTable of the span holding it: every page of an in-use span, at
@@ -134,12 +142,18 @@ export class MHeap implements SpanOwner {
         `growBytes must be a positive multiple of ${unit} (the huge page and the runtime page); got ${this.growBytes}`);
     }
     this.policy = opts.policy ?? 'coalesce';
-    if (this.policy !== 'coalesce' && this.policy !== 'none') {
-      throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `policy must be 'coalesce' or 'none'; got ${String(this.policy)}`);
+    if (!isPolicyName(this.policy)) {
+      throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `policy must be one of ${POLICY_NAMES.join(', ')}; got ${String(this.policy)}`);
     }
+    this.hooks = makePolicy(this.policy);
+    // The policy owns sysUnused's NOHUGEPAGE edges (Go 1.13 marks them; the later designs do not).
+    if (!this.hooks.nohugepageEdges) sys.edges = false;
+    this.frameBytes = this.physHugePageSize || 2 * MiB;
     this.freeSet = new FreeTreap(new Rand(opts.seed ?? 1));
     this.spanMap = new Int32Array(this.arenaBytes / this.pageSize);
     this.arenaBase = sys.sysReserve(this.arenaBytes);
+    this.inUseFrames = new Float64Array(Math.ceil(this.arenaBytes / this.frameBytes));
+    this.hooks.attach(this);
   }
 
   get heapSys(): number {
@@ -183,11 +197,7 @@ export class MHeap implements SpanOwner {
     if (!Number.isSafeInteger(npages) || npages < 1) {
       throw heapError(RangeError, 'ERR_OUT_OF_RANGE', `npages must be a positive safe integer; got ${npages}`);
     }
-    let s = this.freeSet.find(npages);
-    if (!s) {
-      this.grow(npages);
-      s = this.freeSet.find(npages)!;
-    }
+    let s = this.place(npages);
     const bytes = npages * this.pageSize;
     // Unscavenge only the pages handed out. The OS call comes first: if it fails, the heap is untouched.
     if (s.scavenged) this.sys.sysUsed(s.base, bytes);
@@ -207,7 +217,163 @@ export class MHeap implements SpanOwner {
       this.setSpan(s.base, s);
     }
     this.setSpans(piece);
+    this.countInUse(piece.base, piece.end, +1);
+    this.hooks.changed?.(piece.base, piece.end);
+    // Allocating scavenged memory grew the RSS: make up for it, but only past the scavenger's goal
+    // (mheap.go allocSpanLocked → scavengeIfNeededLocked). piece is in use, so it cannot coalesce.
+    if (s.scavenged) this.scavengeIfNeeded(bytes);
     return piece;
+  }
+
+  /**
+   * The runtime's mheap_.scavengeRetainedGoal: what gcPaceScavenger last set (1.1 × next_gc).
+   * Infinity until something paces the heap (a GcModel or a BackgroundScavenger): a bare heap
+   * never scavenges on its own.
+   */
+  scavengeRetainedGoal = Infinity;
+  /** Bytes released by scavengeIfNeeded so far (the synchronous scavenger's share). */
+  releasedOnAlloc = 0;
+
+  /**
+   * mheap.go scavengeIfNeededLocked (go1.13), verbatim: if heapRetained() + size is over the
+   * goal, scavenge min(size, the overage). (retained already includes the pages just
+   * allocated, so they count twice, as in the runtime.) Returns the bytes released.
+   */
+  scavengeIfNeeded(size: number): number {
+    const r = this.retained;
+    if (r + size <= this.scavengeRetainedGoal) return 0;
+    const released = this.scavenge(Math.min(size, r + size - this.scavengeRetainedGoal));
+    this.releasedOnAlloc += released;
+    return released;
+  }
+
+  /**
+   * The free span to allocate npages from, its low pages being the allocation: the policy's
+   * choice (a free span is split so that the chosen address starts one), or first fit; grows the
+   * arena when nothing fits. Refused, with nothing changed, when the arena cannot hold npages.
+   */
+  private place(npages: number): Span {
+    let at = this.hooks.place?.(npages);
+    if (at === 'grow') {
+      if (this.arenaBytes - this.mapped >= npages * this.pageSize) {
+        this.grow(npages);
+        at = this.hooks.place!(npages);
+      }
+      if (at === 'grow') at = undefined; // the arena is full: take first fit, as the runtime would
+    }
+    if (at !== undefined) {
+      const s = this.spanOf(at);
+      if (!s || s.state !== 'free' || at + npages * this.pageSize > s.end) {
+        throw heapError(Error, 'ERR_HUGESPAN_INVARIANT', `policy ${this.policy} placed ${npages} pages at ${hex(at)}, not inside a free span`);
+      }
+      return at === s.base ? s : this.splitFree(s, at);
+    }
+    let s = this.freeSet.find(npages);
+    if (!s) {
+      this.grow(npages);
+      s = this.freeSet.find(npages)!;
+    }
+    return s;
+  }
+
+  /** Split free span s at `at` (a page boundary inside it): s keeps the low part, the new span (same state) the rest. */
+  private splitFree(s: Span, at: number): Span {
+    const t = this.newSpan(at, (s.end - at) / this.pageSize, 'free', s.scavenged);
+    s.npages -= t.npages;
+    this.freeSet.refresh(s);
+    this.setSpan(s.end - this.pageSize, s);
+    this.setSpan(t.base, t);
+    this.setSpan(t.end - this.pageSize, t);
+    this.freeSet.insert(t);
+    return t;
+  }
+
+  private countInUse(base: number, end: number, sign: 1 | -1): void {
+    const f = this.frameBytes;
+    for (let a = base; a < end;) {
+      const i = Math.floor((a - this.arenaBase) / f);
+      const next = Math.min(end, this.arenaBase + (i + 1) * f);
+      this.inUseFrames[i] += sign * (next - a);
+      a = next;
+    }
+  }
+
+  /** In-use bytes inside frame i (PolicyHeap). */
+  frameInUse(i: number): number {
+    return this.inUseFrames[i] ?? 0;
+  }
+
+  /** Free spans in address order (PolicyHeap). */
+  freeSpans(): IterableIterator<Span> {
+    return this.freeSet[Symbol.iterator]();
+  }
+
+  /** Free, unscavenged bytes inside [lo, hi) (PolicyHeap). */
+  dirtyIn(lo: number, hi: number): number {
+    let dirty = 0;
+    for (let addr = Math.max(lo, this.arenaBase); addr < Math.min(hi, this.mappedEnd);) {
+      const s = this.spanOf(addr)!;
+      const end = Math.min(s.end, hi);
+      if (s.state === 'free' && !s.scavenged) dirty += end - addr;
+      addr = end;
+    }
+    return dirty;
+  }
+
+  /** PolicyHeap: release the free unscavenged pages inside [lo, hi), from the top down, until at least max bytes went. */
+  releaseRange(lo: number, hi: number, max = Infinity): number {
+    this.checkOpen();
+    lo = Math.max(lo, this.arenaBase);
+    hi = Math.min(hi, this.mappedEnd);
+    let released = 0;
+    for (let addr = hi; addr > lo && released < max;) {
+      let s = this.spanOf(addr - 1)!;
+      const from = Math.max(s.base, lo);
+      if (s.state !== 'free' || s.scavenged) {
+        addr = from;
+        continue;
+      }
+      const to = Math.min(s.end, addr);
+      if (to < s.end) this.splitFree(s, to); // s keeps [s.base, to)
+      if (from > s.base) s = this.splitFree(s, from);
+      released += this.scavengeSpan(s, Infinity);
+      addr = from;
+    }
+    return released;
+  }
+
+  /** PolicyHeap: the Go 1.13 scavenger walk. */
+  scavengeTopDown(nbytes: number): number {
+    let released = 0;
+    for (const filter of [UNSCAVENGED_HUGE, UNSCAVENGED_SMALL]) {
+      for (let s = this.freeSet.findLast(filter); s && released < nbytes; s = this.freeSet.findLast(filter)) {
+        released += this.scavengeSpan(s, nbytes - released);
+      }
+    }
+    return released;
+  }
+
+  /** PolicyHeap: the OS layer's advice, for policies that manage huge pages themselves. */
+  sysHugePage(v: number, n: number): void {
+    this.sys.sysHugePage(v, n);
+  }
+
+  sysNoHugePage(v: number, n: number): void {
+    this.sys.madvise(v, n, 'nohugepage');
+  }
+
+  sysCollapse(v: number, n: number): void {
+    this.sys.madvise(v, n, 'collapse');
+  }
+
+  /** A GC cycle ended (GcModel calls this after its sweep). */
+  gcDone(): void {
+    this.hooks.gcDone?.();
+  }
+
+  /** The program clock reached nowMs. */
+  tick(nowMs: number): void {
+    this.hooks.tick?.(nowMs);
   }
 
   /** Return an in-use span to the heap: mark it free, coalesce it with its free neighbours, insert it. */
@@ -228,7 +394,10 @@ export class MHeap implements SpanOwner {
           'it was freed, then merged away or allocated again');
     }
     const bytes = span.bytes;
+    const [base, end] = [span.base, span.end];
     this.coalesce(span); // first: its OS call, if any, precedes every change
+    this.countInUse(base, end, -1);
+    this.hooks.changed?.(base, end);
     span.state = 'free';
     this.slotState[span.slot] = FREE_UNSCAVENGED; // in use, so not scavenged
     this.memstats.heapInuse -= bytes;
@@ -244,18 +413,10 @@ export class MHeap implements SpanOwner {
   private coalesce(s: Span): void {
     const before = s.base > this.arenaBase ? this.mergeable(s, this.spanMap[this.pageIndex(s.base) - 1]) : undefined;
     const after = s.end < this.mappedEnd ? this.mergeable(s, this.spanMap[this.pageIndex(s.end)]) : undefined;
-    if (this.policy === 'coalesce' && !s.scavenged) {
-      const hpBefore = before?.hugePages() ?? 0;
-      const hpMiddle = s.hugePages();
-      const hpAfter = after?.hugePages() ?? 0;
-      const base = before?.base ?? s.base;
-      const end = after?.end ?? s.end;
-      // The merge makes a whole huge page that none of the parts held, so parts of it may still carry
-      // sysUnused's NOHUGEPAGE marks and freeHugePages would count a huge page the kernel won't back:
-      // mark the whole merged span. Before merging, so that a failing madvise changes nothing.
-      if (hugePagesIn(base, end, this.physHugePageSize) > hpBefore + hpMiddle + hpAfter) {
-        this.sys.sysHugePage(base, end - base);
-      }
+    if (this.hooks.merging && !s.scavenged && (before || after)) {
+      // Before merging, so that a failing madvise changes nothing (the seed's hook: see policy/coalesce.ts).
+      const hpParts = (before?.hugePages() ?? 0) + s.hugePages() + (after?.hugePages() ?? 0);
+      this.hooks.merging(before?.base ?? s.base, after?.end ?? s.end, hpParts);
     }
     // s absorbs its neighbours and takes over one's place in the free set (the runtime removes both
     // and inserts s; handing a node over is the same set for half the treap work). `after` leaves
@@ -295,13 +456,8 @@ export class MHeap implements SpanOwner {
     if (!(nbytes >= 0)) {
       throw heapError(RangeError, 'ERR_OUT_OF_RANGE', `nbytes must be ≥ 0; got ${nbytes}`);
     }
-    let released = 0;
-    for (const filter of [UNSCAVENGED_HUGE, UNSCAVENGED_SMALL]) {
-      for (let s = this.freeSet.findLast(filter); s && released < nbytes; s = this.freeSet.findLast(filter)) {
-        released += this.scavengeSpan(s, nbytes - released);
-      }
-    }
-    return released;
+    if (nbytes === Infinity) return this.scavengeTopDown(nbytes); // scavengeAll: every policy releases everything
+    return this.hooks.scavenge ? this.hooks.scavenge(nbytes) : this.scavengeTopDown(nbytes);
   }
 
   /** Release every free page. */
@@ -370,6 +526,7 @@ export class MHeap implements SpanOwner {
     this.setSpan(s.base, s);
     this.setSpan(s.end - this.pageSize, s);
     this.coalesce(s);
+    this.hooks.grown?.(v, size);
   }
 
   /** The live span holding addr, or undefined outside the mapped arena. */

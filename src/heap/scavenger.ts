@@ -1,40 +1,52 @@
 /**
- * The background scavenger (Go 1.13's bgscavenge and gcPaceScavenger): drives retained memory
- * (heapSys − heapReleased) down to 1.1 × the heap goal along a straight line in time, whose slope
- * prices each huge page and each OS page released at 1 ms. While running it holds exactly one
- * unref'd timer; once stopped, none.
+ * The background scavenger as Go 1.13 runs it (`runtime/mgcscavenge.go` at go1.13:
+ * `gcPaceScavenger`, `bgscavenge`, `scavengeSleep`), step for step:
+ *
+ * | here | runtime |
+ * |---|---|
+ * | `pace(nextGC)`: retainedGoal = next_gc + next_gc/10, rounded up to the OS page | `gcPaceScavenger`: `retainedGoal += retainedGoal / (1.0 / (retainExtraPercent / 100.0))` |
+ * | parked (rate 0) when retained ≤ goal at pacing time | `gcPaceScavenger`: `scavengeBytesPerNS = 0` |
+ * | work = retained − goal; huge work = min(unscavHugePages, work / hugepage) whole huge pages; each huge page and each remaining OS page priced at 1 ms (10 µs per madvise at 1 % of a CPU); rate = work / time | `gcPaceScavenger`, `scavengePercent`, `scavengePageLatency`, `scavengeHugePagePeriod` |
+ * | the heap's `scavengeRetainedGoal` is set at every pacing | `mheap_.scavengeRetainedGoal` (read by `scavengeIfNeededLocked`) |
+ * | `step()`: park if rate is 0 or retained ≤ goal; else want = basis − rate × (now − timeBasis), **not** clamped to the goal; if retained > want, one `scavenge(retained − want)` | `bgscavenge` (one `scavengeLocked` call under the heap lock) |
+ * | over-released by `extra`: sleep extra / rate if that is more than 100 µs, else yield (next step at once) | `bgscavenge`: `ttnext`, `minSleepNS = 100 µs`, `Gosched()` |
+ * | nothing released: sleep `retryDelay` (from 100 µs), doubling it after every sleep that ran its full length; reset on a release | `bgscavenge`: `retryDelayNS`, `scavengeSleep`'s return |
+ * | parked until the next `pace()` (the next GC); a pacing wakes it | `bgscavenge` `goparkunlock`, `wakeScavengerLocked` |
+ *
+ * Simplified: the runtime's sleeps are timers and its yield is `Gosched`; here `step()` returns
+ * the sleep and a driver calls it again — the lab on its program clock (so the 1 %-of-a-CPU pace
+ * is in program time), `start()` on real unref'd timers. A sleep cut short by a pacing counts as
+ * not full (no doubling), as `scavengeSleep` reports it.
  */
 
 import type { MHeap } from './mheap';
 
-/** Share of one CPU the scavenger may use. */
+/** Share of one CPU the scavenger may use (`scavengePercent`). */
 const scavengePercent = 1;
-/** Order-of-magnitude cost of one madvise releasing one page, huge or not. */
+/** Order-of-magnitude cost of one madvise releasing one page, huge or not (`scavengePageLatency`, 10 µs). */
 const scavengePageLatencyMs = 0.01;
 /** Time budget per page released: 1 ms. The runtime prices huge and OS pages alike, so huge pages release 512× faster. */
 const scavengePagePeriodMs = scavengePageLatencyMs / (scavengePercent / 100);
-/** Memory kept above the heap goal, so allocation finds unscavenged memory and doesn't fault. */
+/** Memory kept above the heap goal, so allocation finds unscavenged memory and doesn't fault (`retainExtraPercent`). */
 const retainExtraPercent = 10;
+/** `minSleepNS`: 100 µs. */
+export const MIN_SLEEP_MS = 0.1;
+/** On its timer, a parked scavenger looks every this many ms whether its heap was closed (and does nothing else). */
+const PARKED_POLL_MS = 50;
 
 export interface ScavengerOptions {
   /** The heap goal in bytes (the runtime's next_gc); retained is driven to 1.1 × this. */
   heapGoal: number;
   /** Clock in milliseconds; default performance.now. */
   now?: () => number;
-  /** Wall time one step may spend scavenging; default 1 ms. */
-  maxStepMs?: number;
-  /** Shortest sleep between steps; default 1 ms (timer granularity). */
-  minSleepMs?: number;
-  /** How long a parked scavenger sleeps before re-pacing (the runtime waits for the next GC); default 100 ms. */
-  idleMs?: number;
 }
 
 export interface ScavengeStep {
   /** Bytes released by this step. */
   released: number;
-  /** When the next step is due. */
+  /** When the next step is due, in ms from now (0: yield, then run again); Infinity when parked. */
   sleepMs: number;
-  /** Nothing to do: retained is at or below the goal. */
+  /** Nothing to do until the next pace(): retained is at or below the goal, or the rate is 0. */
   parked: boolean;
 }
 
@@ -48,18 +60,15 @@ function checkNonNegative(name: string, value: number): number {
 
 export class BackgroundScavenger {
   readonly heap: MHeap;
-  /**
-   * The pacing line: retained should be ≤ retainedBasis − bytesPerMs × (now − timeBasis), and never
-   * go below retainedGoal; bytesPerMs is 0 when there is nothing to do.
-   */
+  /** The pacing line: retained should be ≤ retainedBasis − bytesPerMs × (now − timeBasis); bytesPerMs 0 means parked. */
   private line = { heapGoal: 0, retainedGoal: 0, retainedBasis: 0, timeBasis: 0, bytesPerMs: 0 };
   private releasedTotal = 0;
   private readonly now: () => number;
-  private readonly maxStepMs: number;
-  private readonly minSleepMs: number;
-  private readonly idleMs: number;
-  /** Back-off while behind the line with nothing left to release. */
-  private retryMs: number;
+  /** `retryDelayNS`. */
+  private retryMs = MIN_SLEEP_MS;
+  /** The sleep in progress: when it started and for how long (to tell a full sleep from one cut short). */
+  private sleeping: { from: number; ms: number; retry: boolean } | undefined;
+  private isParked = false;
   private timer: NodeJS.Timeout | undefined;
   private active = false;
   private failure: unknown;
@@ -69,15 +78,16 @@ export class BackgroundScavenger {
   constructor(heap: MHeap, opts: ScavengerOptions) {
     this.heap = heap;
     this.now = opts.now ?? (() => performance.now());
-    this.maxStepMs = checkNonNegative('maxStepMs', opts.maxStepMs ?? 1);
-    this.minSleepMs = checkNonNegative('minSleepMs', opts.minSleepMs ?? 1);
-    this.idleMs = checkNonNegative('idleMs', opts.idleMs ?? 100);
-    this.retryMs = this.minSleepMs;
     this.pace(opts.heapGoal);
   }
 
   get running(): boolean {
     return this.active;
+  }
+
+  /** Parked until the next pace(). */
+  get parked(): boolean {
+    return this.isParked;
   }
 
   get heapGoal(): number {
@@ -89,7 +99,7 @@ export class BackgroundScavenger {
     return this.line.retainedGoal;
   }
 
-  /** The line's slope; 0 when parked. */
+  /** The line's slope; 0 when there is nothing to do. */
   get bytesPerMs(): number {
     return this.line.bytesPerMs;
   }
@@ -99,66 +109,86 @@ export class BackgroundScavenger {
     return this.releasedTotal;
   }
 
+  /** The current back-off after a step that released nothing. */
+  get retryDelayMs(): number {
+    return this.retryMs;
+  }
+
   /**
-   * Set the goal and draw a new line from (now, retained) down to it. Work is split into whole free
-   * huge pages (as many as the work and freeHugePages allow) and OS pages, each priced at 1 ms.
+   * gcPaceScavenger: set the goal, publish it to the heap, draw a new line from (now, retained)
+   * down to it, and wake the scavenger.
    */
   pace(heapGoal = this.line.heapGoal): void {
     checkNonNegative('heapGoal', heapGoal);
     const { physPageSize, physHugePageSize: h } = this.heap;
-    const retainedGoal = Math.ceil((heapGoal * (100 + retainExtraPercent)) / 100 / physPageSize) * physPageSize;
+    let retainedGoal = heapGoal + Math.floor(heapGoal / (1 / (retainExtraPercent / 100)));
+    retainedGoal = Math.ceil(retainedGoal / physPageSize) * physPageSize;
+    this.heap.scavengeRetainedGoal = retainedGoal;
     const retained = this.heap.retained;
+    const now = this.now();
     if (retained <= retainedGoal) {
-      this.line = { heapGoal, retainedGoal, retainedBasis: retained, timeBasis: this.now(), bytesPerMs: 0 };
+      // Published, and the scavenger disabled until the next pacing; a parked one stays parked.
+      this.line = { heapGoal, retainedGoal, retainedBasis: retained, timeBasis: now, bytesPerMs: 0 };
       return;
     }
     const totalWork = retained - retainedGoal;
-    const hugeWork = h === 0 ? 0 : Math.min(this.heap.freeHugePages, Math.floor(totalWork / h)) * h;
-    const hugeTime = h === 0 ? 0 : (hugeWork / h) * scavengePagePeriodMs;
-    const regularTime = Math.ceil((totalWork - hugeWork) / physPageSize) * scavengePagePeriodMs;
+    let regularWork = totalWork;
+    let hugeTime = 0;
+    if (h !== 0) {
+      let hugeWork = this.heap.freeHugePages * h;
+      if (hugeWork >= totalWork) hugeWork = Math.floor(totalWork / h) * h;
+      regularWork = totalWork - hugeWork;
+      hugeTime = (hugeWork / h) * scavengePagePeriodMs;
+    }
+    const regularTime = Math.floor(regularWork / physPageSize) * scavengePagePeriodMs;
     const bytesPerMs = totalWork / (hugeTime + regularTime);
-    this.line = { heapGoal, retainedGoal, retainedBasis: retained, timeBasis: this.now(), bytesPerMs };
+    this.line = { heapGoal, retainedGoal, retainedBasis: retained, timeBasis: now, bytesPerMs };
+    // wakeScavengerLocked: a parked or sleeping scavenger runs again now; a sleep cut short is not a
+    // full one (no doubling), one that had already run its length is.
+    this.isParked = false;
+    this.endSleep(now);
+    if (this.active) this.schedule(0);
   }
 
   /**
-   * One wake-up: if retained is above the line, scavenge down to it, in chunks, for at most
-   * maxStepMs; then say when the line will next be crossed. A parked scavenger re-paces on waking
-   * (the runtime re-paced after each GC; this heap has no GC).
+   * One pass of bgscavenge's loop: park, or scavenge down to the line in one call, then say how
+   * long to sleep (0: yield and come back at once).
    */
   step(): ScavengeStep {
-    if (this.heap.closed) return { released: 0, sleepMs: this.idleMs, parked: true };
-    if (this.bytesPerMs === 0 || this.heap.retained <= this.retainedGoal) {
-      this.pace();
-      if (this.bytesPerMs === 0) return { released: 0, sleepMs: this.idleMs, parked: true };
-    }
-    const start = this.now();
+    const now = this.now();
+    this.endSleep(now);
+    if (this.heap.closed) return this.park();
+    if (this.isParked) return this.park(); // only pace() (the next GC) unparks it
     const retained = this.heap.retained;
     const { retainedGoal, retainedBasis, timeBasis, bytesPerMs } = this.line;
-    const want = Math.max(retainedGoal, retainedBasis - bytesPerMs * (start - timeBasis));
-    const chunk = Math.max(this.heap.physHugePageSize, this.heap.pageSize);
+    if (bytesPerMs === 0 || retained <= retainedGoal) return this.park();
+    const want = retainedBasis - bytesPerMs * (now - timeBasis);
     let released = 0;
-    while (released < retained - want) {
-      const n = this.heap.scavenge(Math.min(chunk, retained - want - released));
-      if (n === 0) break;
-      released += n;
-      if (this.now() - start >= this.maxStepMs) break;
-    }
+    if (retained > want) released = this.heap.scavenge(retained - want);
     this.releasedTotal += released;
+    if (released === 0) return this.sleep(now, this.retryMs, true, 0);
+    this.retryMs = MIN_SLEEP_MS;
+    const extra = released - (retained - want);
+    const ttnext = extra > 0 ? extra / bytesPerMs : 0;
+    if (ttnext > MIN_SLEEP_MS) return this.sleep(now, ttnext, false, released);
+    return { released, sleepMs: 0, parked: false }; // Gosched
+  }
 
-    const behind = retained - released - want;
-    if (behind <= 0) {
-      this.retryMs = this.minSleepMs;
-      // At or below the line: nothing to do until the line comes down to retained.
-      return { released, sleepMs: Math.max(this.minSleepMs, -behind / bytesPerMs), parked: false };
-    }
-    if (released > 0) {
-      this.retryMs = this.minSleepMs;
-      return { released, sleepMs: this.minSleepMs, parked: false };
-    }
-    // Behind the line but nothing free to release: back off exponentially, up to idleMs.
-    const sleepMs = this.retryMs;
-    this.retryMs = Math.min(this.retryMs * 2, this.idleMs);
-    return { released, sleepMs, parked: false };
+  /** scavengeSleep returned: it was full if the whole delay passed; only then the retry delay doubles. */
+  private endSleep(now: number): void {
+    // Compared to the nanosecond, as the runtime's integer clock does (no floating-point near-miss).
+    if (this.sleeping?.retry && now - this.sleeping.from >= this.sleeping.ms - 1e-6) this.retryMs *= 2;
+    this.sleeping = undefined;
+  }
+
+  private park(): ScavengeStep {
+    this.isParked = true;
+    return { released: 0, sleepMs: Infinity, parked: true };
+  }
+
+  private sleep(now: number, ms: number, retry: boolean, released: number): ScavengeStep {
+    this.sleeping = { from: now, ms, retry };
+    return { released, sleepMs: ms, parked: false };
   }
 
   /** Why the timer loop stopped on its own, if a step threw. */
@@ -190,6 +220,7 @@ export class BackgroundScavenger {
   }
 
   private schedule(ms: number): void {
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => this.tick(), ms);
     this.timer.unref();
   }
@@ -203,7 +234,9 @@ export class BackgroundScavenger {
     } catch (err) {
       return this.finish(err);
     }
-    this.schedule(next.sleepMs);
+    // Parked: pace() wakes it. Until then only a slow check that the heap is still open, so that
+    // closing the heap stops the timer loop (the runtime's scavenger never outlives its heap).
+    this.schedule(next.parked ? PARKED_POLL_MS : next.sleepMs);
   }
 
   private finish(err?: unknown): void {

@@ -1,7 +1,15 @@
 /**
- * One lab run: a span heap on real memory under the churn workload and a final sweep, then the collapse pass
- * (what khugepaged would do), the verification against the kernel, and random reads over the
- * live memory. Invariant: every run maps its own arena and unmaps it before returning.
+ * One lab run: a span heap on real memory under the churn workload, with the Go 1.13 runtime
+ * around it — a GC cycle paced by GOGC (src/heap/gc.ts) that sweeps the spans the program let
+ * die, the background scavenger paced to 1.1 × next_gc on the program's clock, and the heap's
+ * own scavenge on allocation from scavenged memory — then a last forced cycle after half the live
+ * spans die, the collapse pass (what khugepaged would do), the verification against the kernel,
+ * and random reads over the live memory. Invariant: every run maps its own arena and unmaps it
+ * before returning.
+ *
+ * The program's clock: each op of the workload is `msPerOp` (default 1 ms) of program time, the
+ * time base of the scavenger's 1 %-of-a-CPU pace. Nothing here sleeps: the scavenger's steps run
+ * between ops, when the clock reaches them.
  */
 import { MHeap, CoalescePolicy } from '../heap/mheap';
 import type { Span } from '../heap/span';
@@ -10,6 +18,30 @@ import { LinuxMemory } from '../sys/linux';
 import { verify, collapse, Verification, CollapseResult } from '../verify';
 import { churn } from './workload';
 import { Rand } from '../heap/rand';
+import { GcModel } from '../heap/gc';
+import { readFileSync } from 'node:fs';
+
+const VMSTAT_KEYS = ['thp_fault_alloc', 'thp_fault_fallback', 'compact_stall', 'thp_collapse_alloc'] as const;
+type Vmstat = Record<(typeof VMSTAT_KEYS)[number], number>;
+
+/** The THP counters of /proc/vmstat (system-wide: other processes add to them too). */
+function vmstat(): Vmstat {
+  const out = Object.fromEntries(VMSTAT_KEYS.map((k) => [k, 0])) as Vmstat;
+  try {
+    for (const line of readFileSync('/proc/vmstat', 'utf8').split('\n')) {
+      const [k, v] = line.split(' ');
+      if ((VMSTAT_KEYS as readonly string[]).includes(k)) out[k as keyof Vmstat] = Number(v);
+    }
+  } catch {
+    // no /proc/vmstat: zeros
+  }
+  return out;
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
+}
+import { BackgroundScavenger } from '../heap/scavenger';
 
 export interface LabOptions {
   policy: CoalescePolicy;
@@ -20,14 +52,35 @@ export interface LabOptions {
   pageSize?: number;
   /** Random 8-byte reads over the live memory at the end. */
   reads?: number;
+  /** GOGC (default 100). */
+  gogc?: number;
+  /** sysUnused's release advice (default 'free', as Go 1.13). */
+  release?: 'free' | 'dontneed';
+  /** Program time per workload op, ms (default 1). */
+  msPerOp?: number;
+}
+
+/** The runtime around the heap, as the run ended. */
+export interface RuntimeStats {
+  gcCycles: number;
+  /** heap_marked of the last cycle. */
+  marked: number;
+  nextGC: number;
+  /** The scavenger's retained goal: 1.1 × next_gc. */
+  retainedGoal: number;
+  /** Released by the background scavenger / by the heap on allocation (scavengeIfNeededLocked). */
+  released: { background: number; onAlloc: number };
+  /** Program time the workload took. */
+  clockMs: number;
 }
 
 export interface LabResult {
   options: LabOptions;
   ops: { allocs: number; frees: number; scavenges: number; exhausted: number };
+  runtime: RuntimeStats;
   heap: { heapSys: number; heapInuse: number; heapReleased: number; retained: number; freeHugePages: number; liveSpans: number };
   calls: SysCalls;
-  /** madvise calls (every advice) per alloc+free pair of the workload. */
+  /** madvise calls (every advice, MADV_COLLAPSE included) per alloc+free pair of the workload. */
   madvisePerPair: number;
   collapse: CollapseResult;
   /** After the collapse pass. */
@@ -36,6 +89,12 @@ export interface LabResult {
   readNs: number;
   /** Share of in-use bytes on huge pages, after the collapse pass. */
   inUseHugeShare: number;
+  /** Arena RSS (kernel) over heap in use: the overhead. */
+  rssOverInUse: number;
+  /** The heap's madvise calls (MADV_COLLAPSE included) during the workload, ns. */
+  adviceLatencyNs: { calls: number; p50: number; p99: number; max: number };
+  /** /proc/vmstat deltas over the workload and the collapse pass (system-wide). */
+  vmstat: Vmstat;
   ms: { workload: number; collapse: number; verify: number; reads: number };
 }
 
@@ -46,6 +105,8 @@ export interface PreparedLab {
   /** The spans still in use. */
   live: Span[];
   ops: LabResult['ops'];
+  runtime: RuntimeStats;
+  vmstat: Vmstat;
   collapse: CollapseResult;
   verification: Verification;
   ms: { workload: number; collapse: number; verify: number };
@@ -60,26 +121,52 @@ export interface PreparedLab {
 export function prepareLab(options: LabOptions, progress?: (done: number, total: number) => void): PreparedLab {
   const mem = new LinuxMemory();
   try {
-    const heap = new MHeap(new Sys(mem, { thp: options.thp }), {
+    const vm0 = vmstat();
+    const heap = new MHeap(new Sys(mem, { thp: options.thp, release: options.release ?? 'free' }), {
       arenaBytes: options.arenaBytes,
       growBytes: Math.min(64 << 20, options.arenaBytes),
       pageSize: options.pageSize ?? 8192,
       policy: options.policy,
     });
+    heap.sys.timed = true;
     const live: Span[] = [];
     const count = { spans: 0, pages: 0 };
     const ops = { allocs: 0, frees: 0, scavenges: 0, exhausted: 0 };
-    const maxLivePages = Math.floor((options.arenaBytes * 0.5) / heap.pageSize);
+    // A quarter of the arena live at most: with GOGC=100 the heap holds up to twice the live set
+    // (garbage waits for the next cycle's sweep), plus fragmentation.
+    const maxLivePages = Math.floor((options.arenaBytes * 0.25) / heap.pageSize);
+    const msPerOp = options.msPerOp ?? 1;
+
+    let clock = 0;
+    let wake = 0; // when the scavenger's current sleep ends
+    const scav = new BackgroundScavenger(heap, { heapGoal: 0, now: () => clock });
+    const gc = new GcModel(heap, { gogc: options.gogc });
+    gc.onPace((nextGC) => {
+      scav.pace(nextGC); // gcPaceScavenger, which wakes the scavenger
+      wake = clock;
+    });
+    const runScavenger = () => {
+      // Every step the clock has reached; a yield (sleep 0) runs the next one at once.
+      for (let k = 0; k < 1000 && !scav.parked && wake <= clock; k++) {
+        const step = scav.step();
+        ops.scavenges += step.released > 0 ? 1 : 0;
+        if (step.parked) break;
+        wake = clock + step.sleepMs;
+      }
+    };
 
     const t0 = performance.now();
     let i = 0;
     for (const op of churn({ ops: options.ops, seed: options.seed, maxLivePages }, count)) {
+      clock += msPerOp;
       if (op.kind === 'alloc') {
         try {
           const s = heap.alloc(op.npages);
           mem.touch(s.base, s.bytes); // a program writes what it allocates
           live.push(s);
+          count.pages += s.npages;
           ops.allocs++;
+          if (gc.allocated(s)) gc.cycle();
         } catch (e) {
           if ((e as { code?: string }).code !== 'ERR_HUGESPAN_ARENA_EXHAUSTED') throw e;
           ops.exhausted++;
@@ -88,38 +175,51 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
         const s = live[op.pick];
         live[op.pick] = live[live.length - 1];
         live.pop();
-        heap.free(s);
+        gc.died(s); // freed by the next cycle's sweep
+        count.pages -= s.npages;
         ops.frees++;
       } else {
-        // The background scavenger's goal: retain about 1.1 × what is in use.
-        heap.scavenge(Math.max(0, heap.retained - 1.1 * heap.heapInuse));
-        ops.scavenges++;
+        gc.cycle();
       }
+      heap.tick(clock);
+      runScavenger();
       count.spans = live.length;
-      count.pages = heap.heapInuse / heap.pageSize;
       if (progress && ++i % 256 === 0) progress(i, options.ops);
     }
-    // A GC cycle ends the run: it frees about half of the live spans at once. The frees
-    // coalesce into large free spans, and the heap's freeHugePages (what the scavenger paces
-    // by) is read right then — where the seed's policy matters.
+    // The run ends with a forced GC cycle after about half of the live spans die at once. The
+    // sweep coalesces them into large free spans, and the heap's freeHugePages (what the
+    // scavenger paces by) is read right then — where the seed's policy matters.
     const sweep = new Rand(options.seed ^ 0x5eed);
     for (let k = live.length - 1; k >= 0; k--) {
       if (sweep.float() < 0.5) continue;
-      heap.free(live[k]);
+      gc.died(live[k]);
       live[k] = live[live.length - 1];
       live.pop();
       ops.frees++;
     }
+    gc.cycle();
+    heap.tick(clock);
     progress?.(options.ops, options.ops);
+    const runtime: RuntimeStats = {
+      gcCycles: gc.cycles,
+      marked: gc.marked,
+      nextGC: gc.nextGC,
+      retainedGoal: scav.retainedGoal,
+      released: { background: scav.released, onAlloc: heap.releasedOnAlloc },
+      clockMs: clock,
+    };
     const t1 = performance.now();
 
+    heap.sys.timed = false;
     const pass = collapse(heap);
     const t2 = performance.now();
+    const vm1 = vmstat();
+    const vmDelta = Object.fromEntries(VMSTAT_KEYS.map((k) => [k, vm1[k] - vm0[k]])) as Vmstat;
     const verification = verify(heap);
     const t3 = performance.now();
 
     heap.checkInvariants(); // the lab's numbers mean nothing from a heap that broke its own rules
-    return { mem, heap, live, ops, collapse: pass, verification, ms: { workload: t1 - t0, collapse: t2 - t1, verify: t3 - t2 }, close: () => mem.close() };
+    return { mem, heap, live, ops, runtime, vmstat: vmDelta, collapse: pass, verification, ms: { workload: t1 - t0, collapse: t2 - t1, verify: t3 - t2 }, close: () => mem.close() };
   } catch (e) {
     mem.close();
     throw e;
@@ -140,10 +240,12 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
 
     const calls = { ...heap.sys.calls };
     // The heap's own calls; the collapse pass is counted in `collapse`, not here.
-    const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.willneed + calls.normal;
+    const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.willneed + calls.normal + calls.collapse;
+    const lat = Float64Array.from(heap.sys.latencies()).sort();
     return {
       options,
       ops,
+      runtime: lab.runtime,
       heap: {
         heapSys: heap.heapSys,
         heapInuse: heap.heapInuse,
@@ -158,6 +260,9 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
       verification,
       readNs,
       inUseHugeShare: heap.heapInuse ? verification.inUse.hugeBytes / heap.heapInuse : 0,
+      rssOverInUse: heap.heapInuse ? verification.arena.rss / heap.heapInuse : 0,
+      adviceLatencyNs: { calls: lat.length, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), max: lat.length ? lat[lat.length - 1] : 0 },
+      vmstat: lab.vmstat,
       ms: { ...lab.ms, reads: t1 - t0 },
     };
   } finally {

@@ -1,12 +1,16 @@
 /**
- * The lab's churn: a seeded sequence of allocations of mixed sizes, frees and scavenges that
- * is identical for every policy, so any difference in the results is the policy's.
+ * The lab's churn: a seeded sequence of allocations of mixed sizes and deaths (a span the
+ * program stops referencing; the next GC cycle's sweep frees it) that is identical for every
+ * policy, so any difference in the results is the policy's. Scavenging is not an op: the
+ * runtime's background scavenger runs on the program's clock and the heap scavenges on
+ * allocation, as Go 1.13 does.
  * Invariant: the ops depend only on (seed, ops, arena size), never on what the heap did —
  * except that a free always names a span that is live in that run.
  */
 import { Rand } from '../heap/rand';
 
-export type Op = { kind: 'alloc'; npages: number } | { kind: 'free'; pick: number } | { kind: 'scavenge' };
+/** alloc: a new span; free: the span at `pick` in the live list dies; gc: a forced cycle (runtime.GC()). */
+export type Op = { kind: 'alloc'; npages: number } | { kind: 'free'; pick: number } | { kind: 'gc' };
 
 export interface WorkloadOptions {
   ops: number;
@@ -30,10 +34,6 @@ function size(rand: Rand): number {
 export function* churn(opts: WorkloadOptions, live: { spans: number; pages: number }): Generator<Op> {
   const rand = new Rand(opts.seed);
   for (let i = 0; i < opts.ops; i++) {
-    if (i > 0 && i % 250 === 0) {
-      yield { kind: 'scavenge' };
-      continue;
-    }
     const wantFree = live.spans > 0 && (live.pages > opts.maxLivePages * 0.8 || rand.float() < 0.45);
     const npages = size(rand); // drawn either way: the sequence must not depend on the heap
     const pick = rand.next();

@@ -44,6 +44,8 @@ export interface Binding {
   pageSize(): number;
   thpDisabled(): boolean;
   setThpDisabled(disabled: boolean): void;
+  /** MADV_COLLAPSE in another process (process_madvise on a pidfd): per range 0, or the errno name. */
+  collapseIn(pid: number | 'self', ranges: Float64Array): (0 | string)[];
 }
 
 /**

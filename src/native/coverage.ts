@@ -8,6 +8,7 @@
  * is listed in `excess`. Where the kernel lacks PAGEMAP_SCAN (< 6.7) the answer is prorated
  * from smaps per VMA and says so.
  */
+import * as os from 'node:os';
 import { binding } from './binding';
 import { readSmaps, vmasIn, Pid, Vma } from './smaps';
 import { argError, received } from './args';
@@ -104,14 +105,25 @@ function scan(pid: Pid, start: number, end: number): { presentBytes: number; hug
 /**
  * The kernel's answer for [start, end) of a process. The smaps cross-check reads smaps
  * after the scan; a huge page split in between would look like excess, so excess is
- * confirmed by a second scan and read and only the smaller figure is kept. A caller that has
+ * confirmed by a second scan and read and only the smaller figure is kept. The cross-check runs
+ * where the kernel may lack the fix (6.7-6.15) or when `crossCheck` asks for it. A caller that has
  * just read the process's smaps (a report walking every VMA) passes them as `vmas`, so that
  * each call does not read them again.
  */
-export function coverage(pid: Pid, start: number, end: number, options: { vmas?: readonly Vma[] } = {}): Coverage {
+/**
+ * Whether this kernel may report the huge zero page as present and huge: PAGEMAP_SCAN came in
+ * 6.7 and the fix in 6.16, so 6.7-6.15 (a distribution's backport cannot be seen from here).
+ */
+function mayMisreportZeroPage(): boolean {
+  const [major, minor] = os.release().split('.').map((x) => parseInt(x, 10));
+  return !(major > 6 || (major === 6 && minor >= 16));
+}
+
+export function coverage(pid: Pid, start: number, end: number, options: { vmas?: readonly Vma[]; crossCheck?: boolean } = {}): Coverage {
   checkArgs(pid, start, end);
   if (pagemapScanSupported()) {
     let s = scan(pid, start, end);
+    if (!(options.crossCheck ?? mayMisreportZeroPage())) return { method: 'pagemap_scan', exact: true, start, end, ...s, excess: [] };
     let excess = excessOf(s.runs, vmasIn(options.vmas ?? readSmaps(pid), start, end));
     if (excess.length) {
       const again = scan(pid, start, end);

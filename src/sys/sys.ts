@@ -2,7 +2,22 @@
  * The runtime's OS layer (mem_linux.go), in the runtime's words: sysReserve, sysMap, sysUsed,
  * sysHugePage, sysUnused, sysFree. The heap never calls madvise itself; it calls these.
  * Invariant: `calls` counts every primitive that returned, by kind, so callers can price an
- * operation in madvise calls.
+ * operation in madvise calls, and `latency` holds every madvise's duration on real memory.
+ *
+ * Against `runtime/mem_linux.go` at go1.13:
+ *
+ * | here | runtime |
+ * |---|---|
+ * | `sysUnused`: `MADV_NOHUGEPAGE` on the huge pages holding an unaligned start or end, one call when they are adjacent | `sysUnused` (head/tail, "do this in one call") |
+ * | then `MADV_FREE` (default, `release: 'free'`) | `sysUnused`: `adviseUnused = _MADV_FREE` (Linux ≥ 4.5, falling back to `MADV_DONTNEED` on `EINVAL`) |
+ * | `release: 'dontneed'` | `GODEBUG=madvdontneed=1` (Go 1.12+), the default from Go 1.16 (`debug.madvdontneed = 1`) |
+ * | `sysUsed` = `sysHugePage` on the whole huge pages inside the range | `sysUsed` (go1.13 calls `sysHugePage` only) |
+ * | `sysHugePage`: `MADV_HUGEPAGE` on the range rounded inwards to huge pages | `sysHugePage` |
+ * | `edges: false` skips the `NOHUGEPAGE` marks (a policy's option, not Go 1.13) | Go 1.21 dropped them (`mem_linux.go` at go1.21.0) |
+ * | `thp: 'always'` marks the reservation `MADV_HUGEPAGE` once | not the runtime: it emulates a host with THP `enabled=always` on a host set to `madvise` |
+ *
+ * Go 1.13 ignores madvise's errors here; this layer lets them throw (the addon's memory is the
+ * lab's own, so an error is a bug to see, not a condition to survive).
  */
 
 import type { Advice, Memory } from './memory';
@@ -12,8 +27,14 @@ export type SysCall = 'reserve' | 'commit' | 'unmap' | Advice;
 export type SysCalls = Record<SysCall, number>;
 
 export interface SysOptions {
-  /** How sysUnused gives memory back: MADV_DONTNEED (default; RSS drops at once, Go ≥ 1.16) or MADV_FREE (Go 1.13). */
+  /**
+   * How sysUnused gives memory back: MADV_FREE (default, as Go 1.13: the kernel takes the pages
+   * only under memory pressure, so RSS may not drop) or MADV_DONTNEED (Go ≥ 1.16, or
+   * GODEBUG=madvdontneed=1: RSS drops at once).
+   */
   release?: 'dontneed' | 'free';
+  /** sysUnused marks the partial huge pages at its ends MADV_NOHUGEPAGE (default true, as Go 1.13). */
+  edges?: boolean;
   /**
    * `always` (default) marks each reservation MADV_HUGEPAGE once, emulating a host whose THP
    * `enabled` is `always`, where the runtime's NOHUGEPAGE marks did their damage. `host` leaves
@@ -43,13 +64,23 @@ export class Sys {
   readonly physHugePageSize: number;
   readonly release: 'dontneed' | 'free';
   readonly thp: 'always' | 'host';
+  /** Set by the heap from its policy (HeapPolicy.nohugepageEdges). */
+  edges: boolean;
+  /**
+   * Nanoseconds of every madvise made through this layer, in order (a Float64Array grown by
+   * doubling); only when `timed` is set, so bookkeeping tests pay nothing.
+   */
+  private lat = new Float64Array(0);
+  private nLat = 0;
+  timed = false;
   private readonly counts: SysCalls = zeroCalls();
 
   constructor(mem: Memory, opts: SysOptions = {}) {
     this.mem = mem;
     this.physPageSize = mem.physPageSize;
     this.physHugePageSize = mem.physHugePageSize;
-    this.release = checkOption('release', opts.release ?? 'dontneed', ['dontneed', 'free']);
+    this.release = checkOption('release', opts.release ?? 'free', ['dontneed', 'free']);
+    this.edges = opts.edges ?? true;
     this.thp = checkOption('thp', opts.thp ?? 'always', ['always', 'host']);
   }
 
@@ -101,7 +132,7 @@ export class Sys {
    */
   sysUnused(v: number, n: number): void {
     const h = this.physHugePageSize;
-    if (h !== 0) {
+    if (h !== 0 && this.edges) {
       const head = v % h !== 0 ? v - (v % h) : undefined;
       const tail = (v + n) % h !== 0 ? v + n - 1 - ((v + n - 1) % h) : undefined;
       if (head !== undefined && tail !== undefined && tail - head <= h) {
@@ -124,8 +155,28 @@ export class Sys {
   /** The counted madvise primitive, for the runtime's functions above. (The verify layer's
    * collapse pass goes to the Memory directly: it is khugepaged's work, not the heap's.) */
   madvise(v: number, n: number, advice: Advice): void {
-    this.mem.madvise(v, n, advice);
+    if (!this.timed) {
+      this.mem.madvise(v, n, advice);
+    } else {
+      const t0 = process.hrtime.bigint();
+      this.mem.madvise(v, n, advice);
+      this.record(Number(process.hrtime.bigint() - t0));
+    }
     this.counts[advice]++;
+  }
+
+  /** The madvise latencies recorded so far (ns), in call order. */
+  latencies(): Float64Array {
+    return this.lat.subarray(0, this.nLat);
+  }
+
+  private record(ns: number): void {
+    if (this.nLat === this.lat.length) {
+      const grown = new Float64Array(Math.max(1024, 2 * this.lat.length));
+      grown.set(this.lat);
+      this.lat = grown;
+    }
+    this.lat[this.nLat++] = ns;
   }
 
   snapshotCalls(): SysCalls {

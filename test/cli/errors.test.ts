@@ -63,10 +63,10 @@ describe('usage errors: exit 2, one line and a one-line hint', () => {
 
   // These used to print the whole command list on stderr.
   it.each([
-    [['frobnicate'], "unknown command 'frobnicate'; the commands are report, map and lab"],
-    [[], 'which command? report, map or lab'],
-    [['--json', 'report'], "'--json' is not a command; options go after one: hugespan report|map|lab [options]"],
-    [['help', 'frobnicate'], "no help on 'frobnicate': the commands are report, map and lab"],
+    [['frobnicate'], "unknown command 'frobnicate'; the commands are report, why, map, collapse, serve and lab"],
+    [[], 'which command? report, why, map, collapse, serve or lab'],
+    [['--json', 'report'], "'--json' is not a command; options go after one: hugespan report|why|map|collapse|serve|lab [options]"],
+    [['help', 'frobnicate'], "no help on 'frobnicate': the commands are report, why, map, collapse, serve and lab"],
   ])('no command, or not one: %j', (args, message) => {
     expect(cli(args)).toEqual({ status: 2, stdout: '', stderr: `hugespan: ${message}\nTry 'hugespan --help'.\n` });
   });
@@ -100,7 +100,7 @@ describe('processes that cannot be read: exit 1, one line', () => {
   it('--debug adds the stack and the system error behind the message', () => {
     const r = cli(['report', '--pid', String(NO_SUCH_PID), '--debug']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^hugespan: no process with pid \d+\nCliError: no process[\s\S]*\bat \S[\s\S]*code: 'ENOENT'/);
+    expect(r.stderr).toMatch(/^hugespan: no process with pid \d+\nProcessError: no process[\s\S]*\bat \S[\s\S]*code: 'ENOENT'/);
   });
 
   // As root every process is readable, so ask as nobody; as a user, pid 1 is someone else's.

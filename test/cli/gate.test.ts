@@ -4,7 +4,8 @@
  * coverage that cannot exist is never "below" (exit 3) nor a pass: exit 4, unless the user
  * said which it counts as.
  */
-import { gate, unmeasurable, ProcessReport, SystemReport } from '../../src/cli/report';
+import { gate, unmeasurable } from '../../src/cli/report';
+import type { ProcessReport, SystemReport } from '../../src/account/schema';
 
 const thp = { enabled: 'madvise', defrag: 'madvise', hugePageSize: 2 << 20, maxPtesNone: 511, khugepaged: {}, sizes: {} };
 const host = { kernel: '6.18', arch: 'x64', pageSize: 4096, pagemapScan: true };
@@ -13,18 +14,22 @@ function processReport(over: { anonymous?: number; huge?: number; enabled?: stri
   const anonymous = over.anonymous ?? 100;
   const huge = over.huge ?? 20;
   return {
-    schema: 1, kind: 'process', time: '', pid: 7, comm: 'x', host,
+    schema: 2, kind: 'process', time: '', pid: 7, comm: 'x', host,
     thp: { ...thp, enabled: over.enabled ?? thp.enabled, hugePageSize: over.hugePageSize ?? thp.hugePageSize },
     thpDisabled: over.thpDisabled ?? false, method: 'pagemap_scan',
-    totals: { rss: anonymous, anonymous, anonHugePages: huge, coverage: anonymous ? huge / anonymous : 0, eligibleNotHuge: 0, noHugePage: 0 },
+    totals: {
+      rss: anonymous, anonymous, anonHugePages: huge, coverage: anonymous ? huge / anonymous : 0, eligibleNotHuge: 0, noHugePage: 0,
+      account: { anonymous, pmdMapped: huge, pteMappedThp: 0, small: anonymous - huge, reasons: { 'collapsible-waiting': anonymous - huge } },
+      otherHuge: { filePmdMapped: 0, shmemPmdMapped: 0, privateHugetlb: 0, sharedHugetlb: 0 },
+    },
     vmas: [],
   };
 }
 
 function systemReport(enabled: string, anonymous = 100): SystemReport {
   return {
-    schema: 1, kind: 'system', time: '', host, thp: { ...thp, enabled },
-    memory: { anonymous, anonHugePages: 0, coverage: 0 }, counters: {}, method: 'smaps_rollup', processes: [], readable: 0, unreadable: 0,
+    schema: 2, kind: 'system', time: '', host, thp: { ...thp, enabled },
+    memory: { anonymous, anonHugePages: 0, coverage: 0 }, counters: {}, compaction: {}, mthp: {}, freeHugeBlocks: [], method: 'smaps_rollup', processes: [], readable: 0, unreadable: 0,
   };
 }
 

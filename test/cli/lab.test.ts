@@ -32,6 +32,21 @@ describe('hugespan lab', () => {
     );
   });
 
+  itExact('--policy all: five policies side by side, every run measured by the kernel, the goal judged', () => {
+    const r = lab('--ops', '3000', '--arena', '128M', '--policy', 'all', '--json');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.runs.map((x: { options: { policy: string } }) => x.options.policy)).toEqual(['none', 'coalesce', 'density', 'filler', 'hpa']);
+    for (const x of report.runs) {
+      expect(x.verification.free.recount).toBe(x.verification.free.claimed);
+      expect(x.inUseHugeShare).toBeGreaterThanOrEqual(0);
+      expect(x.adviceLatencyNs.calls).toBeGreaterThan(0);
+      expect(x.runtime.gcCycles).toBeGreaterThan(0);
+    }
+    expect(report.runs[2].calls.nohugepage).toBe(0); // density marks no nh
+    expect(report.verdict).toMatch(/Goal (met by \w+|not met; for \w+)/);
+  });
+
   it('text: a side-by-side table and the verdict line, no colour when piped', () => {
     const r = lab('--ops', '3000', '--arena', '128M', '--policy', 'coalesce', '--thp', 'host');
     expect(r.status).toBe(0);
@@ -42,7 +57,8 @@ describe('hugespan lab', () => {
   });
 
   it.each([
-    [['--policy', 'sometimes'], "--policy wants coalesce, none or both, not 'sometimes'"],
+    [['--policy', 'sometimes'], "--policy wants a list of none, coalesce, density, filler, hpa (or both, all), not 'sometimes'"],
+    [['--policy', 'none,none'], "--policy wants a list of none, coalesce, density, filler, hpa (or both, all), not 'none,none'"],
     [['--thp', 'never'], "--thp wants always or host, not 'never'"],
     [['--arena', '1M'], "--arena wants a size from 64M to 64G, not '1M'"],
     [['--ops', '0'], "--ops wants an integer from 1 to 10000000, not '0'"],

@@ -2,6 +2,7 @@
  * `hugespan map`: the cells of each region are the ones its layout implies, in plain ASCII
  * when piped, wrapped at 80 columns; --min-size picks which VMAs are drawn.
  */
+import { pagemapScanSupported } from '../../src/native/coverage';
 import { cli, hostThpBlock, startTarget, range, Target, Region } from './cli';
 import { itThp } from '../support/thp';
 import { ASAN_REASON } from '../support/child';
@@ -22,8 +23,16 @@ function cellsOf(r: Region): string[] {
   const at = lines.findIndex((l) => l.startsWith(range(r)));
   if (at < 0) throw new Error(`no VMA line for ${range(r)} in:\n${out}`);
   const rows: string[] = [];
-  for (let i = at + 1; i < lines.length && lines[i].startsWith('  '); i++) rows.push(lines[i]);
+  for (let i = at + 1; i < lines.length && lines[i].startsWith('  ') && !lines[i].startsWith('  small frames:'); i++) rows.push(lines[i]);
   return rows;
+}
+
+/** The "small frames: N reason, …" line under a VMA's cells, if any. */
+function reasonsOf(r: Region): string | undefined {
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(range(r)));
+  for (let i = at + 1; i < lines.length && lines[i].startsWith('  '); i++) if (lines[i].startsWith('  small frames:')) return lines[i].trim();
+  return undefined;
 }
 
 describe('map', () => {
@@ -37,6 +46,7 @@ describe('map', () => {
   // Where the host rules huge pages out (enabled=never), no coverage is a measurement: "-".
   it(`the nohugepage region: 4 frames marked n, coverage ${hostThpBlock() ? '- (the host rules THP out)' : '0.0%'}`, () => {
     expect(cellsOf(target.layout.nh)).toEqual(['  nnnn']);
+    if (pagemapScanSupported()) expect(reasonsOf(target.layout.nh)).toBe(`small frames: 4 ${hostThpBlock() ? 'host-thp-never' : 'vma-nohugepage'}`);
     const coverage = hostThpBlock() ? 'coverage -' : 'coverage 0\\.0%';
     expect(out).toMatch(new RegExp(`^${range(target.layout.nh)}  8\\.0 MiB  \\[anon\\]  nh  ${coverage}  0/4 frames huge$`, 'm'));
   });

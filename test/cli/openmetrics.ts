@@ -39,13 +39,17 @@ export function parseOpenMetrics(text: string): { types: Record<string, string>;
     const m = SAMPLE.exec(line);
     if (!m) throw new Error(`${where}: neither metadata nor a sample`);
     const [, name, labelText, value] = m;
-    if (name !== current || !help.has(name) || !types[name]) throw new Error(`${where}: sample before its family's HELP and TYPE`);
+    // A counter family's samples are <family>_total (and _created); every other family's, its name.
+    const family = current !== undefined && types[current] === 'counter' && (name === `${current}_total` || name === `${current}_created`) ? current : name;
+    if (family !== current || !help.has(family) || !types[family]) throw new Error(`${where}: sample before its family's HELP and TYPE`);
+    if (types[family] === 'counter' && name === family) throw new Error(`${where}: a counter's sample must be named ${family}_total`);
     const labels: Record<string, string> = {};
     for (const l of labelText?.match(new RegExp(LABEL, 'g')) ?? []) {
       const eq = l.indexOf('=');
       labels[l.slice(0, eq)] = l.slice(eq + 2, -1).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     }
     samples.push({ name, labels, value: Number(value.replace('Inf', 'Infinity')) });
+    if (types[family] === 'counter' && !(Number(value) >= 0)) throw new Error(`${where}: a counter below 0`);
   }
   return { types, samples };
 }

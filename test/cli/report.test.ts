@@ -28,7 +28,7 @@ describe('report --pid --json', () => {
   });
 
   it('has the schema: version, pid, THP settings, totals, VMAs with hex ranges', () => {
-    expect(report).toMatchObject({ schema: 1, kind: 'process', pid: target.pid, comm: 'node', thpDisabled: false });
+    expect(report).toMatchObject({ schema: 2, kind: 'process', pid: target.pid, comm: 'node', thpDisabled: false });
     expect(report.method).toBe(pagemapScanSupported() ? 'pagemap_scan' : 'smaps');
     expect(report.thp).toEqual(expect.objectContaining({ enabled: expect.any(String), hugePageSize: expect.any(Number), khugepaged: expect.any(Object) }));
     for (const v of report.vmas) {
@@ -72,7 +72,7 @@ describe('report --pid --json', () => {
   it('--format json is --json', () => {
     const r = cli(['report', '--pid', String(target.pid), '--format', 'json']);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 1, pid: target.pid });
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 2, pid: target.pid });
   });
 });
 
@@ -85,7 +85,7 @@ describe('report --pid as a table', () => {
     expect(out).toContain(`pid ${target.pid} (node)`);
     expect(out).toMatch(/THP enabled=\w+ defrag=\S+ · huge page 2\.0 MiB/);
     expect(out).toContain(pagemapScanSupported() ? 'PAGEMAP_SCAN' : 'smaps AnonHugePages');
-    for (const label of ['anonymous', 'on huge pages', 'eligible, not huge', 'marked nohugepage']) expect(out).toContain(label);
+    for (const label of ['anonymous', 'on huge pages', 'on PMD huge pages', 'in THPs mapped by PTEs', 'on small pages, why']) expect(out).toContain(label);
     const rows = out.split('\n');
     const row = (r: Region) => rows.findIndex((l) => l.startsWith(range(r)));
     // By size: 200 MiB, 32 MiB, 16 MiB, 8 MiB.
@@ -226,7 +226,7 @@ describe('--output: what is at FILE decides how it is written', () => {
   it("'-' is standard output, not a file named '-'", () => {
     const r = cli(['report', '--pid', String(target.pid), '--json', '--output', '-'], { cwd: dir });
     expect(r).toMatchObject({ status: 0, stderr: '' });
-    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 1, pid: target.pid });
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 2, pid: target.pid });
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 });

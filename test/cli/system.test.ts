@@ -2,6 +2,7 @@
  * `hugespan report` without --pid: the host's settings, meminfo and vmstat figures, and the
  * processes ranked by anonymous memory — the target among them with the memory it holds.
  */
+import * as fs from 'node:fs';
 import { cli, cliJson, startTarget, Target } from './cli';
 import { parseOpenMetrics } from './openmetrics';
 import { itThp, MiB } from '../support/thp';
@@ -19,7 +20,7 @@ const ours = () => report.processes.find((p: any) => p.pid === target.pid);
 
 describe('report (system)', () => {
   it('JSON: schema, host settings, meminfo, every thp_* counter, ranked processes', () => {
-    expect(report).toMatchObject({ schema: 1, kind: 'system', method: 'smaps_rollup' });
+    expect(report).toMatchObject({ schema: 2, kind: 'system', method: 'smaps_rollup' });
     expect(report.thp.hugePageSize).toBe(hugePageSize()); // what sysfs says, 0 included
     expect(report.memory.anonymous).toBeGreaterThan(0);
     expect(report.memory.coverage).toBeCloseTo(report.memory.anonHugePages / report.memory.anonymous, 12);
@@ -29,6 +30,19 @@ describe('report (system)', () => {
     expect(anon).toEqual([...anon].sort((a, b) => b - a));
     expect(report.processes).toHaveLength(report.readable);
     expect(report.unreadable).toEqual(expect.any(Number));
+  });
+
+  it('compaction counters, multi-size THP and free huge-page-sized blocks, as the kernel files say', () => {
+    expect(Object.keys(report.compaction).length).toBeGreaterThan(0);
+    expect(Object.keys(report.compaction).every((k) => k.startsWith('compact_'))).toBe(true);
+    const thp = '/sys/kernel/mm/transparent_hugepage';
+    const sizes = fs.existsSync(thp) ? fs.readdirSync(thp).filter((d) => /^hugepages-\d+kB$/.test(d)).map((d) => d.slice(10)) : [];
+    expect(Object.keys(report.mthp).sort()).toEqual(sizes.sort());
+    if (!report.thp.hugePageSize) return expect(report.freeHugeBlocks).toEqual([]);
+    // Independently: each zone's counts from order 9 up, a block of order k worth 2^(k-9).
+    const zones = fs.readFileSync('/proc/buddyinfo', 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/));
+    expect(report.freeHugeBlocks.map((z: any) => z.zone)).toEqual(zones.map((f) => f[3]));
+    for (const z of report.freeHugeBlocks) expect(z.blocks).toBeGreaterThanOrEqual(0);
   });
 
   it('the target is listed with at least the 48 MiB it touched', () => {

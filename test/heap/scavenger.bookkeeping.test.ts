@@ -1,7 +1,8 @@
 /**
  * scavenge() releases from the top, huge-page spans first, without splitting huge pages; the
- * background scavenger follows the runtime's pacing line down to 1.1 × the heap goal, in bounded
- * steps, and leaves no timer behind.
+ * background scavenger follows Go 1.13's bgscavenge: the pacing line down to 1.1 × the heap goal,
+ * one scavenge per step, 100 µs minimum sleep, exponential retry, parked until re-paced; and it
+ * leaves no timer behind.
  */
 import { BackgroundScavenger, startScavenger } from '../../src/heap/scavenger';
 import type { MHeap } from '../../src/heap/mheap';
@@ -48,7 +49,7 @@ describe('scavenge', () => {
     const [a] = [heap.alloc(40), heap.alloc(1)];
     heap.free(a);
     expect(heap.scavenge(1)).toBe(P);
-    expect([sys.calls.nohugepage, sys.calls.dontneed]).toEqual([0, 1]);
+    expect([sys.calls.nohugepage, sys.calls.free]).toEqual([0, 1]);
   });
 
   it('scavengeAll releases every free page', () => {
@@ -100,42 +101,68 @@ describe('BackgroundScavenger', () => {
     expect(scav.released).toBe(basis - heap.retained);
   });
 
-  it('bounds each step by wall time, then comes back soon', () => {
+  it('takes what it is behind by in one call, unclamped by the goal, then sleeps off any excess (bgscavenge)', () => {
     const heap = backlog();
     let t = 0;
-    let cost = 0;
-    const scav = new BackgroundScavenger(heap, { heapGoal: 0, now: () => (t += cost) });
-    t = 100; // 100 ms behind: about 12 MiB due
-    cost = 0.6; // from now on, each clock read is 0.6 ms after the last
+    const scav = new BackgroundScavenger(heap, { heapGoal: 40 * MiB, now: () => t });
+    const { retainedGoal: goal, bytesPerMs: rate } = scav;
+    const basis = heap.retained;
+    t = 3; // 3 ms in: want = basis − 3 × rate, one scavenge call, rounded up to whole huge pages
     const step = scav.step();
-    expect(step.released).toBe(2 * H); // two chunks fit in the 1 ms budget
-    expect(step.sleepMs).toBe(1);
-    expect(step.parked).toBe(false);
+    const want = basis - 3 * rate;
+    expect(step.released).toBeGreaterThanOrEqual(basis - want);
+    expect(heap.retained).toBeLessThanOrEqual(want);
+    const extra = step.released - (basis - want);
+    expect(step.sleepMs).toBe(extra / rate > 0.1 ? extra / rate : 0); // minSleepNS = 100 µs, else Gosched
+    expect(goal).toBe(Math.ceil((44 * MiB) / 4096) * 4096);
   });
 
-  it('parks at the goal and re-paces when retained grows again', () => {
+  it('parks at the goal and stays parked until the next pacing (the next GC), even when retained grows', () => {
     const heap = backlog();
     let t = 0;
-    const scav = new BackgroundScavenger(heap, { heapGoal: 40 * MiB, now: () => t, idleMs: 50 });
+    const scav = new BackgroundScavenger(heap, { heapGoal: 40 * MiB, now: () => t });
     while (!scav.step().parked) t += 5;
-    expect(scav.step()).toEqual({ released: 0, sleepMs: 50, parked: true });
-    heap.alloc((60 * MiB) / P); // fits only in scavenged memory: retained grows by 60 MiB
-    const step = scav.step();
-    expect(step.parked).toBe(false);
+    expect(heap.retained).toBeLessThanOrEqual(scav.retainedGoal);
+    expect(scav.step()).toEqual({ released: 0, sleepMs: Infinity, parked: true });
+    heap.free(heap.alloc((60 * MiB) / P)); // retained grows by up to 60 MiB
+    expect(heap.retained).toBeGreaterThan(scav.retainedGoal);
+    expect(scav.step().parked).toBe(true);
+    scav.pace(); // gcPaceScavenger wakes it
+    expect(scav.parked).toBe(false);
     expect(scav.bytesPerMs).toBeGreaterThan(0);
+    t += 10;
+    expect(scav.step().released).toBeGreaterThan(0);
   });
 
-  it('backs off exponentially while behind with nothing left to release', () => {
+  it('backs off exponentially from 100 µs while it releases nothing, doubling only after a full sleep', () => {
     const heap = backlog();
     heap.scavengeAll();
     heap.alloc((40 * MiB) / P); // retained is now all in use: above the goal, nothing free
     let t = 0;
-    const scav = new BackgroundScavenger(heap, { heapGoal: 0, now: () => t, idleMs: 8 });
-    const sleeps = [1, 2, 3, 4, 5].map(() => {
-      t += 10;
-      return scav.step().sleepMs;
-    });
-    expect(sleeps).toEqual([1, 2, 4, 8, 8]);
+    const scav = new BackgroundScavenger(heap, { heapGoal: 0, now: () => t });
+    const sleeps: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      const step = scav.step();
+      sleeps.push(step.sleepMs);
+      t += step.sleepMs; // a full sleep
+    }
+    expect(sleeps.map((x) => +x.toFixed(3))).toEqual([0.1, 0.2, 0.4, 0.8]);
+    expect(scav.step().sleepMs).toBeCloseTo(1.6, 6);
+    t += 0.5;
+    scav.pace(); // a pacing cuts the 1.6 ms sleep short: no doubling
+    expect(scav.step().sleepMs).toBeCloseTo(1.6, 6);
+  });
+
+  it('publishes its goal to the heap, which then scavenges on allocation from scavenged memory (scavengeIfNeededLocked)', () => {
+    const heap = backlog(); // 48 MiB free unscavenged, 64 MiB mapped
+    const scav = new BackgroundScavenger(heap, { heapGoal: 40 * MiB, now: () => 0 });
+    expect(heap.scavengeRetainedGoal).toBe(scav.retainedGoal);
+    expect(heap.alloc((8 * MiB) / P)).toBeDefined(); // from unscavenged memory: nothing to make up for
+    expect(heap.releasedOnAlloc).toBe(0);
+    heap.alloc((60 * MiB) / P); // fits only in scavenged memory: retained + 60 MiB is far over the goal
+    expect(heap.releasedOnAlloc).toBe(40 * MiB); // todo = 60 MiB, but only 40 MiB are free and unscavenged
+    expect(heap.heapFree).toBe(0);
+    heap.checkInvariants();
   });
 
   describe('on its timer', () => {
@@ -168,7 +195,7 @@ describe('BackgroundScavenger', () => {
       const { heap } = rig();
       const spans = Array.from({ length: 4 }, () => heap.alloc(H / P));
       spans.forEach((s) => heap.free(s));
-      const scav = startScavenger(heap, { heapGoal: 0, idleMs: 5 });
+      const scav = startScavenger(heap, { heapGoal: 0 });
       expect(scav.running).toBe(true);
       for (let i = 0; i < 200 && heap.retained > scav.retainedGoal; i++) await sleep(5);
       expect(heap.retained).toBeLessThanOrEqual(scav.retainedGoal);
@@ -181,7 +208,7 @@ describe('BackgroundScavenger', () => {
 
     it('stops by itself when the heap is closed', async () => {
       const { heap } = rig();
-      const scav = startScavenger(heap, { heapGoal: 0, idleMs: 1 });
+      const scav = startScavenger(heap, { heapGoal: 0 });
       heap.close();
       for (let i = 0; i < 100 && scav.running; i++) await sleep(2);
       expect(scav.running).toBe(false);

@@ -63,6 +63,6 @@ describe("the seed's scenario", () => {
     );
     expect(diff).toEqual({ ...Object.fromEntries(Object.keys(diff).map((k) => [k, 0])), hugepage: 2 });
     // reserve (thp=always), sysUsed of b, sysUsed of b again; coalesce adds one per merge.
-    expect(none.calls).toMatchObject({ reserve: 1, commit: 1, hugepage: 3, nohugepage: 2, dontneed: 1 });
+    expect(none.calls).toMatchObject({ reserve: 1, commit: 1, hugepage: 3, nohugepage: 2, free: 1 });
   });
 });

@@ -132,21 +132,38 @@ describe('Sys', () => {
     const { mem, sys, v } = setup();
     sys.sysUnused(v + off, n);
     expect(sys.calls.nohugepage).toBe(calls);
-    expect(sys.calls.dontneed).toBe(1);
+    expect(sys.calls.free).toBe(1); // Go 1.13's MADV_FREE by default
     if (frames.length > 0) expect([1, 2, 3, 4].map((i) => mem.frameFlags(v + i * H))).toEqual(frames);
     else expect(mem.framesMarked('nh', v, 8 * H)).toBe(0);
   });
 
-  it('sysUnused releases with MADV_FREE when asked, and skips huge-page steps without huge pages', () => {
-    const { sys, v } = setup({ release: 'free' });
+  it('sysUnused releases with MADV_DONTNEED when asked (Go ≥ 1.16, GODEBUG=madvdontneed=1), and skips huge-page steps without huge pages', () => {
+    const { sys, v } = setup({ release: 'dontneed' });
     sys.sysUnused(v + 8192, 8192);
-    expect([sys.calls.free, sys.calls.dontneed, sys.calls.nohugepage]).toEqual([1, 0, 1]);
+    expect([sys.calls.free, sys.calls.dontneed, sys.calls.nohugepage]).toEqual([0, 1, 1]);
 
     const flat = new Sys(new FakeMemory({ physHugePageSize: 0 }));
     const w = flat.sysReserve(10 * 4096);
     flat.sysUnused(w + 4096, 4096);
     flat.sysHugePage(w, 10 * 4096);
-    expect([flat.calls.hugepage, flat.calls.nohugepage, flat.calls.dontneed]).toEqual([0, 0, 1]);
+    expect([flat.calls.hugepage, flat.calls.nohugepage, flat.calls.free]).toEqual([0, 0, 1]);
+  });
+
+  it('edges: false releases without NOHUGEPAGE marks (a policy option, as Go 1.21)', () => {
+    const { mem, sys, v } = setup({ edges: false });
+    sys.sysUnused(v + H + 8192, 2 * H);
+    expect([sys.calls.nohugepage, sys.calls.free]).toEqual([0, 1]);
+    expect(mem.framesMarked('nh', v, 8 * H)).toBe(0);
+  });
+
+  it('times every madvise when asked, and only then', () => {
+    const { sys, v } = setup();
+    sys.sysUnused(v + 8192, 8192);
+    expect(sys.latencies().length).toBe(0);
+    sys.timed = true;
+    sys.sysUnused(v + 8192, 8192);
+    expect(sys.latencies().length).toBe(2);
+    expect([...sys.latencies()].every((ns) => ns >= 0)).toBe(true);
   });
 
   it('counts every primitive; snapshotCalls is a copy; bad options are refused', () => {

@@ -114,7 +114,7 @@ describe('the zero page is not memory', () => {
     expect(m.readPages(H)).toBe(0);
     const v = vmaOf(m, H);
     expect([v.start, v.end]).toEqual([m.address + H, m.end]);
-    const c = coverage('self', v.start, v.end);
+    const c = coverage('self', v.start, v.end, { crossCheck: true }); // the smaps cross-check too, on any kernel
     expect({ present: c.presentBytes, huge: c.hugeBytes }).toEqual({ present: v.rss, huge: v.anonHugePages });
     expect(c.excess).toEqual([]);
     m.touch(H, H); // one write: one real huge page, whatever the read fault gave

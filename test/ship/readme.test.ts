@@ -56,6 +56,9 @@ describe('README options tables match --help', () => {
   it.each([
     ['report', '`hugespan report [--pid PID] …`:'],
     ['map', '`hugespan map --pid PID …`'],
+    ['why', '`hugespan why --pid PID …`'],
+    ['collapse', '`hugespan collapse --pid PID …`'],
+    ['serve', '`hugespan serve …`'],
     ['lab', '`hugespan lab …`'],
   ])('hugespan %s', (command, intro) => {
     const fromHelp = optionsInHelp(help([command]));

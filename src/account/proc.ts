@@ -1,15 +1,29 @@
 /**
- * What /proc says about processes and the whole system, for the commands to show.
+ * What /proc says about processes and the whole system, for the accounting to use.
  * Invariant: a pid is read only through this file, so every failure to read one becomes the
- * same one-sentence CliError everywhere: no such process, exited, not permitted, kernel
- * thread, zombie. `seen` pids (read before) that vanish have "exited", never "no such process".
+ * same one-sentence ProcessError (with a code) everywhere: no such process, exited, not
+ * permitted, kernel thread, zombie. `seen` pids (read before) that vanish have "exited", never
+ * "no such process".
  */
 import * as fs from 'node:fs';
 import { binding } from '../native/binding';
 import { readSmaps, readSmapsRollup, Vma } from '../native/smaps';
 import { coverage, Coverage } from '../native/coverage';
 import { thpDisabledFor } from '../native/host';
-import { CliError } from './ui';
+
+export type ProcessErrorCode = 'ERR_HUGESPAN_NO_PROCESS' | 'ERR_HUGESPAN_EXITED' | 'ERR_HUGESPAN_NOT_PERMITTED' | 'ERR_HUGESPAN_NO_USER_MEMORY';
+
+/** Why a process could not be read, in one sentence a user acts on. */
+export class ProcessError extends Error {
+  override name = 'ProcessError';
+  constructor(
+    message: string,
+    readonly code: ProcessErrorCode,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
 
 /** task_struct flag PF_KTHREAD (include/linux/sched.h), field 9 of /proc/<pid>/stat. */
 const PF_KTHREAD = 0x00200000;
@@ -31,10 +45,10 @@ function explain(pid: number, e: unknown, seen: boolean): unknown {
   switch (codeOf(e)) {
     case 'EACCES':
     case 'EPERM':
-      return new CliError(`not permitted to read pid ${pid}'s memory map (needs ptrace read access; try as its user or root)`, { cause: e });
+      return new ProcessError(`not permitted to read pid ${pid}'s memory map (needs ptrace read access; try as its user or root)`, 'ERR_HUGESPAN_NOT_PERMITTED', { cause: e });
     case 'ENOENT':
     case 'ESRCH':
-      return new CliError(seen ? `pid ${pid} exited while being read` : `no process with pid ${pid}`, { cause: e });
+      return new ProcessError(seen ? `pid ${pid} exited while being read` : `no process with pid ${pid}`, seen ? 'ERR_HUGESPAN_EXITED' : 'ERR_HUGESPAN_NO_PROCESS', { cause: e });
     default:
       return e;
   }
@@ -62,11 +76,13 @@ function identify(pid: number, seen = false): Identity {
   return { pid, comm: stat.comm, state: stat.state, kernelThread: (stat.flags & PF_KTHREAD) !== 0 };
 }
 
-/** A process that has user memory to show, else the CliError saying why it has none. */
+/** A process that has user memory to show, else the ProcessError saying why it has none. */
 function requireUserMemory(id: Identity, seen: boolean): void {
-  if (id.kernelThread) throw new CliError(`pid ${id.pid} is a kernel thread (${id.comm}): it has no user memory`);
+  if (id.kernelThread) throw new ProcessError(`pid ${id.pid} is a kernel thread (${id.comm}): it has no user memory`, 'ERR_HUGESPAN_NO_USER_MEMORY');
   if (id.state === 'Z' || id.state === 'X') {
-    throw new CliError(seen ? `pid ${id.pid} exited while being read` : `pid ${id.pid} is a zombie (${id.comm}): it has exited and has no memory left; its parent has not reaped it yet`);
+    throw seen
+      ? new ProcessError(`pid ${id.pid} exited while being read`, 'ERR_HUGESPAN_EXITED')
+      : new ProcessError(`pid ${id.pid} is a zombie (${id.comm}): it has exited and has no memory left; its parent has not reaped it yet`, 'ERR_HUGESPAN_NO_USER_MEMORY');
   }
 }
 
@@ -82,7 +98,7 @@ export function readProcess(pid: number, seen = false): ProcessMemory {
   requireUserMemory(id, seen);
   const vmas = readingPid(pid, true, () => readSmaps(pid));
   // identify() saw a live process with memory; an empty map now means it exited since.
-  if (vmas.length === 0) throw new CliError(`pid ${pid} exited while being read`);
+  if (vmas.length === 0) throw new ProcessError(`pid ${pid} exited while being read`, 'ERR_HUGESPAN_EXITED');
   const thpDisabled = readingPid(pid, true, () => thpDisabledFor(pid));
   return { ...id, vmas, thpDisabled };
 }
@@ -156,5 +172,64 @@ export function readMeminfo(): Record<string, number> {
 export function readThpCounters(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of fs.readFileSync('/proc/vmstat', 'utf8').matchAll(/^(thp_\w+) (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+/** Every compact_* line of /proc/vmstat, by its own name. */
+export function readCompactionCounters(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of fs.readFileSync('/proc/vmstat', 'utf8').matchAll(/^(compact_\w+) (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+const THP = '/sys/kernel/mm/transparent_hugepage';
+
+/** Each multi-size THP size's enabled choice and its stats/ counters; {} before Linux 6.8. */
+export function readMthp(): Record<string, { enabled: string; stats: Record<string, number> }> {
+  const out: Record<string, { enabled: string; stats: Record<string, number> }> = {};
+  let dirs: string[] = [];
+  try {
+    dirs = fs.readdirSync(THP).filter((d) => /^hugepages-\d+kB$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const d of dirs.sort((a, b) => parseInt(a.slice(10)) - parseInt(b.slice(10)))) {
+    const size = d.slice('hugepages-'.length);
+    let enabled = '';
+    try {
+      enabled = /\[(\w+)\]/.exec(fs.readFileSync(`${THP}/${d}/enabled`, 'utf8'))?.[1] ?? '';
+    } catch {
+      // a size without an enabled file: leave it empty
+    }
+    const stats: Record<string, number> = {};
+    try {
+      for (const f of fs.readdirSync(`${THP}/${d}/stats`).sort()) {
+        const n = Number(fs.readFileSync(`${THP}/${d}/stats/${f}`, 'utf8').trim());
+        if (Number.isFinite(n)) stats[f] = n;
+      }
+    } catch {
+      // no stats/ before Linux 6.9
+    }
+    out[size] = { enabled, stats };
+  }
+  return out;
+}
+
+/** Free blocks of order >= `order` per node and zone, from /proc/buddyinfo (one column per order). */
+export function readFreeBlocks(order: number): { node: number; zone: string; blocks: number }[] {
+  const out: { node: number; zone: string; blocks: number }[] = [];
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/buddyinfo', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const m of text.matchAll(/^Node (\d+), zone\s+(\S+)\s+([\d\s]+)$/gm)) {
+    const counts = m[3].trim().split(/\s+/).map(Number);
+    // A block of order k holds 2^(k - order) blocks of the huge page's order.
+    let blocks = 0;
+    for (let k = order; k < counts.length; k++) blocks += counts[k] * 2 ** (k - order);
+    out.push({ node: Number(m[1]), zone: m[2], blocks });
+  }
   return out;
 }

@@ -1,0 +1,11 @@
+/**
+ * The accounting layer's public API: a Node service can read its own (or any readable
+ * process's) huge-page coverage, buckets and reasons exactly as `hugespan report` prints them.
+ */
+export { processReport, systemReport, hostJson, thpJson } from './report';
+export { REASONS, meaningOf } from './reasons';
+export type { Reason } from './reasons';
+export { ProcessError } from './proc';
+export type { ProcessErrorCode } from './proc';
+export { SCHEMA } from './schema';
+export type * from './schema';

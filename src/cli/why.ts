@@ -1,0 +1,80 @@
+/**
+ * `hugespan why --pid PID`: where a process's anonymous memory is not on huge pages, and why,
+ * biggest first, with the VMAs each reason holds and what would change it.
+ * Invariant: every byte printed is a field of the accounting layer's ProcessReport (the same
+ * one `report` prints); the reasons sum to its small pages, in the vocabulary of REASONS.
+ */
+import { processReport } from '../account/report';
+import { REASONS, Reason } from '../account/reasons';
+import type { ProcessReport } from '../account/schema';
+import { renderAccount } from './report-text';
+import { EXIT, Palette, UsageError, formatBytes, hex, palette, parseCommandArgs, parsePid, renderTable } from './ui';
+
+export const usage = `usage: hugespan why --pid PID [--json] [--all]
+
+Where PID's anonymous memory is not on huge pages, and why: bytes by reason, biggest
+first, with the VMAs that hold them and what would change it. Reasons, in the order
+they are applied (the first that applies wins):
+
+${REASONS.map((r) => `  ${r.code.padEnd(26)} ${r.meaning}`).join('\n')}
+
+  --pid PID   the process to explain (decimal, below pid_max)
+  --json      the reasons as JSON (schema as 'report --json': totals.account, vmas[].frames)
+  --all       list every VMA under each reason (default: the 5 largest)`;
+
+export interface WhyJson {
+  schema: ProcessReport['schema'];
+  kind: 'why';
+  pid: number;
+  comm: string;
+  account: ProcessReport['totals']['account'];
+  /** Biggest first. */
+  reasons: { reason: Reason; meaning: string; fix: string; bytes: number; vmas: { start: string; end: string; path: string; bytes: number }[] }[];
+}
+
+export function why(r: ProcessReport): WhyJson {
+  const reasons = (Object.entries(r.totals.account.reasons) as [Reason, number][])
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, bytes]) => {
+      const info = REASONS.find((x) => x.code === reason)!;
+      const vmas = r.vmas
+        .filter((v) => (v.account.reasons[reason] ?? 0) > 0)
+        .map((v) => ({ start: v.start, end: v.end, path: v.path, bytes: v.account.reasons[reason]! }))
+        .sort((a, b) => b.bytes - a.bytes);
+      return { reason, meaning: info.meaning, fix: info.fix, bytes, vmas };
+    });
+  return { schema: r.schema, kind: 'why', pid: r.pid, comm: r.comm, account: r.totals.account, reasons };
+}
+
+function render(w: WhyJson, options: { all: boolean; paint: Palette }): string {
+  const { paint } = options;
+  const lines = [`${paint.bold(`pid ${w.pid} (${w.comm})`)}`, renderAccount(w.account, paint), ''];
+  if (!w.reasons.length) lines.push('every anonymous byte is on a huge page (or in a THP mapped by PTEs): nothing to explain', '');
+  for (const r of w.reasons) {
+    lines.push(`${paint.bold(r.reason)}  ${formatBytes(r.bytes)}  ${r.meaning}`, `  fix: ${r.fix}`);
+    const shown = options.all ? r.vmas : r.vmas.slice(0, 5);
+    lines.push(
+      renderTable(
+        [{ title: 'range' }, { title: 'bytes', align: 'right' }, { title: 'path' }],
+        shown.map((v) => [`${hex(Number(v.start))}-${hex(Number(v.end))}`, formatBytes(v.bytes), v.path || '[anon]']),
+        { header: false, indent: 2 },
+      ),
+    );
+    if (r.vmas.length > shown.length) lines.push(paint.dim(`  … ${r.vmas.length - shown.length} more VMAs (--all lists them)`));
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const v = parseCommandArgs(argv, { pid: { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (v.help) {
+    process.stdout.write(`${usage}\n`);
+    return EXIT.ok;
+  }
+  if (v.pid === undefined) throw new UsageError('why needs --pid PID');
+  const pid = parsePid(v.pid);
+  const w = why(processReport(pid, { exact: true }));
+  process.stdout.write(v.json ? `${JSON.stringify(w, null, 2)}\n` : render(w, { all: v.all ?? false, paint: palette() }));
+  return EXIT.ok;
+}

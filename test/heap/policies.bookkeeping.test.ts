@@ -1,0 +1,103 @@
+/**
+ * Every policy on the model: random alloc/free/scavenge/GC with the heap's invariants and
+ * count == recount after every op, then each policy's own promise: density and filler never mark
+ * NOHUGEPAGE and release only what their rules allow, filler packs small spans into one huge page
+ * and releases whole empty huge pages only, hpa hugifies a dense slab after its delay and
+ * dehugifies it before purging.
+ */
+import { POLICY_NAMES } from '../../src/heap/policy';
+import { Rand } from '../../src/heap/rand';
+import type { Span } from '../../src/heap/span';
+import { GcModel } from '../../src/heap/gc';
+import { MiB, rig } from './helpers';
+
+const H = 2 * MiB;
+const P = 8192;
+
+describe.each(POLICY_NAMES)('policy %s', (policy) => {
+  it('keeps the heap invariants and count == recount over 1 500 random ops with GC cycles', () => {
+    const { heap } = rig({ policy, arenaBytes: 128 * MiB });
+    const gc = new GcModel(heap);
+    const rand = new Rand(policy.length * 7919);
+    const live: Span[] = [];
+    for (let op = 0; op < 1500; op++) {
+      heap.tick(op * 20);
+      const r = rand.float();
+      if (r < 0.55 || live.length === 0) {
+        try {
+          const s = heap.alloc(rand.float() < 0.8 ? 1 + rand.int(32) : 33 + rand.int(400));
+          live.push(s);
+          if (gc.allocated(s)) gc.cycle();
+        } catch (e) {
+          expect((e as { code?: string }).code).toBe('ERR_HUGESPAN_ARENA_EXHAUSTED');
+          gc.cycle();
+        }
+      } else if (r < 0.95) {
+        const k = rand.int(live.length);
+        gc.died(live[k]);
+        live[k] = live[live.length - 1];
+        live.pop();
+      } else {
+        heap.scavenge(rand.int(8 * MiB));
+      }
+      heap.checkInvariants();
+    }
+  });
+});
+
+describe('policy specifics', () => {
+  it('density: every grown chunk is hg at once, and sysUnused marks no nh', () => {
+    const { heap, mem, sys } = rig({ policy: 'density' }, {}, { thp: 'host' });
+    const a = heap.alloc(3);
+    expect(mem.framesMarked('hg', heap.arenaBase, heap.heapSys)).toBe(heap.heapSys / H);
+    heap.alloc(1);
+    heap.free(a);
+    heap.gcDone();
+    heap.scavenge(P);
+    expect(sys.calls.nohugepage).toBe(0);
+    expect(heap.heapReleased).toBeGreaterThan(0);
+  });
+
+  it('density: a chunk ≥ 96.875 % in use at the last GC is not scavenged', () => {
+    const { heap } = rig({ policy: 'density' });
+    const big = heap.alloc(508); // 4 MiB chunk 0: 508 of 512 pages
+    heap.gcDone();
+    const before = heap.heapReleased;
+    heap.free(big);
+    expect(heap.scavenge(64 * MiB)).toBeGreaterThanOrEqual(0);
+    // Chunk 0 was dense at the last GC: nothing in it was released.
+    expect(heap.dirtyIn(heap.arenaBase, heap.arenaBase + 4 * MiB)).toBe(508 * P);
+    expect(heap.heapReleased).toBeGreaterThanOrEqual(before);
+  });
+
+  it('filler: small spans share one huge page; only whole empty huge pages are released', () => {
+    const { heap, sys } = rig({ policy: 'filler' });
+    const spans = Array.from({ length: 10 }, () => heap.alloc(4));
+    const frames = new Set(spans.map((s) => Math.floor((s.base - heap.arenaBase) / H)));
+    expect(frames.size).toBe(1);
+    const big = heap.alloc(256); // a whole huge page, aligned, then empty and dirty
+    expect((big.base - heap.arenaBase) % H).toBe(0);
+    heap.free(big);
+    heap.free(spans[3]);
+    expect(heap.scavenge(P)).toBe(H); // not the hole in frame 0: the empty frame, whole
+    expect(sys.calls.nohugepage).toBe(0);
+    expect(heap.dirtyIn(heap.arenaBase, heap.arenaBase + H)).toBe(4 * P); // the hole stays dirty
+  });
+
+  it('hpa: a slab ≥ 95 % in use for 10 s is hugified (hugepage + collapse); purging dehugifies it first', () => {
+    const { heap, sys, mem } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
+    const spans = Array.from({ length: 8 }, () => heap.alloc(32)); // 8 × 256 KiB = one full slab
+    heap.tick(0);
+    expect(sys.calls.hugepage).toBe(0);
+    heap.tick(9_999);
+    expect(sys.calls.hugepage).toBe(0);
+    heap.tick(10_000);
+    expect([sys.calls.hugepage, sys.calls.collapse]).toEqual([1, 1]);
+    expect(mem.frameFlags(heap.arenaBase)).toBe('hg');
+    heap.free(spans[0]);
+    heap.free(spans[1]);
+    heap.scavenge(64 * MiB);
+    expect(mem.frameFlags(heap.arenaBase)).toBe('nh');
+    heap.checkInvariants();
+  });
+});
