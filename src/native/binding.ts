@@ -87,17 +87,14 @@ const ROOT = path.join(__dirname, '..', '..');
  * Throws node-gyp-build's own "No native build was found …" when nothing fits.
  */
 export function addonFile(): string {
+  // node-gyp-build's own first choice, taken without loading it (each child process and worker
+  // that loads hugespan pays for that require; under ASan it was enough to miss a test's
+  // deadline), and the only choice for a copy of the package without node_modules (tests run
+  // one as another user). The environment overrides node-gyp-build honours go to it.
+  const local = path.join(ROOT, 'build', 'Release', 'hugespan.node');
+  if (!process.env.PREBUILDS_ONLY && !process.env.HUGESPAN_PREBUILD && fs.existsSync(local)) return local;
   // Required lazily: on a non-Linux host the message below must win over a resolver error.
-  let nodeGypBuild: { resolve(dir: string): string };
-  try {
-    nodeGypBuild = require('node-gyp-build');
-  } catch (e) {
-    // A copy of the package without its node_modules (tests run one as another user) still
-    // has its local build: the file node-gyp-build would pick first. Without one, say why.
-    const local = path.join(ROOT, 'build', 'Release', 'hugespan.node');
-    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && fs.existsSync(local)) return local;
-    throw e;
-  }
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
   return nodeGypBuild.resolve(ROOT);
 }
 
