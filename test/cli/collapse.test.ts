@@ -76,7 +76,7 @@ describe('collapse --pid', () => {
     const c = JSON.parse(r.stdout);
     expect(c.collapsed).toBe(waiting);
     expect(c.frames.every((f: { start: string }) => Number(f.start) >= regions.waiting.start && Number(f.start) < regions.waiting.end)).toBe(true);
-    expect(c.coverageAfter).toBeGreaterThan(c.coverageBefore);
+    if (waiting > 0) expect(c.coverageAfter).toBeGreaterThan(c.coverageBefore); // else khugepaged was first
     const after = processReport(child.pid!, { exact: true });
     expect(vmaOf(after, regions.waiting).account.pmdMapped).toBe(4 * H);
     expect(vmaOf(after, regions.nh).account).toMatchObject({ pmdMapped: 0, small: 2 * H });
