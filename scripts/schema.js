@@ -30,7 +30,7 @@ function generate() {
   const settings = { required: true, noExtraProps: true, ref: true, aliasRef: false, topRef: false, strictNullChecks: true, ignoreErrors: false };
   const gen = TJS.buildGenerator(program, settings, FILES);
   if (!gen) throw new Error('typescript-json-schema could not build a generator (type errors above)');
-  const top = ['ProcessReport', 'SystemReport', 'LabReport'];
+  const top = ['ProcessReport', 'SystemReport', 'CgroupReport', 'LabReport'];
   // Types only reached through a Record<string, T> are asked for by name, so T has a definition.
   const defs = gen.getSchemaForSymbols([...top, 'MthpJson']).definitions;
   // With noExtraProps the generator closes Record<string, T> too ("additionalProperties": false),

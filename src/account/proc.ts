@@ -11,7 +11,7 @@ import { readSmaps, readSmapsRollup, Vma } from '../native/smaps';
 import { coverage, Coverage } from '../native/coverage';
 import { thpDisabledFor } from '../native/host';
 
-export type ProcessErrorCode = 'ERR_HUGESPAN_NO_PROCESS' | 'ERR_HUGESPAN_EXITED' | 'ERR_HUGESPAN_NOT_PERMITTED' | 'ERR_HUGESPAN_NO_USER_MEMORY';
+export type ProcessErrorCode = 'ERR_HUGESPAN_NO_PROCESS' | 'ERR_HUGESPAN_EXITED' | 'ERR_HUGESPAN_NOT_PERMITTED' | 'ERR_HUGESPAN_NO_USER_MEMORY' | 'ERR_HUGESPAN_NOT_A_CGROUP';
 
 /** Why a process could not be read, in one sentence a user acts on. */
 export class ProcessError extends Error {
@@ -134,10 +134,10 @@ export interface ProcessSummary {
  * smaps_rollup of every process we may read. Kernel threads, zombies and processes that exit
  * meanwhile have no memory to rank and are skipped; those we may not read are counted.
  */
-export function summarizeProcesses(): { processes: ProcessSummary[]; unreadable: number } {
+export function summarizeProcesses(pids: number[] = listPids()): { processes: ProcessSummary[]; unreadable: number } {
   const processes: ProcessSummary[] = [];
   let unreadable = 0;
-  for (const pid of listPids()) {
+  for (const pid of pids) {
     try {
       const r = readSmapsRollup(pid);
       const comm = binding.readProc(pid, 'comm').trim();
@@ -232,4 +232,26 @@ export function readFreeBlocks(order: number): { node: number; zone: string; blo
     out.push({ node: Number(m[1]), zone: m[2], blocks });
   }
   return out;
+}
+
+/** A memory cgroup's memory.stat as numbers; a ProcessError when PATH is not a memory cgroup. */
+export function readCgroupStat(path: string): Record<string, number> {
+  let text: string;
+  try {
+    text = fs.readFileSync(`${path}/memory.stat`, 'utf8');
+  } catch (e) {
+    throw new ProcessError(`${path} is not a memory cgroup (no readable memory.stat: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'ERR_HUGESPAN_NOT_A_CGROUP', { cause: e });
+  }
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(\w+) (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+/** The pids in a cgroup (cgroup.procs), ascending. */
+export function cgroupPids(path: string): number[] {
+  try {
+    return fs.readFileSync(`${path}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number).sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
 }

@@ -7,11 +7,11 @@
 import { hostInfo, HostInfo } from '../native/host';
 import type { Vma } from '../native/smaps';
 import { framesOf } from '../native/coverage';
-import { readProcess, scan, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks } from './proc';
+import { readProcess, scan, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
 import { openPageFlags, PageFlags } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
-import type { AccountJson, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, VmaJson } from './schema';
+import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, VmaJson } from './schema';
 
 
 export function hostJson(h: HostInfo): HostJson {
@@ -242,3 +242,34 @@ export function systemReport(options: { all: boolean }): SystemReport {
   };
 }
 
+
+/**
+ * A memory cgroup: its own THP counters (memory.stat), and its processes. `path` is the cgroup's
+ * directory (e.g. /sys/fs/cgroup/system.slice/foo.service); v2 and v1 layouts are both read.
+ */
+export function cgroupReport(path: string): CgroupReport {
+  const host = hostInfo();
+  const stat = readCgroupStat(path);
+  const v2 = 'anon' in stat;
+  const anonymous = v2 ? stat.anon : (stat.total_rss ?? stat.rss ?? 0);
+  const anonHugePages = v2 ? (stat.anon_thp ?? 0) : (stat.total_rss_huge ?? stat.rss_huge ?? 0);
+  const { processes, unreadable } = summarizeProcesses(cgroupPids(path));
+  return {
+    schema: SCHEMA,
+    kind: 'cgroup',
+    time: new Date().toISOString(),
+    path,
+    version: v2 ? 2 : 1,
+    host: hostJson(host),
+    thp: thpJson(host),
+    anonymous,
+    anonHugePages,
+    coverage: coverageRatio(anonHugePages, anonymous),
+    fileThp: v2 ? (stat.file_thp ?? 0) : null,
+    shmemThp: v2 ? (stat.shmem_thp ?? 0) : null,
+    processes: processes
+      .sort((a, b) => b.anonymous - a.anonymous || a.pid - b.pid)
+      .map((p) => ({ pid: p.pid, comm: p.comm, rss: p.rss, anonymous: p.anonymous, anonHugePages: p.anonHugePages, coverage: coverageRatio(p.anonHugePages, p.anonymous), thpDisabled: p.thpDisabled ?? null })),
+    unreadable,
+  };
+}

@@ -186,3 +186,29 @@ export interface SystemReport {
   unreadable: number;
 }
 
+
+/** `report --cgroup PATH --json`: a memory cgroup's THP, from its own memory.stat (schema 2). */
+export interface CgroupReport {
+  schema: typeof SCHEMA;
+  kind: 'cgroup';
+  time: string;
+  /** The cgroup directory as given. */
+  path: string;
+  /** 2: cgroup v2 (memory.stat anon, anon_thp, file_thp, shmem_thp); 1: v1 (rss, rss_huge). */
+  version: 1 | 2;
+  host: HostJson;
+  thp: ThpJson;
+  /** Anonymous memory charged to the cgroup (v2 anon; v1 total_rss). */
+  anonymous: number;
+  /** Of it, on transparent huge pages (v2 anon_thp; v1 total_rss_huge). */
+  anonHugePages: number;
+  /** anonHugePages / anonymous, 0..1. */
+  coverage: number;
+  /** File and shmem THP charged to the cgroup (v2 only; null on v1, which does not count them). */
+  fileThp: number | null;
+  shmemThp: number | null;
+  /** The processes in it (cgroup.procs), from smaps_rollup, largest anonymous first. */
+  processes: ProcessSummaryJson[];
+  /** Processes in it we may not read. */
+  unreadable: number;
+}

@@ -3,7 +3,7 @@
  * the totals, then a table. Invariant: every number printed is a field of the report value;
  * nothing is measured here, and a coverage THP could not have is never shown as a finding.
  */
-import type { AccountJson, HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
+import type { AccountJson, CgroupReport, HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
 import { REASONS, Reason } from '../account/reasons';
 import { Palette, formatBytes, formatPercent, hex, renderTable, wrapItems } from './ui';
 
@@ -201,6 +201,21 @@ export function renderSystemTable(r: SystemReport, options: { paint: Palette; wi
     `${paint.bold(`${r.processes.length === r.readable ? 'all' : `top ${r.processes.length} of`} ${r.readable} processes by anonymous memory`)} ${paint.dim('(smaps_rollup)')}`,
     table,
     ...unreadable,
+    '',
+  ].join('\n');
+}
+
+export function renderCgroupTable(r: CgroupReport, options: { paint: Palette }): string {
+  const { paint } = options;
+  const rows = r.processes.map((p) => [String(p.pid), p.comm, formatBytes(p.anonymous), formatBytes(p.anonHugePages), p.thpDisabled ? paint.dim('-') : formatPercent(p.coverage)]);
+  const other = r.version === 2 ? ` · file THP ${formatBytes(r.fileThp ?? 0)} · shmem THP ${formatBytes(r.shmemThp ?? 0)}` : ' · (cgroup v1 counts no file or shmem THP)';
+  return [
+    `${paint.bold(`cgroup ${r.path}`)}  ${paint.dim(`v${r.version} · ${when(r.time)}`)}`,
+    labelled('host', hostLine(r.host, r.thp), paint),
+    labelled('memory', `anonymous ${formatBytes(r.anonymous)} · on huge pages ${formatBytes(r.anonHugePages)} · coverage ${formatPercent(r.coverage)}${other} ${paint.dim('(memory.stat)')}`, paint),
+    '',
+    `${paint.bold(`${r.processes.length} processes in it`)} ${paint.dim('(smaps_rollup)')}${r.unreadable ? paint.dim(` · ${r.unreadable} more not readable`) : ''}`,
+    renderTable([{ title: 'pid', align: 'right' }, { title: 'comm' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }], rows, { header: paint.bold }),
     '',
   ].join('\n');
 }

@@ -4,9 +4,9 @@
  * ProcessReport or SystemReport, and every format renders that one value, so table, JSON and
  * OpenMetrics never disagree.
  */
-import { processReport, systemReport } from '../account/report';
-import type { ProcessReport, SystemReport } from '../account/schema';
-import { renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
+import { cgroupReport, processReport, systemReport } from '../account/report';
+import type { CgroupReport, ProcessReport, SystemReport } from '../account/schema';
+import { renderCgroupTable, renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
 import { processMetrics, systemMetrics } from './openmetrics';
 import { destination, outputTarget, repeat, OutputTarget } from './output';
 import { EXIT, Palette, UsageError, parseCommandArgs, parseNumber, parsePid, formatPercent, palette } from './ui';
@@ -18,7 +18,13 @@ import { EXIT, Palette, UsageError, parseCommandArgs, parseNumber, parsePid, for
  * impossible (no THP in the kernel, enabled=never, prctl for the process), or there was no
  * anonymous memory to be on them. A 0% there is not "below" anything, nor at or above it.
  */
-export function unmeasurable(r: ProcessReport | SystemReport): string | undefined {
+export function unmeasurable(r: ProcessReport | SystemReport | CgroupReport): string | undefined {
+  if (r.kind === 'cgroup') {
+    const blocked = thpBlocked(r.thp, null);
+    if (blocked) return blocked;
+    if (r.anonymous === 0) return `cgroup ${r.path} has no anonymous memory charged to it`;
+    return undefined;
+  }
   if (r.kind === 'process') {
     const blocked = thpBlocked(r.thp, r.thpDisabled);
     if (blocked) return blocked;
@@ -37,21 +43,21 @@ export type UnmeasurablePolicy = 'pass' | 'fail';
  * --min-coverage's answer for a report: the exit code and the line for stderr (none when it
  * passes). Without `policy` an unmeasurable coverage is neither pass nor fail: exit 4.
  */
-export function gate(r: ProcessReport | SystemReport, min: number, policy?: UnmeasurablePolicy): { exit: number; line?: string } {
+export function gate(r: ProcessReport | SystemReport | CgroupReport, min: number, policy?: UnmeasurablePolicy): { exit: number; line?: string } {
   const why = unmeasurable(r);
   if (why !== undefined) {
     if (policy === 'pass') return { exit: EXIT.ok };
     if (policy === 'fail') return { exit: EXIT.belowMinCoverage, line: `no coverage to judge (${why}); --unmeasurable fail counts that as below --min-coverage ${formatPercent(min)}` };
     return { exit: EXIT.unmeasurable, line: `--min-coverage cannot judge: ${why} (--unmeasurable pass|fail decides)` };
   }
-  const coverage = r.kind === 'process' ? r.totals.coverage : r.memory.coverage;
+  const coverage = r.kind === 'process' ? r.totals.coverage : r.kind === 'cgroup' ? r.coverage : r.memory.coverage;
   if (coverage < min) return { exit: EXIT.belowMinCoverage, line: `coverage ${formatPercent(coverage)} is below --min-coverage ${formatPercent(min)}` };
   return { exit: EXIT.ok };
 }
 
 // --- the command ---
 
-export const usage = `usage: hugespan report [--pid PID] [--all] [--json | --format table|json|openmetrics]
+export const usage = `usage: hugespan report [--pid PID | --cgroup PATH] [--all] [--json | --format table|json|openmetrics]
                        [--watch SECONDS] [--min-coverage R [--unmeasurable pass|fail]]
                        [--output FILE] [--exact | --no-exact]
 
@@ -59,6 +65,8 @@ How much memory is on transparent huge pages: one process (--pid), or the whole 
 
   --pid PID          one process (decimal, below the host's pid_max): its THP status, totals,
                      and its anonymous VMAs by size
+  --cgroup PATH      one memory cgroup (its directory; v2 or v1): its THP from memory.stat,
+                     and its processes (table or json)
   --all              every VMA (with --pid) or every readable process (without), not the top ones
   --json             the same as --format json (schema 1, see the README)
   --format F         table (default), json, or openmetrics (Prometheus text exposition)
@@ -80,6 +88,7 @@ type Format = (typeof FORMATS)[number];
 
 interface ReportArgs {
   pid?: number;
+  cgroup?: string;
   all: boolean;
   format: Format;
   watch?: number;
@@ -96,6 +105,7 @@ interface ReportArgs {
 function parseReportArgs(argv: string[]): ReportArgs {
   const v = parseCommandArgs(argv, {
     pid: { type: 'string' },
+    cgroup: { type: 'string' },
     all: { type: 'boolean' },
     json: { type: 'boolean' },
     format: { type: 'string' },
@@ -116,8 +126,12 @@ function parseReportArgs(argv: string[]): ReportArgs {
   const policy = v.unmeasurable;
   if (policy !== undefined && policy !== 'pass' && policy !== 'fail') throw new UsageError(`--unmeasurable wants pass or fail, not '${policy}'`);
   if (policy !== undefined && v['min-coverage'] === undefined) throw new UsageError('--unmeasurable only means something with --min-coverage');
+  if (v.pid !== undefined && v.cgroup !== undefined) throw new UsageError('--pid and --cgroup each choose what to report; give one of them');
+  if (v.cgroup !== undefined && format === 'openmetrics') throw new UsageError("--cgroup reports as a table or JSON; for Prometheus, 'hugespan serve' exports processes");
+  if (v.cgroup === '') throw new UsageError('--cgroup wants the cgroup directory, e.g. /sys/fs/cgroup/system.slice/foo.service');
   const args: ReportArgs = {
     pid: v.pid === undefined ? undefined : parsePid(v.pid),
+    cgroup: v.cgroup,
     all: v.all ?? false,
     format,
     watch: v.watch === undefined ? undefined : parseNumber(v.watch, '--watch', { min: 0.1 }),
@@ -148,7 +162,8 @@ export async function run(argv: string[]): Promise<number> {
   const paint = palette(out.colour);
   let seen = false;
   const last = await repeat(args.watch, args.count, () => {
-    const report = args.pid === undefined ? systemReport({ all: args.all }) : processReport(args.pid, { exact: args.exact, seen });
+    const report =
+      args.cgroup !== undefined ? cgroupReport(args.cgroup) : args.pid === undefined ? systemReport({ all: args.all }) : processReport(args.pid, { exact: args.exact, seen });
     seen = true;
     out.write(render(report, args, { compact: out.appending, paint, width: out.width }));
     return report;
@@ -159,7 +174,8 @@ export async function run(argv: string[]): Promise<number> {
   return verdict.exit;
 }
 
-function render(r: ProcessReport | SystemReport, args: ReportArgs, style: { compact: boolean; paint: Palette; width: number }): string {
+function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs, style: { compact: boolean; paint: Palette; width: number }): string {
+  if (r.kind === 'cgroup') return args.format === 'json' ? `${JSON.stringify(r, null, style.compact ? undefined : 2)}\n` : renderCgroupTable(r, { paint: style.paint });
   switch (args.format) {
     case 'json':
       return `${JSON.stringify(r, null, style.compact ? undefined : 2)}\n`;

@@ -5,6 +5,7 @@
  * one `report` prints); the reasons sum to its small pages, in the vocabulary of REASONS.
  */
 import { processReport } from '../account/report';
+import { readMeminfo } from '../account/proc';
 import { REASONS, Reason } from '../account/reasons';
 import type { ProcessReport } from '../account/schema';
 import { renderAccount } from './report-text';
@@ -28,6 +29,12 @@ export interface WhyJson {
   pid: number;
   comm: string;
   account: ProcessReport['totals']['account'];
+  /**
+   * khugepaged's pace, for `collapsible-waiting`: it scans pagesToScan pages every scanSleepMs,
+   * so a full pass over the host's anonymous memory (meminfo AnonPages) takes about passSeconds;
+   * fullScans passes so far. null without THP.
+   */
+  khugepaged: { pagesToScan: number; scanSleepMs: number; fullScans: number; passSeconds: number } | null;
   /** Biggest first. */
   reasons: { reason: Reason; meaning: string; fix: string; bytes: number; vmas: { start: string; end: string; path: string; bytes: number }[] }[];
 }
@@ -43,7 +50,13 @@ export function why(r: ProcessReport): WhyJson {
         .sort((a, b) => b.bytes - a.bytes);
       return { reason, meaning: info.meaning, fix: info.fix, bytes, vmas };
     });
-  return { schema: r.schema, kind: 'why', pid: r.pid, comm: r.comm, account: r.totals.account, reasons };
+  const k = r.thp.khugepaged;
+  const anonPages = (readMeminfo().AnonPages ?? 0) / r.host.pageSize;
+  const khugepaged =
+    r.thp.hugePageSize && k.pages_to_scan > 0
+      ? { pagesToScan: k.pages_to_scan, scanSleepMs: k.scan_sleep_millisecs ?? 10000, fullScans: k.full_scans ?? 0, passSeconds: Math.round((anonPages / k.pages_to_scan) * ((k.scan_sleep_millisecs ?? 10000) / 1000)) }
+      : null;
+  return { schema: r.schema, kind: 'why', pid: r.pid, comm: r.comm, account: r.totals.account, khugepaged, reasons };
 }
 
 function render(w: WhyJson, options: { all: boolean; paint: Palette }): string {
@@ -52,6 +65,10 @@ function render(w: WhyJson, options: { all: boolean; paint: Palette }): string {
   if (!w.reasons.length) lines.push('every anonymous byte is on a huge page (or in a THP mapped by PTEs): nothing to explain', '');
   for (const r of w.reasons) {
     lines.push(`${paint.bold(r.reason)}  ${formatBytes(r.bytes)}  ${r.meaning}`, `  fix: ${r.fix}`);
+    if (r.reason === 'collapsible-waiting' && w.khugepaged) {
+      const k = w.khugepaged;
+      lines.push(`  khugepaged scans ${k.pagesToScan} pages every ${k.scanSleepMs} ms: a pass over this host's anonymous memory takes about ${k.passSeconds} s at that pace (${k.fullScans} full scans so far)`);
+    }
     const shown = options.all ? r.vmas : r.vmas.slice(0, 5);
     lines.push(
       renderTable(

@@ -19,6 +19,7 @@ describe('why --pid', () => {
     expect(r.status).toBe(0);
     const w = JSON.parse(r.stdout);
     expect(w).toMatchObject({ kind: 'why', pid: target.pid });
+    if (w.khugepaged) expect(w.khugepaged.passSeconds).toBeGreaterThanOrEqual(0);
     const bytes = w.reasons.map((x: { bytes: number }) => x.bytes);
     expect(bytes).toEqual([...bytes].sort((a, b) => b - a));
     expect(bytes.reduce((a: number, b: number) => a + b, 0)).toBe(w.account.small);
