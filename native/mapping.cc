@@ -240,9 +240,12 @@ static bool EnvAlive(napi_env env) {
 
 // Env teardown (a cleanup hook): views still local are detached and their pages freed; escaped
 // ones, and pages kept for them, become orphans, so no later finalizer can unmap them.
+static void ForgetLastHandle(napi_env env);
+
 static void Teardown(void* arg) {
   auto* reg = static_cast<Registry*>(arg);
   reg->tearingDown = true;
+  ForgetLastHandle(reg->env);
   napi_env env = reg->env;
   napi_handle_scope scope;
   bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
@@ -283,21 +286,49 @@ struct Handle {
 // cheaper than a type-tag check (a private-symbol lookup per call, on every madvise).
 static thread_local std::unordered_set<const Handle*> t_handles;
 
+// The last handle resolved on this thread, held weakly: a loop over one mapping (the heap's
+// arena) then costs a reference read and an identity compare per call instead of an unwrap.
+// The weak reference is empty once the object is collected, before its Handle can be freed.
+struct LastHandle {
+  napi_env env = nullptr;
+  napi_ref ref = nullptr;
+  Handle* handle = nullptr;
+};
+static thread_local LastHandle t_last;
+
+// An env that goes away takes its references with it: never read one after (a new env on this
+// thread could have the same address).
+static void ForgetLastHandle(napi_env env) {
+  if (t_last.env == env) t_last = {};
+}
+
 static Handle* Unwrap(napi_env env, napi_value v) {
+  if (t_last.env == env && t_last.ref) {
+    napi_value last = nullptr;
+    bool same = false;
+    if (napi_get_reference_value(env, t_last.ref, &last) == napi_ok && last && napi_strict_equals(env, v, last, &same) == napi_ok && same)
+      return t_last.handle;
+  }
   void* data = nullptr;
   if (napi_unwrap(env, v, &data) != napi_ok || !data) return nullptr;
   auto* h = static_cast<Handle*>(data);
-  return t_handles.count(h) ? h : nullptr;
+  if (!t_handles.count(h)) return nullptr;
+  if (t_last.ref && t_last.env == env) napi_delete_reference(env, t_last.ref);
+  t_last = {env, nullptr, nullptr};
+  if (napi_create_reference(env, v, 0, &t_last.ref) == napi_ok) t_last.handle = h;
+  return h;
 }
 
-// The Region behind the handle at i: made by this copy of the addon, and still mapped.
-static std::shared_ptr<Region> ArgRegion(const Napi::CallbackInfo& info, size_t i, bool mustBeLive = true) {
+// The Region behind the handle at i: made by this copy of the addon, and still mapped. The
+// handle is an argument of the running call, so its Region lives at least as long as the call:
+// a plain pointer, no reference count touched on the hot path.
+static Region* ArgRegion(const Napi::CallbackInfo& info, size_t i, bool mustBeLive = true) {
   Napi::Env env = info.Env();
   Handle* h = Unwrap(env, info[i]);
   if (!h)
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE",
                    "The \"handle\" argument must be a mapping handle returned by this addon's map()");
-  auto region = h->region;
+  Region* region = h->region.get();
   if (mustBeLive && !region->live)
     ThrowError(env, "ERR_HUGESPAN_UNMAPPED",
                "This mapping (" + Hex(region->base) + "+" + std::to_string(region->length) +
@@ -306,7 +337,7 @@ static std::shared_ptr<Region> ArgRegion(const Napi::CallbackInfo& info, size_t 
 }
 
 struct Span {
-  std::shared_ptr<Region> region;
+  Region* region;
   uint64_t offset, len;
   uint64_t addr() const { return region->base + offset; }
   void* ptr() const { return reinterpret_cast<void*>(addr()); }
@@ -314,14 +345,14 @@ struct Span {
 
 // (handle, offset, length) at i: page aligned, length > 0, wholly inside the handle's Region.
 static Span ArgSpan(const Napi::CallbackInfo& info, size_t i) {
-  auto region = ArgRegion(info, i);
+  Region* region = ArgRegion(info, i);
   uint64_t offset = ArgPageAligned(info, i + 1, "offset");
   uint64_t len = ArgLength(info, i + 2, "length");
   if (offset > region->length || len > region->length - offset)  // no sum that can wrap
     ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE",
                     "The range offset " + std::to_string(offset) + " + length " + std::to_string(len) +
                         " is outside this mapping of " + std::to_string(region->length) + " bytes");
-  return {std::move(region), offset, len};
+  return {region, offset, len};
 }
 
 static Span ArgCommittedSpan(const Napi::CallbackInfo& info, size_t i) {
@@ -411,7 +442,7 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
 // escaped view stay mapped until its last buffer is freed.
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto r = ArgRegion(info, 0);
+  Region* r = ArgRegion(info, 0);
   Ranges escaped = r->EscapedViews(env, 0, r->length);
   Ranges pieces = Complement(escaped, r->length);
   size_t done = 0;
@@ -670,7 +701,7 @@ Napi::Value View(const Napi::CallbackInfo& info) {
   Region& r = *s.region;
   uint64_t id = r.nextViewId++;
   r.views.push_back({nullptr, s.offset, s.len, id});
-  auto* hint = new ViewHint{s.region, id};
+  auto* hint = new ViewHint{Unwrap(env, info[0])->region, id};  // a live view keeps its memory
   napi_value ab;
   if (napi_create_external_arraybuffer(env, s.ptr(), s.len, FinalizeView, hint, &ab) != napi_ok) {
     // Whether Node ran the finalizer already, the view's entry tells: free the hint once.
