@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 
 const PRESENT = 1n << 63n;
+const SWAPPED = 1n << 62n;
 const PFN_MASK = (1n << 55n) - 1n;
 /** include/uapi/linux/kernel-page-flags.h */
 const KPF_THP = 1n << 22n;
@@ -87,4 +88,23 @@ export function openPageFlags(pid: number | 'self', pageSize: number): PageFlags
       fs.closeSync(flags);
     },
   };
+}
+
+/**
+ * Swapped-out pages of [start, end) by /proc/PID/pagemap bit 62, which the kernel shows without
+ * root; undefined where the file cannot be read.
+ */
+export function swappedPages(pid: number | 'self', start: number, end: number, pageSize: number): number | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(`/proc/${pid}/pagemap`, 'r');
+    const entries = readAt(fd, ((end - start) / pageSize) * 8, (start / pageSize) * 8);
+    let n = 0;
+    for (let k = 0; k + 8 <= entries.length; k += 8) if (entries.readBigUInt64LE(k) & SWAPPED) n++;
+    return n;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }

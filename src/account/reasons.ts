@@ -17,6 +17,7 @@ export type Reason =
   | 'madvise-mode-not-advised'
   | 'kernel-ineligible'
   | 'frame-outside-vma'
+  | 'too-many-swapped'
   | 'too-few-present'
   | 'collapsible-waiting'
   | 'not-determined';
@@ -30,6 +31,7 @@ export const REASONS: readonly { code: Reason; meaning: string; fix: string }[] 
   { code: 'madvise-mode-not-advised', meaning: 'THP is in madvise mode and the VMA was not advised MADV_HUGEPAGE (no hg flag)', fix: 'madvise(MADV_HUGEPAGE) the range, or enabled = always' },
   { code: 'kernel-ineligible', meaning: 'the kernel says the VMA cannot hold THP (THPeligible: 0: locked, special or DAX mapping …)', fix: 'depends on the mapping: see its VmFlags' },
   { code: 'frame-outside-vma', meaning: 'the 2 MiB frame is not wholly inside the VMA (an edge, a VMA under 2 MiB, an unaligned start)', fix: 'align the mapping to 2 MiB and size it in 2 MiB multiples' },
+  { code: 'too-many-swapped', meaning: 'more of the frame is swapped out than khugepaged will swap in to collapse it (max_ptes_swap)', fix: 'let it be swapped in (touch it), or raise khugepaged/max_ptes_swap' },
   { code: 'too-few-present', meaning: "fewer present pages than khugepaged needs (512 - max_ptes_none)", fix: 'touch more of the frame, or raise khugepaged/max_ptes_none' },
   { code: 'collapsible-waiting', meaning: "collapsible: khugepaged has not reached it yet (pages_to_scan per scan_sleep_millisecs)", fix: 'wait, speed khugepaged up (pages_to_scan), or madvise(MADV_COLLAPSE) the range now' },
   { code: 'not-determined', meaning: 'frame-level reasons need PAGEMAP_SCAN (Linux >= 6.7), or the process changed while it was read', fix: '-' },
@@ -50,6 +52,8 @@ export interface ReasonContext {
   pageSize: number;
   /** khugepaged/max_ptes_none (default 511). */
   maxPtesNone: number;
+  /** khugepaged/max_ptes_swap (default 64). */
+  maxPtesSwap: number;
 }
 
 /**
@@ -68,9 +72,13 @@ export function vmaReason(v: Vma, ctx: ReasonContext): Reason | undefined {
   return undefined;
 }
 
-/** The reason of one frame of an otherwise eligible VMA, from its present pages. */
-export function frameReason(v: Vma, base: number, presentBytes: number, ctx: ReasonContext): Reason {
+/**
+ * The reason of one frame of an otherwise eligible VMA, from its present and swapped pages
+ * (swapped: from /proc/PID/pagemap, read only where smaps says the VMA has swap).
+ */
+export function frameReason(v: Vma, base: number, presentBytes: number, ctx: ReasonContext, swappedPages = 0): Reason {
   if (base < v.start || base + ctx.hugePage > v.end) return 'frame-outside-vma';
+  if (swappedPages > ctx.maxPtesSwap) return 'too-many-swapped';
   const needed = ctx.hugePage / ctx.pageSize - ctx.maxPtesNone;
   if (presentBytes / ctx.pageSize < needed) return 'too-few-present';
   return 'collapsible-waiting';

@@ -8,7 +8,7 @@ import { hostInfo, HostInfo } from '../native/host';
 import type { Vma } from '../native/smaps';
 import { framesOf } from '../native/coverage';
 import { readProcess, scan, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
-import { openPageFlags, PageFlags } from './kpageflags';
+import { openPageFlags, PageFlags, swappedPages } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, VmaJson } from './schema';
@@ -100,7 +100,9 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, exact: boolean, fla
           ptePages += t;
         }
       }
-      const reason = whole ?? frameReason(v, f.base, f.presentBytes, ctx);
+      // Swap is read per frame only where smaps says the VMA has some: most have none.
+      const swapped = !whole && v.swap > 0 ? (swappedPages(pid, lo, hi, ctx.pageSize) ?? 0) : 0;
+      const reason = whole ?? frameReason(v, f.base, f.presentBytes, ctx, swapped);
       frames.push({ start: hexAddress(f.base), present: f.presentBytes, reason });
       add(reasons, reason, f.presentBytes - inThp);
       fromFrames += f.presentBytes - inThp;
@@ -172,6 +174,7 @@ export function processReport(pid: number, options: { exact: boolean; seen?: boo
     hugePage: host.hugePageSize,
     pageSize: host.pageSize,
     maxPtesNone: host.thp.khugepaged.max_ptes_none ?? 511,
+    maxPtesSwap: host.thp.khugepaged.max_ptes_swap ?? 64,
   };
   const flags = openPageFlags(pid, host.pageSize);
   let vmas: VmaJson[];

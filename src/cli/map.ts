@@ -108,6 +108,7 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
     hugePage,
     pageSize: info.pageSize,
     maxPtesNone: info.thp.khugepaged.max_ptes_none ?? 511,
+    maxPtesSwap: info.thp.khugepaged.max_ptes_swap ?? 64,
   };
 
   const lines = [
