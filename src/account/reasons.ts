@@ -15,8 +15,8 @@ export type Reason =
   | 'file-backed-vma'
   | 'vma-nohugepage'
   | 'madvise-mode-not-advised'
-  | 'kernel-ineligible'
   | 'frame-outside-vma'
+  | 'kernel-ineligible'
   | 'too-many-swapped'
   | 'too-few-present'
   | 'collapsible-waiting'
@@ -29,8 +29,8 @@ export const REASONS: readonly { code: Reason; meaning: string; fix: string }[] 
   { code: 'file-backed-vma', meaning: "copy-on-write pages of a file or shared mapping: never anonymous THP", fix: 'none for anonymous THP (file THP is counted apart)' },
   { code: 'vma-nohugepage', meaning: 'the VMA was advised MADV_NOHUGEPAGE (VmFlags nh)', fix: 'the program asked for it: madvise(MADV_HUGEPAGE) undoes it' },
   { code: 'madvise-mode-not-advised', meaning: 'THP is in madvise mode and the VMA was not advised MADV_HUGEPAGE (no hg flag)', fix: 'madvise(MADV_HUGEPAGE) the range, or enabled = always' },
-  { code: 'kernel-ineligible', meaning: 'the kernel says the VMA cannot hold THP (THPeligible: 0: locked, special or DAX mapping …)', fix: 'depends on the mapping: see its VmFlags' },
   { code: 'frame-outside-vma', meaning: 'the 2 MiB frame is not wholly inside the VMA (an edge, a VMA under 2 MiB, an unaligned start)', fix: 'align the mapping to 2 MiB and size it in 2 MiB multiples' },
+  { code: 'kernel-ineligible', meaning: 'the kernel says the VMA cannot hold THP (THPeligible: 0: locked, special or DAX mapping …)', fix: 'depends on the mapping: see its VmFlags' },
   { code: 'too-many-swapped', meaning: 'more of the frame is swapped out than khugepaged will swap in to collapse it (max_ptes_swap)', fix: 'let it be swapped in (touch it), or raise khugepaged/max_ptes_swap' },
   { code: 'too-few-present', meaning: "fewer present pages than khugepaged needs (512 - max_ptes_none)", fix: 'touch more of the frame, or raise khugepaged/max_ptes_none' },
   { code: 'collapsible-waiting', meaning: "collapsible: khugepaged has not reached it yet (pages_to_scan per scan_sleep_millisecs)", fix: 'wait, speed khugepaged up (pages_to_scan), or madvise(MADV_COLLAPSE) the range now' },
@@ -58,8 +58,9 @@ export interface ReasonContext {
 
 /**
  * The VMA-wide reason, if one applies to every frame of it: the process, the host, the kind of
- * mapping, its advice, a VMA that holds no whole aligned frame, the kernel's own THPeligible.
- * The most fundamental comes first: advice cannot make a file's COW pages anonymous THP.
+ * mapping, its advice, a VMA that holds no whole aligned frame. The most fundamental comes
+ * first: advice cannot make a file's COW pages anonymous THP. (The kernel's own THPeligible is
+ * applied per frame, after the frame's edges: see frameReason.)
  */
 export function vmaReason(v: Vma, ctx: ReasonContext): Reason | undefined {
   if (ctx.thpDisabled) return 'process-thp-disabled';
@@ -68,7 +69,6 @@ export function vmaReason(v: Vma, ctx: ReasonContext): Reason | undefined {
   if (v.vmFlags.includes('nh')) return 'vma-nohugepage';
   if (ctx.enabled === 'madvise' && !v.vmFlags.includes('hg')) return 'madvise-mode-not-advised';
   if (Math.ceil(v.start / ctx.hugePage) * ctx.hugePage + ctx.hugePage > v.end) return 'frame-outside-vma';
-  if (v.thpEligible === false) return 'kernel-ineligible';
   return undefined;
 }
 
@@ -78,6 +78,7 @@ export function vmaReason(v: Vma, ctx: ReasonContext): Reason | undefined {
  */
 export function frameReason(v: Vma, base: number, presentBytes: number, ctx: ReasonContext, swappedPages = 0): Reason {
   if (base < v.start || base + ctx.hugePage > v.end) return 'frame-outside-vma';
+  if (v.thpEligible === false) return 'kernel-ineligible';
   if (swappedPages > ctx.maxPtesSwap) return 'too-many-swapped';
   const needed = ctx.hugePage / ctx.pageSize - ctx.maxPtesNone;
   if (presentBytes / ctx.pageSize < needed) return 'too-few-present';

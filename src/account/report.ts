@@ -118,7 +118,7 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, exact: boolean, fla
   }
 
   const small = Math.max(0, anonymous - pmdMapped - (pte ?? 0));
-  if (!frames.length && small > 0) add(reasons, whole ?? 'not-determined', small);
+  if (!frames.length && small > 0) add(reasons, whole ?? (v.thpEligible === false ? 'kernel-ineligible' : 'not-determined'), small);
   else if (fromFrames !== small) {
     // The process changed between reading smaps and scanning: keep the sum exact and say so.
     if (fromFrames < small) add(reasons, 'not-determined', small - fromFrames);

@@ -22,7 +22,7 @@ describe('the order: the first reason that applies wins', () => {
     expect(codes.indexOf('too-many-swapped')).toBeLessThan(codes.indexOf('too-few-present'));
     expect(codes[codes.length - 1]).toBe('not-determined');
   });
-  it('VMA-wide: prctl, then never, then a file, then nh, then madvise without hg, then no whole frame, then THPeligible 0', () => {
+  it('VMA-wide: prctl, then never, then a file, then nh, then madvise without hg, then no whole frame', () => {
     expect(vmaReason(vma({ vmFlags: ['nh'], inode: 7 }), { ...ctx, thpDisabled: true, enabled: 'never' })).toBe('process-thp-disabled');
     expect(vmaReason(vma({ vmFlags: ['nh'], inode: 7 }), { ...ctx, enabled: 'never' })).toBe('host-thp-never');
     expect(vmaReason(vma({ vmFlags: ['nh'], inode: 7 }), ctx)).toBe('file-backed-vma');
@@ -31,7 +31,7 @@ describe('the order: the first reason that applies wins', () => {
     expect(vmaReason(vma({ vmFlags: [] }), ctx)).toBe('madvise-mode-not-advised');
     expect(vmaReason(vma({ vmFlags: [] }), { ...ctx, enabled: 'always' })).toBeUndefined();
     expect(vmaReason(vma({ start: 4 * H + P, end: 6 * H - P }), ctx)).toBe('frame-outside-vma');
-    expect(vmaReason(vma({ thpEligible: false }), ctx)).toBe('kernel-ineligible');
+    expect(vmaReason(vma({ thpEligible: false }), ctx)).toBeUndefined(); // per frame, after its edges
     expect(vmaReason(vma(), ctx)).toBeUndefined();
   });
 });
@@ -39,6 +39,10 @@ describe('the order: the first reason that applies wins', () => {
 describe('frame reasons and khugepaged thresholds', () => {
   it('a frame not wholly inside the VMA', () => {
     expect(frameReason(vma({ start: 4 * H + P }), 4 * H, P, ctx)).toBe('frame-outside-vma');
+  });
+  it("the kernel's THPeligible 0 after the frame's edges", () => {
+    expect(frameReason(vma({ thpEligible: false, start: 4 * H + P }), 4 * H, P, ctx)).toBe('frame-outside-vma');
+    expect(frameReason(vma({ thpEligible: false }), 5 * H, H, ctx)).toBe('kernel-ineligible');
   });
   it('more swapped pages than max_ptes_swap: too-many-swapped; at the limit, not', () => {
     expect(frameReason(vma(), 5 * H, H / 2, ctx, 65)).toBe('too-many-swapped');
