@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { binding } from '../native/binding';
 import { readSmaps, readSmapsRollup, Vma } from '../native/smaps';
-import { coverage, Coverage } from '../native/coverage';
+import { coverage, coverageFlat, Coverage, FlatCoverage } from '../native/coverage';
 import { thpDisabledFor } from '../native/host';
 
 export type ProcessErrorCode = 'ERR_HUGESPAN_NO_PROCESS' | 'ERR_HUGESPAN_EXITED' | 'ERR_HUGESPAN_NOT_PERMITTED' | 'ERR_HUGESPAN_NO_USER_MEMORY';
@@ -109,6 +109,14 @@ export function readProcess(pid: number, seen = false): ProcessMemory {
  */
 export function scan(pid: number, start: number, end: number, vmas?: readonly Vma[]): Coverage {
   return readingPid(pid, true, () => coverage(pid, start, end, { vmas }));
+}
+
+/**
+ * One PAGEMAP_SCAN walk over [start, end) of a process being read, runs left flat for a merge
+ * against its VMAs (report.ts): one fd and one walk, not one per VMA.
+ */
+export function scanFlat(pid: number, start: number, end: number, vmas?: readonly Vma[]): FlatCoverage {
+  return readingPid(pid, true, () => coverageFlat(pid, start, end, { vmas }));
 }
 
 /** A VMA holds anonymous memory: the only memory THP backs for a process's own data. */

@@ -40,7 +40,8 @@ export interface Binding {
   smaps(pid: number | 'self', rollup?: boolean): FlatSmaps;
   parseSmaps(text: string | Uint8Array): FlatSmaps;
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
-  pagemapScan(pid: number | 'self', start: number, end: number): { presentBytes: number; hugeBytes: number; runs: Float64Array };
+  /** One walk over [start, end) with one fd; `withRuns` false: totals only, `runs` empty. */
+  pagemapScan(pid: number | 'self', start: number, end: number, withRuns?: boolean): { presentBytes: number; hugeBytes: number; runs: Float64Array };
   pageSize(): number;
   thpDisabled(): boolean;
   setThpDisabled(disabled: boolean): void;
