@@ -180,9 +180,9 @@ function sumAccounts(accounts: AccountJson[]): AccountJson {
   return out;
 }
 
-function otherHuge(vmas: readonly Vma[]): OtherHugeJson {
-  const n = (v: Vma, k: string): number => (typeof v[k] === 'number' ? (v[k] as number) : 0);
-  const total = (k: string): number => vmas.reduce((s, v) => s + n(v, k), 0);
+/** From smaps fields summed over every VMA of the process (ProcessMemory.sums). */
+function otherHuge(sums: Record<string, number>): OtherHugeJson {
+  const total = (k: string): number => sums[k] ?? 0;
   return { filePmdMapped: total('filePmdMapped'), shmemPmdMapped: total('shmemPmdMapped'), privateHugetlb: total('privateHugetlb'), sharedHugetlb: total('sharedHugetlb') };
 }
 
@@ -196,7 +196,8 @@ function sum(vmas: VmaJson[], field: 'anonymous' | 'anonHugePages' | 'eligibleNo
  */
 export function processReport(pid: number, options: { exact: boolean; seen?: boolean }): ProcessReport {
   const host = hostInfo();
-  const p = readProcess(pid, options.seen);
+  // Only VMAs holding anonymous memory are built; the totals come from the addon's sums.
+  const p = readProcess(pid, options.seen, { minAnonymous: 1 });
   const method = options.exact && host.pagemapScan ? 'pagemap_scan' : 'smaps';
   const ctx: ReasonContext = {
     thpDisabled: p.thpDisabled,
@@ -230,14 +231,14 @@ export function processReport(pid: number, options: { exact: boolean; seen?: boo
     thpDisabled: p.thpDisabled ?? null,
     method,
     totals: {
-      rss: p.vmas.reduce((n, v) => n + v.rss, 0),
+      rss: p.sums.rss ?? 0,
       anonymous,
       anonHugePages,
       coverage: coverageRatio(anonHugePages, anonymous),
       eligibleNotHuge: sum(vmas, 'eligibleNotHuge'),
       noHugePage: vmas.filter((v) => v.vmFlags.includes('nh')).reduce((n, v) => n + v.anonymous, 0),
       account: sumAccounts(vmas.map((v) => v.account)),
-      otherHuge: otherHuge(p.vmas),
+      otherHuge: otherHuge(p.sums),
     },
     vmas,
   };
