@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 
@@ -49,12 +50,54 @@ std::string ProcPath(int pid, const char* leaf) {
 //   keys:  each field name once;
 //   shape: per VMA, its field count n, n key ids, then thpEligible (0 absent, 1 false, 2 true);
 //   nums:  per VMA, start, end, offset, inode, then its n field values;
-//   strs:  per VMA, perms \0 dev \0 path \0 space-separated VmFlags \0 (the parser refuses NULs).
-static Napi::Value ToFlat(Napi::Env env, const std::vector<Vma>& vmas) {
+//   strs:  per VMA, perms \0 dev \0 path \0 space-separated VmFlags \0 (the parser refuses NULs);
+//   total: how many VMAs the text held; sums: per key id, the field summed over all of them.
+// The filter: only VMAs with at least `minAnonymous` Anonymous bytes and `minSize` bytes of
+// address space are handed over (count), so nothing is built in JS for what a caller drops
+// (most VMAs of a large process are file mappings with no anonymous memory); the sums still
+// cover every VMA, for totals such as Rss.
+struct SmapsFilter {
+  uint64_t minAnonymous = 0, minSize = 0;
+};
+
+static uint64_t FieldOf(const Vma& v, const char* key) {
+  for (const auto& f : v.fields)
+    if (f.key == key) return f.value;
+  return 0;
+}
+
+static Napi::Value ToFlat(Napi::Env env, const std::vector<Vma>& all, const SmapsFilter& filter = {}) {
   std::unordered_map<std::string, uint32_t> ids;
   std::vector<const std::string*> keyList;
+  std::vector<double> sums;
+  std::vector<const Vma*> vmas;
+  vmas.reserve(all.size());
+  std::vector<uint32_t> seen;  // the previous VMA's key ids, as below: a compare, not a hash
+  for (const Vma& v : all) {
+    for (size_t k = 0; k < v.fields.size(); k++) {
+      const SmapsField& f = v.fields[k];
+      uint32_t id;
+      if (k < seen.size() && *keyList[seen[k]] == f.key) {
+        id = seen[k];
+      } else {
+        auto it = ids.find(f.key);
+        if (it == ids.end()) {
+          it = ids.emplace(f.key, static_cast<uint32_t>(keyList.size())).first;
+          keyList.push_back(&f.key);
+          sums.push_back(0);
+        }
+        id = it->second;
+        if (k < seen.size()) seen[k] = id;
+        else seen.push_back(id);
+      }
+      sums[id] += static_cast<double>(f.value);
+    }
+    if ((filter.minAnonymous == 0 || FieldOf(v, "anonymous") >= filter.minAnonymous) && v.end - v.start >= filter.minSize)
+      vmas.push_back(&v);
+  }
   size_t nShape = 0, nNums = 0, nStrs = 0;
-  for (const Vma& v : vmas) {
+  for (const Vma* vp : vmas) {
+    const Vma& v = *vp;
     nShape += v.fields.size() + 2;
     nNums += v.fields.size() + 4;
     nStrs += v.perms.size() + v.dev.size() + v.path.size() + v.vmFlags.size() * 3 + 4;
@@ -66,7 +109,8 @@ static Napi::Value ToFlat(Napi::Env env, const std::vector<Vma>& vmas) {
   std::string strs;
   strs.reserve(nStrs);
   std::vector<uint32_t> prev;  // the previous VMA's key ids: nearly every VMA repeats them
-  for (const Vma& v : vmas) {
+  for (const Vma* vp : vmas) {
+    const Vma& v = *vp;
     *sh++ = static_cast<uint32_t>(v.fields.size());
     for (size_t k = 0; k < v.fields.size(); k++) {
       const std::string& key = v.fields[k].key;
@@ -74,12 +118,7 @@ static Napi::Value ToFlat(Napi::Env env, const std::vector<Vma>& vmas) {
       if (k < prev.size() && *keyList[prev[k]] == key) {
         id = prev[k];
       } else {
-        auto it = ids.find(key);
-        if (it == ids.end()) {
-          it = ids.emplace(key, static_cast<uint32_t>(keyList.size())).first;
-          keyList.push_back(&key);
-        }
-        id = it->second;
+        id = ids.find(key)->second;  // every key was interned in the first pass
         if (k < prev.size()) prev[k] = id;
         else prev.push_back(id);
       }
@@ -108,25 +147,40 @@ static Napi::Value ToFlat(Napi::Env env, const std::vector<Vma>& vmas) {
   out.Set("shape", shape);
   out.Set("nums", nums);
   out.Set("strs", Napi::String::New(env, strs));
+  out.Set("total", static_cast<double>(all.size()));
+  Napi::Float64Array sumArray = Napi::Float64Array::New(env, sums.size());
+  std::copy(sums.begin(), sums.end(), sumArray.Data());
+  out.Set("sums", sumArray);
   return out;
 }
 
-static Napi::Value ParseOrThrow(Napi::Env env, const char* data, size_t len, const std::string& source) {
+static Napi::Value ParseOrThrow(Napi::Env env, const char* data, size_t len, const std::string& source,
+                                const SmapsFilter& filter = {}) {
   std::vector<Vma> vmas;
   std::string error;
   if (!ParseSmaps(data, len, vmas, error))
     ThrowError(env, "ERR_HUGESPAN_SMAPS_PARSE", "cannot parse " + source + ": " + error);
-  return ToFlat(env, vmas);
+  return ToFlat(env, vmas, filter);
 }
 
-// smaps(pid | "self", rollup = false) -> the flat form (see ToFlat)
+// An optional byte bound: undefined is 0 (no bound), else what ArgUint accepts.
+static uint64_t ArgOptionalUint(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return info[i].IsUndefined() ? 0 : ArgUint(info, i, name);
+}
+
+// smaps(pid | "self", rollup = false, minAnonymous = 0, minSize = 0) -> the flat form (see
+// ToFlat), holding only the VMAs that pass the filter. Every argument is checked before the
+// file is opened.
 Napi::Value Smaps(const Napi::CallbackInfo& info) {
   int pid = ArgPid(info, 0);
   bool rollup = ArgBool(info, 1, "rollup", false);
+  SmapsFilter filter;
+  filter.minAnonymous = ArgOptionalUint(info, 2, "minAnonymous");
+  filter.minSize = ArgOptionalUint(info, 3, "minSize");
   std::string path = ProcPath(pid, rollup ? "smaps_rollup" : "smaps");
   static thread_local std::string text;
   size_t len = ReadProcFile(info.Env(), path, text);
-  return ParseOrThrow(info.Env(), text.data(), len, path);
+  return ParseOrThrow(info.Env(), text.data(), len, path, filter);
 }
 
 // parseSmaps(text: string | Uint8Array) -> the flat form (see ToFlat)

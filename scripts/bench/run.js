@@ -21,6 +21,7 @@ const ROWS = [
   { ids: ['5', '9'], file: './rows/bookkeeping' },
   { ids: ['7'], file: './rows/first-touch' },
   { ids: ['6', '8'], file: './rows/churn' },
+  { ids: ['10', '11'], file: './rows/report' },
 ];
 
 function parseArgs(argv) {

@@ -7,8 +7,8 @@
  */
 import * as fs from 'node:fs';
 import { binding } from '../native/binding';
-import { readSmaps, readSmapsRollup, Vma } from '../native/smaps';
-import { coverage, Coverage } from '../native/coverage';
+import { readSmapsRollup, readSmapsWhere, SmapsFilter, Vma } from '../native/smaps';
+import { coverage, coverageFlat, Coverage, FlatCoverage } from '../native/coverage';
 import { thpDisabledFor } from '../native/host';
 
 export type ProcessErrorCode = 'ERR_HUGESPAN_NO_PROCESS' | 'ERR_HUGESPAN_EXITED' | 'ERR_HUGESPAN_NOT_PERMITTED' | 'ERR_HUGESPAN_NO_USER_MEMORY' | 'ERR_HUGESPAN_NOT_A_CGROUP';
@@ -87,20 +87,27 @@ function requireUserMemory(id: Identity, seen: boolean): void {
 }
 
 export interface ProcessMemory extends Identity {
+  /** The VMAs that passed readProcess's filter (all of them without one). */
   vmas: Vma[];
+  /** Every smaps field summed over all the process's VMAs, filtered out or not (rss, ...). */
+  sums: Record<string, number>;
   /** THP switched off for the process by prctl; undefined where the kernel does not say (< 6.0). */
   thpDisabled: boolean | undefined;
 }
 
-/** Every VMA of a live user process, with its per-process THP switch. */
-export function readProcess(pid: number, seen = false): ProcessMemory {
+/**
+ * The VMAs of a live user process that pass `filter` (every VMA without one), with its
+ * per-process THP switch. The filter runs in the addon, so a caller that shows only
+ * anonymous memory builds no object for the file mappings it would drop.
+ */
+export function readProcess(pid: number, seen = false, filter: SmapsFilter = {}): ProcessMemory {
   const id = identify(pid, seen);
   requireUserMemory(id, seen);
-  const vmas = readingPid(pid, true, () => readSmaps(pid));
+  const { vmas, total, sums } = readingPid(pid, true, () => readSmapsWhere(pid, filter));
   // identify() saw a live process with memory; an empty map now means it exited since.
-  if (vmas.length === 0) throw new ProcessError(`pid ${pid} exited while being read`, 'ERR_HUGESPAN_EXITED');
+  if (total === 0) throw new ProcessError(`pid ${pid} exited while being read`, 'ERR_HUGESPAN_EXITED');
   const thpDisabled = readingPid(pid, true, () => thpDisabledFor(pid));
-  return { ...id, vmas, thpDisabled };
+  return { ...id, vmas, sums, thpDisabled };
 }
 
 /**
@@ -109,6 +116,14 @@ export function readProcess(pid: number, seen = false): ProcessMemory {
  */
 export function scan(pid: number, start: number, end: number, vmas?: readonly Vma[]): Coverage {
   return readingPid(pid, true, () => coverage(pid, start, end, { vmas }));
+}
+
+/**
+ * One PAGEMAP_SCAN walk over [start, end) of a process being read, runs left flat for a merge
+ * against its VMAs (report.ts): one fd and one walk, not one per VMA.
+ */
+export function scanFlat(pid: number, start: number, end: number, vmas?: readonly Vma[]): FlatCoverage {
+  return readingPid(pid, true, () => coverageFlat(pid, start, end, { vmas }));
 }
 
 /** A VMA holds anonymous memory: the only memory THP backs for a process's own data. */

@@ -6,8 +6,8 @@
  */
 import { hostInfo, HostInfo } from '../native/host';
 import type { Vma } from '../native/smaps';
-import { framesOf } from '../native/coverage';
-import { readProcess, scan, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
+import { framesOf, runObjects, Run } from '../native/coverage';
+import { readProcess, scanFlat, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
 import { openPageFlags, PageFlags, swappedPages } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
@@ -69,19 +69,18 @@ function add(into: Partial<Record<Reason, number>>, reason: Reason, bytes: numbe
  * frame by frame from PAGEMAP_SCAN. Bytes the frames do not explain (the process changed
  * between the two reads) are `not-determined`, so the buckets always add up to Anonymous.
  */
-function measureVma(pid: number, v: Vma, ctx: ReasonContext, exact: boolean, flags: PageFlags | undefined): Measured {
+function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: { hugeBytes: number; runs: Run[] } | undefined, flags: PageFlags | undefined): Measured {
   const anonymous = v.anonymous;
   const pmdMapped = Math.min(anonymous, v.anonHugePages);
   const reasons: Partial<Record<Reason, number>> = {};
   const frames: FrameJson[] = [];
   const whole = vmaReason(v, ctx);
-  const anonVma = v.inode === 0 && v.perms[3] !== 's';
+  const anonVma = isAnonVma(v);
   let huge = v.anonHugePages;
   let pte: number | null;
   let fromFrames = 0;
 
-  if (exact && anonVma) {
-    const c = scan(pid, v.start, v.end, [v]);
+  if (c && anonVma) {
     huge = c.hugeBytes;
     let ptePages: number | null = flags ? 0 : null;
     const h = ctx.hugePage;
@@ -127,6 +126,39 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, exact: boolean, fla
   return { huge, account: { anonymous, pmdMapped, pteMappedThp: pte, small, reasons }, frames };
 }
 
+/** Private anonymous: the VMAs PAGEMAP_SCAN measures frame by frame. */
+function isAnonVma(v: Vma): boolean {
+  return v.inode === 0 && v.perms[3] !== 's';
+}
+
+/**
+ * Every VMA's share of one PAGEMAP_SCAN walk over the whole process: `vmas` and the flat runs
+ * are both in address order, so one merge hands each VMA its runs, clipped to it, and its huge
+ * bytes less the excess the walk's cross-check found there. A run may span two adjacent VMAs
+ * (the kernel joins equal labels), so the cursor only passes runs ending at or before a VMA.
+ */
+function attribute(vmas: readonly Vma[], walk: { runs: Float64Array; excess: { start: number; bytes: number }[] }): ({ hugeBytes: number; runs: Run[] } | undefined)[] {
+  const { runs } = walk;
+  const excess = new Map(walk.excess.map((e) => [e.start, e.bytes]));
+  const out: ({ hugeBytes: number; runs: Run[] } | undefined)[] = new Array(vmas.length);
+  let r = 0;
+  for (let i = 0; i < vmas.length; i++) {
+    const v = vmas[i];
+    while (r < runs.length && runs[r + 1] <= v.start) r += 3;
+    let k = r;
+    while (k < runs.length && runs[k] < v.end) k += 3;
+    const mine = runObjects(runs, r, k);
+    let hugeBytes = 0;
+    for (const run of mine) {
+      run.start = Math.max(run.start, v.start);
+      run.end = Math.min(run.end, v.end);
+      if (run.huge) hugeBytes += run.end - run.start;
+    }
+    out[i] = { hugeBytes: hugeBytes - (excess.get(v.start) ?? 0), runs: mine };
+  }
+  return out;
+}
+
 /** Take `excess` bytes out of the biggest buckets (frames counted more than smaps has now). */
 function trim(reasons: Partial<Record<Reason, number>>, excess: number): void {
   for (const [r, n] of Object.entries(reasons).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0)) as [Reason, number][]) {
@@ -150,9 +182,9 @@ function sumAccounts(accounts: AccountJson[]): AccountJson {
   return out;
 }
 
-function otherHuge(vmas: readonly Vma[]): OtherHugeJson {
-  const n = (v: Vma, k: string): number => (typeof v[k] === 'number' ? (v[k] as number) : 0);
-  const total = (k: string): number => vmas.reduce((s, v) => s + n(v, k), 0);
+/** From smaps fields summed over every VMA of the process (ProcessMemory.sums). */
+function otherHuge(sums: Record<string, number>): OtherHugeJson {
+  const total = (k: string): number => sums[k] ?? 0;
   return { filePmdMapped: total('filePmdMapped'), shmemPmdMapped: total('shmemPmdMapped'), privateHugetlb: total('privateHugetlb'), sharedHugetlb: total('sharedHugetlb') };
 }
 
@@ -166,7 +198,8 @@ function sum(vmas: VmaJson[], field: 'anonymous' | 'anonHugePages' | 'eligibleNo
  */
 export function processReport(pid: number, options: { exact: boolean; seen?: boolean }): ProcessReport {
   const host = hostInfo();
-  const p = readProcess(pid, options.seen);
+  // Only VMAs holding anonymous memory are built; the totals come from the addon's sums.
+  const p = readProcess(pid, options.seen, { minAnonymous: 1 });
   const method = options.exact && host.pagemapScan ? 'pagemap_scan' : 'smaps';
   const ctx: ReasonContext = {
     thpDisabled: p.thpDisabled,
@@ -179,7 +212,12 @@ export function processReport(pid: number, options: { exact: boolean; seen?: boo
   const flags = openPageFlags(pid, host.pageSize);
   let vmas: VmaJson[];
   try {
-    vmas = p.vmas.filter(holdsAnonymous).map((v) => vmaJson(v, measureVma(pid, v, ctx, method === 'pagemap_scan' && host.hugePageSize > 0, flags)));
+    const held = p.vmas.filter(holdsAnonymous);
+    // One walk from the first private anonymous VMA to the last, attributed by merge.
+    const anon = method === 'pagemap_scan' && host.hugePageSize > 0 ? held.filter(isAnonVma) : [];
+    const walked = anon.length ? attribute(anon, scanFlat(pid, anon[0].start, anon[anon.length - 1].end, anon)) : [];
+    let a = 0;
+    vmas = held.map((v) => vmaJson(v, measureVma(pid, v, ctx, a < anon.length && anon[a] === v ? walked[a++] : undefined, flags)));
   } finally {
     flags?.close();
   }
@@ -196,14 +234,14 @@ export function processReport(pid: number, options: { exact: boolean; seen?: boo
     thpDisabled: p.thpDisabled ?? null,
     method,
     totals: {
-      rss: p.vmas.reduce((n, v) => n + v.rss, 0),
+      rss: p.sums.rss ?? 0,
       anonymous,
       anonHugePages,
       coverage: coverageRatio(anonHugePages, anonymous),
       eligibleNotHuge: sum(vmas, 'eligibleNotHuge'),
       noHugePage: vmas.filter((v) => v.vmFlags.includes('nh')).reduce((n, v) => n + v.anonymous, 0),
       account: sumAccounts(vmas.map((v) => v.account)),
-      otherHuge: otherHuge(p.vmas),
+      otherHuge: otherHuge(p.sums),
     },
     vmas,
   };

@@ -95,7 +95,8 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
   const thp = thpJson(info);
   const hugePage = info.hugePageSize;
   if (!hugePage) throw new CliError('this kernel has no transparent huge pages: there are no huge page frames to draw');
-  const p = readProcess(pid);
+  // The addon hands over only anonymous VMAs of --min-size or more: nothing is built for the rest.
+  const p = readProcess(pid, false, { minAnonymous: 1, minSize });
   const glyphs = tty ? UNICODE : ASCII;
   const colour: Record<Cell, (s: string) => string> = { huge: paint.green, small: paint.yellow, empty: paint.dim, nh: paint.red };
   const glyph = (c: Cell): string => colour[c](glyphs[c]);

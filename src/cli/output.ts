@@ -6,7 +6,6 @@
  * directly like standard output, the rest is refused before anything is read. A watching TTY
  * is redrawn in place; any other stream is appended to.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CliError, UsageError, colorEnabled, terminalWidth } from './ui';
@@ -64,6 +63,8 @@ export function outputTarget(given: string): OutputTarget {
 /** Replace the regular file `file` with `text` in one step: readers see the old content or the new, never a mix. */
 export function writeFileAtomic(file: string, text: string, mode?: number): void {
   // Random and O_EXCL: never follow or reuse something already at the temp name.
+  // node:crypto is required here, not at the top: a report to stdout never pays for loading it.
+  const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let created = false;
   try {
@@ -117,12 +118,14 @@ export interface Destination {
   readonly colour: boolean;
   /** Columns to lay text out in. */
   readonly width: number;
+  /** A person reads it (stdout on a TTY): JSON is indented for them, compact for programs. */
+  readonly tty: boolean;
 }
 
 /** `output`: the --output value already judged by outputTarget(); undefined for standard output. */
 export function destination(options: { output?: OutputTarget; watching: boolean }): Destination {
   const { output, watching } = options;
-  if (output?.kind === 'stream') return { kind: 'stream', write: streamWriter(output.file), appending: watching, colour: false, width: 80 };
+  if (output?.kind === 'stream') return { kind: 'stream', write: streamWriter(output.file), appending: watching, colour: false, width: 80, tty: false };
   if (output) {
     return {
       kind: 'file',
@@ -135,11 +138,12 @@ export function destination(options: { output?: OutputTarget; watching: boolean 
       appending: false,
       colour: false,
       width: 80,
+      tty: false,
     };
   }
   const tty = process.stdout.isTTY === true;
   const width = terminalWidth();
-  if (!watching || !tty) return { kind: 'stdout', write: (text) => void process.stdout.write(text), appending: watching, colour: colorEnabled(), width };
+  if (!watching || !tty) return { kind: 'stdout', write: (text) => void process.stdout.write(text), appending: watching, colour: colorEnabled(), width, tty };
   let first = true;
   return {
     kind: 'stdout',
@@ -153,6 +157,7 @@ export function destination(options: { output?: OutputTarget; watching: boolean 
     appending: false,
     colour: colorEnabled(),
     width,
+    tty,
   };
 }
 

@@ -37,10 +37,12 @@ export interface Binding {
   counters(): { mapped: number; unmapped: number; keeping: number; orphaned: number };
   /** The bounds calls enforce: a view's bytes, reads and ranges per randomReads call. */
   limits(): { maxView: number; maxReads: number; maxRanges: number };
-  smaps(pid: number | 'self', rollup?: boolean): FlatSmaps;
+  /** Only VMAs with ≥ minAnonymous Anonymous bytes and ≥ minSize bytes are handed over; `sums` covers all. */
+  smaps(pid: number | 'self', rollup?: boolean, minAnonymous?: number, minSize?: number): FlatSmaps;
   parseSmaps(text: string | Uint8Array): FlatSmaps;
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
-  pagemapScan(pid: number | 'self', start: number, end: number): { presentBytes: number; hugeBytes: number; runs: Float64Array };
+  /** One walk over [start, end) with one fd; `withRuns` false: totals only, `runs` empty. */
+  pagemapScan(pid: number | 'self', start: number, end: number, withRuns?: boolean): { presentBytes: number; hugeBytes: number; runs: Float64Array };
   pageSize(): number;
   thpDisabled(): boolean;
   setThpDisabled(disabled: boolean): void;
@@ -52,10 +54,13 @@ export interface Binding {
  * Parsed smaps as the addon hands it over (src/native/smaps.ts builds the objects):
  * `shape` per VMA: field count n, n ids into `keys`, thpEligible (0 absent, 1 false, 2 true);
  * `nums` per VMA: start, end, offset, inode, then the n values; `strs` per VMA: perms, dev,
- * path and the space-separated VmFlags, each ended by a NUL.
+ * path and the space-separated VmFlags, each ended by a NUL. `count` VMAs are handed over
+ * (those passing smaps()'s filter) of `total` read; `sums` per key id over all `total` of them.
  */
 export interface FlatSmaps {
   count: number;
+  total: number;
+  sums: Float64Array;
   keys: string[];
   shape: Uint32Array;
   nums: Float64Array;

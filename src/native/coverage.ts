@@ -80,26 +80,37 @@ function pmdBytes(v: Vma): number {
   return n('anonHugePages') + n('shmemPmdMapped') + n('filePmdMapped') + n('privateHugetlb') + n('sharedHugetlb');
 }
 
-/** Huge bytes of `runs` per VMA beyond what smaps counts there. */
-function excessOf(runs: readonly Run[], vmas: readonly Vma[]): Coverage['excess'] {
+/** Huge bytes of `runs` (flat start, end, huge triples) per VMA beyond what smaps counts there; one merge. */
+function excessOfFlat(runs: Float64Array, vmas: readonly Vma[]): Coverage['excess'] {
   const out: Coverage['excess'] = [];
   let r = 0;
   for (const v of vmas) {
-    while (r < runs.length && runs[r].end <= v.start) r++;
+    while (r < runs.length && runs[r + 1] <= v.start) r += 3;
     let huge = 0;
-    for (let k = r; k < runs.length && runs[k].start < v.end; k++) {
-      if (runs[k].huge) huge += Math.min(runs[k].end, v.end) - Math.max(runs[k].start, v.start);
+    for (let k = r; k < runs.length && runs[k] < v.end; k += 3) {
+      if (runs[k + 2] === 1) huge += Math.min(runs[k + 1], v.end) - Math.max(runs[k], v.start);
     }
     if (huge > pmdBytes(v)) out.push({ start: v.start, end: v.end, bytes: huge - pmdBytes(v) });
   }
   return out;
 }
 
-function scan(pid: Pid, start: number, end: number): { presentBytes: number; hugeBytes: number; runs: Run[] } {
-  const r = binding.pagemapScan(pid, start, end);
+function flatten(runs: readonly Run[]): Float64Array {
+  const a = new Float64Array(runs.length * 3);
+  runs.forEach((r, i) => a.set([r.start, r.end, r.huge ? 1 : 0], 3 * i));
+  return a;
+}
+
+/** Huge bytes of `runs` per VMA beyond what smaps counts there. */
+function excessOf(runs: readonly Run[], vmas: readonly Vma[]): Coverage['excess'] {
+  return excessOfFlat(flatten(runs), vmas);
+}
+
+/** The flat runs (start, end, huge 0|1 triples) as Run objects. */
+export function runObjects(flat: Float64Array, from = 0, to = flat.length): Run[] {
   const runs: Run[] = [];
-  for (let i = 0; i < r.runs.length; i += 3) runs.push({ start: r.runs[i], end: r.runs[i + 1], huge: r.runs[i + 2] === 1 });
-  return { presentBytes: r.presentBytes, hugeBytes: r.hugeBytes, runs };
+  for (let i = from; i < to; i += 3) runs.push({ start: flat[i], end: flat[i + 1], huge: flat[i + 2] === 1 });
+  return runs;
 }
 
 /**
@@ -119,19 +130,31 @@ function mayMisreportZeroPage(): boolean {
   return !(major > 6 || (major === 6 && minor >= 16));
 }
 
-export function coverage(pid: Pid, start: number, end: number, options: { vmas?: readonly Vma[]; crossCheck?: boolean } = {}): Coverage {
+/**
+ * coverage() with the runs left flat: `runs` holds (start, end, huge 0|1) triples in address
+ * order, so a caller walking a whole process (one walk for every VMA) attributes them by merge
+ * without a Run object per run. `withRuns: false`: the totals only (runs empty); the walk keeps
+ * no runs unless the smaps cross-check needs them.
+ */
+export type FlatCoverage = Omit<Coverage, 'runs'> & { runs: Float64Array };
+
+export function coverageFlat(pid: Pid, start: number, end: number, options: { vmas?: readonly Vma[]; crossCheck?: boolean; withRuns?: boolean } = {}): FlatCoverage {
   checkArgs(pid, start, end);
   if (pagemapScanSupported()) {
-    let s = scan(pid, start, end);
-    if (!(options.crossCheck ?? mayMisreportZeroPage())) return { method: 'pagemap_scan', exact: true, start, end, ...s, excess: [] };
-    let excess = excessOf(s.runs, vmasIn(options.vmas ?? readSmaps(pid), start, end));
+    const crossCheck = options.crossCheck ?? mayMisreportZeroPage();
+    const keep = options.withRuns ?? true;
+    const none = new Float64Array(0);
+    const walk = () => binding.pagemapScan(pid, start, end, keep || crossCheck);
+    let s = walk();
+    if (!crossCheck) return { method: 'pagemap_scan', exact: true, start, end, presentBytes: s.presentBytes, hugeBytes: s.hugeBytes, runs: s.runs, excess: [] };
+    let excess = excessOfFlat(s.runs, vmasIn(options.vmas ?? readSmaps(pid), start, end));
     if (excess.length) {
-      const again = scan(pid, start, end);
-      const ex2 = excessOf(again.runs, vmasIn(readSmaps(pid), start, end));
+      const again = walk();
+      const ex2 = excessOfFlat(again.runs, vmasIn(readSmaps(pid), start, end));
       if (ex2.reduce((a, e) => a + e.bytes, 0) <= excess.reduce((a, e) => a + e.bytes, 0)) [s, excess] = [again, ex2];
     }
     const over = excess.reduce((a, e) => a + e.bytes, 0);
-    return { method: 'pagemap_scan', exact: true, start, end, presentBytes: s.presentBytes - over, hugeBytes: s.hugeBytes - over, runs: s.runs, excess };
+    return { method: 'pagemap_scan', exact: true, start, end, presentBytes: s.presentBytes - over, hugeBytes: s.hugeBytes - over, runs: keep ? s.runs : none, excess };
   }
   let presentBytes = 0;
   let hugeBytes = 0;
@@ -140,7 +163,13 @@ export function coverage(pid: Pid, start: number, end: number, options: { vmas?:
     presentBytes += Math.round(v.rss * share);
     hugeBytes += Math.round(v.anonHugePages * share);
   }
-  return { method: 'smaps', exact: false, start, end, presentBytes, hugeBytes, runs: [], excess: [] };
+  return { method: 'smaps', exact: false, start, end, presentBytes, hugeBytes, runs: new Float64Array(0), excess: [] };
+}
+
+/** `withRuns: false`: totals only, `runs` empty (no Run object built). */
+export function coverage(pid: Pid, start: number, end: number, options: { vmas?: readonly Vma[]; crossCheck?: boolean; withRuns?: boolean } = {}): Coverage {
+  const c = coverageFlat(pid, start, end, options);
+  return { ...c, runs: runObjects(c.runs) };
 }
 
 /** What PAGEMAP_SCAN says of one huge page frame (or the part of it inside a range). */

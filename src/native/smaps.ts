@@ -72,6 +72,23 @@ export function readSmaps(pid: Pid = 'self'): Vma[] {
   return build(binding.smaps(pid, false));
 }
 
+/** Which VMAs readSmapsWhere builds: at least this many Anonymous bytes, this much address space. */
+export interface SmapsFilter {
+  minAnonymous?: number;
+  minSize?: number;
+}
+
+/**
+ * The VMAs of a process that pass `filter`, built as objects, and every smaps field summed over
+ * all of them (kept or not): the addon drops the rest before anything is made in JS.
+ */
+export function readSmapsWhere(pid: Pid, filter: SmapsFilter): { vmas: Vma[]; total: number; sums: Record<string, number> } {
+  const flat = binding.smaps(pid, false, filter.minAnonymous ?? 0, filter.minSize ?? 0);
+  const sums: Record<string, number> = {};
+  flat.keys.forEach((k, i) => (sums[k] = flat.sums[i]));
+  return { vmas: build(flat), total: flat.total, sums };
+}
+
 /** The process's totals in one record (path '[rollup]'), far cheaper than readSmaps. */
 export function readSmapsRollup(pid: Pid = 'self'): Vma {
   const [rollup] = build(binding.smaps(pid, true));

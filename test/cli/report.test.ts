@@ -345,3 +345,42 @@ describe('a process that turned THP off (prctl)', () => {
     });
   });
 });
+
+describe('report --json: compact for programs, indented for people', () => {
+  it('piped: one compact line; --pretty: indented; both the same value', () => {
+    const piped = cli(['report', '--pid', String(target.pid), '--json']);
+    const pretty = cli(['report', '--pid', String(target.pid), '--json', '--pretty']);
+    expect({ piped: piped.status, pretty: pretty.status }).toEqual({ piped: 0, pretty: 0 });
+    expect(piped.stdout.trimEnd().split('\n')).toHaveLength(1);
+    expect(pretty.stdout).toMatch(/^\{\n {2}"schema": 2,\n/);
+    const strip = (r: any) => ({ ...r, time: undefined, vmas: undefined, totals: undefined });
+    expect(strip(JSON.parse(piped.stdout))).toEqual(strip(JSON.parse(pretty.stdout)));
+  });
+
+  (hasScript ? it : it.skip)('on a terminal: indented without --pretty', () => {
+    expect(cliOnTty(['report', '--pid', String(target.pid), '--json'])).toMatch(/^\{\r?\n {2}"schema": 2,/);
+  });
+
+  it('--pretty with a format other than json is a usage error', () => {
+    const r = cli(['report', '--pretty', '--format', 'table']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--pretty only means something with --json');
+  });
+
+  it('loads neither the heap, the lab nor OpenMetrics for a JSON report', () => {
+    // A preload records, at exit, every module file the run loaded (require.cache).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-lazy-'));
+    const out = path.join(dir, 'loaded.json');
+    const preload = path.join(dir, 'record.js');
+    fs.writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.keys(require.cache))));\n`);
+    try {
+      const r = spawnSync(process.execPath, ['--require', preload, CLI, 'report', '--pid', String(target.pid), '--json'], { encoding: 'utf8', timeout: 50000 });
+      expect(r.status).toBe(0);
+      const loaded: string[] = JSON.parse(fs.readFileSync(out, 'utf8'));
+      expect(loaded.some((f) => f.includes(`${path.sep}account${path.sep}report.js`))).toBe(true);
+      expect(loaded.filter((f) => /[/\\](heap|lab)[/\\]|openmetrics\.js$|[/\\]cli[/\\]lab\.js$/.test(f))).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
