@@ -74,7 +74,9 @@ describe('collapse --pid', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const c = JSON.parse(r.stdout);
-    expect(c.collapsed).toBe(waiting);
+    // khugepaged may collapse some between our read and the command's own: never more than waiting.
+    expect(c.collapsed).toBeLessThanOrEqual(waiting);
+    expect(c.failed).toEqual({});
     expect(c.frames.every((f: { start: string }) => Number(f.start) >= regions.waiting.start && Number(f.start) < regions.waiting.end)).toBe(true);
     if (waiting > 0) expect(c.coverageAfter).toBeGreaterThan(c.coverageBefore); // else khugepaged was first
     const after = processReport(child.pid!, { exact: true });
