@@ -244,7 +244,6 @@ static void ForgetLastHandle(napi_env env);
 
 static void Teardown(void* arg) {
   auto* reg = static_cast<Registry*>(arg);
-  reg->tearingDown = true;
   ForgetLastHandle(reg->env);
   napi_env env = reg->env;
   napi_handle_scope scope;

@@ -61,7 +61,6 @@ struct Region {
 struct Registry {
   napi_env env = nullptr;
   std::map<uint64_t, std::weak_ptr<Region>> regions;  // by id; retired ones too, while kept pages remain
-  bool tearingDown = false;
   ~Registry();
 };
 
