@@ -1,17 +1,22 @@
 /**
- * `hugespan lab`: the same seeded churn on a span heap per coalescing policy, on real memory,
+ * `hugespan lab`: the same seeded workload (or replayed trace) on a span heap per coalescing policy, on real memory,
  * then the collapse pass and the check against the kernel, side by side. Invariant: every
- * number printed comes from a LabResult; the verdict line is derived from them, never typed.
+ * number printed comes from a LabResult; the verdict line is derived from them, never typed. A
+ * trace is read and validated whole before the first heap is mapped: a bad one runs nothing.
  */
 import { hostInfo, hugePagesAvailable } from '../native/host';
 import { runLab, LabOptions, LabResult } from '../lab/run';
+import { WORKLOAD_NAMES, isWorkloadName } from '../lab/workload';
+import { parseTrace, formatEvent, TraceError, TraceEvent } from '../lab/trace';
+import { readFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { POLICY_NAMES, isPolicyName } from '../heap/policy';
 import type { PolicyName } from '../heap/policy';
 import { hostJson, thpJson } from '../account/report';
 import { hostLine } from './report-text';
 import { EXIT, UsageError, formatBytes, formatPercent, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
 
-const usage = `usage: hugespan lab [--policy LIST|both|all] [--thp always|host] [--arena SIZE] [--ops N] [--seed S] [--json]
+const usage = `usage: hugespan lab [--policy LIST|both|all] [--thp always|host] [--arena SIZE] [--ops N] [--seed S]
+                   [--workload churn|steady|phase | --trace FILE] [--record FILE] [--json]
 
 Runs the Go runtime's 2019 span heap on real memory under a seeded churn of allocations, frees
 and scavenges, ends with a sweep that frees about half of the live spans, asks the kernel to
@@ -26,7 +31,12 @@ pages with what the kernel really backs — once per policy, on the same workloa
              host: leave it to this host's setting
   --arena    the heap's reserved arena (default 512M)
   --ops      workload operations (default 30000)
-  --seed     workload seed (default 1)
+  --seed     workload seed (default 1; with --trace, the seed of the final sweep and reads)
+  --workload churn (default): mixed sizes, fast turnover; steady: a server, many small spans,
+             slow turnover; phase: grow to a peak, free most of it, grow again
+  --trace    replay FILE, JSON Lines of alloc/free/gc events (docs/trace.md) instead of a
+             workload; read and checked whole first, a bad line is a usage error
+  --record   write the ops as run (first policy) to FILE as a trace
   --json     the results as JSON (schema 1)`;
 
 export interface LabReport {
@@ -47,6 +57,9 @@ export async function run(argv: string[]): Promise<number> {
     arena: { type: 'string' },
     ops: { type: 'string' },
     seed: { type: 'string' },
+    workload: { type: 'string' },
+    trace: { type: 'string' },
+    record: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -64,16 +77,58 @@ export async function run(argv: string[]): Promise<number> {
   if (thp !== 'always' && thp !== 'host') throw new UsageError(`--thp wants always or host, not '${thp}'`);
   const arenaBytes = v.arena === undefined ? 512 << 20 : parseBytes(v.arena, '--arena');
   if (arenaBytes < 64 << 20 || arenaBytes > 64 * 2 ** 30) throw new UsageError(`--arena wants a size from 64M to 64G, not '${v.arena}'`);
-  const ops = v.ops === undefined ? 30000 : parseNumber(v.ops, '--ops', { min: 1, max: 10_000_000, integer: true });
+  let ops = v.ops === undefined ? 30000 : parseNumber(v.ops, '--ops', { min: 1, max: 10_000_000, integer: true });
   const seed = v.seed === undefined ? 1 : parseNumber(v.seed, '--seed', { min: 0, max: 2 ** 32 - 1, integer: true });
+  const workloadName = v.workload ?? 'churn';
+  if (!isWorkloadName(workloadName)) throw new UsageError(`--workload wants ${WORKLOAD_NAMES.join(', ')}, not '${workloadName}'`);
+  let events: TraceEvent[] | undefined;
+  if (v.trace !== undefined) {
+    if (v.workload !== undefined) throw new UsageError('--trace replays its own workload: give --trace or --workload, not both');
+    if (v.ops !== undefined) throw new UsageError('--trace sets the ops (one per event): leave out --ops');
+    let text: string;
+    try {
+      text = readFileSync(v.trace, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--trace cannot read '${v.trace}': ${(e as { code?: string }).code ?? (e as Error).message}`);
+    }
+    try {
+      events = parseTrace(text, v.trace);
+    } catch (e) {
+      if (e instanceof TraceError) throw new UsageError(`--trace ${e.message}`);
+      throw e;
+    }
+    if (events.length === 0) throw new UsageError(`--trace '${v.trace}' has no events`);
+    ops = events.length;
+  }
+  // Opened before anything runs, so an unwritable --record is a usage error, not a lost run.
+  let recordFd: number | undefined;
+  if (v.record !== undefined) {
+    try {
+      recordFd = openSync(v.record, 'w');
+    } catch (e) {
+      throw new UsageError(`--record cannot write '${v.record}': ${(e as { code?: string }).code ?? (e as Error).message}`);
+    }
+  }
 
   const policies = names as PolicyName[];
   const results: LabResult[] = [];
   for (const p of policies) {
     const bar = v.json ? progressBar('', 0, { isTTY: false } as NodeJS.WriteStream) : progressBar(`lab ${p.padEnd(8)}`, ops);
-    const options: LabOptions = { policy: p, thp, arenaBytes, ops, seed };
-    results.push(runLab(options, (done) => bar.update(done)));
+    const options: LabOptions = events ? { policy: p, thp, arenaBytes, ops, seed, workload: 'trace', trace: v.trace } : { policy: p, thp, arenaBytes, ops, seed, workload: workloadName };
+    // Every policy runs the same ops, so the first run's are the recording.
+    const lines: string[] = [];
+    const record = recordFd !== undefined && results.length === 0 ? (e: TraceEvent) => void lines.push(formatEvent(e)) : undefined;
+    try {
+      results.push(runLab(options, (done) => bar.update(done), { events, record }));
+    } catch (e) {
+      if (recordFd !== undefined) closeSync(recordFd);
+      throw e;
+    }
     bar.finish();
+    if (record) {
+      writeSync(recordFd!, lines.length ? `${lines.join('\n')}\n` : '');
+      closeSync(recordFd!);
+    }
   }
 
   const info = hostInfo();
@@ -173,8 +228,9 @@ function text(report: LabReport, results: LabResult[]): string {
     rows,
     { header: paint.bold },
   );
+  const what = o.workload === 'trace' ? `trace ${o.trace}, ${o.ops} events` : `${o.workload ?? 'churn'}, ${o.ops} ops`;
   const setup =
-    `workload  ${o.ops} ops, seed ${o.seed}, arena ${formatBytes(o.arenaBytes)}, runtime page 8 KiB, thp ${o.thp}` +
+    `workload  ${what}, seed ${o.seed}, arena ${formatBytes(o.arenaBytes)}, runtime page 8 KiB, thp ${o.thp}` +
     (o.thp === 'always' ? ' (arena advised hugepage, as on a host with enabled=always)' : ' (the host decides)');
   const r0 = results[0];
   const ops = `ops       ${r0.ops.allocs} allocs, ${r0.ops.frees} frees (half the live set in the final sweep), ${r0.ops.scavenges} scavenges`;

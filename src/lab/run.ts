@@ -1,5 +1,6 @@
 /**
- * One lab run: a span heap on real memory under the churn workload, with the Go 1.13 runtime
+ * One lab run: a span heap on real memory under a workload (churn, steady, phase, or a replayed
+ * trace), with the Go 1.13 runtime
  * around it — a GC cycle paced by GOGC (src/heap/gc.ts) that sweeps the spans the program let
  * die, the background scavenger paced to 1.1 × next_gc on the program's clock, and the heap's
  * own scavenge on allocation from scavenged memory — then a last forced cycle after half the live
@@ -16,7 +17,8 @@ import type { Span } from '../heap/span';
 import { Sys, SysCalls } from '../sys/sys';
 import { LinuxMemory } from '../sys/linux';
 import { verify, collapse, Verification, CollapseResult } from '../verify';
-import { churn } from './workload';
+import { WORKLOADS, WorkloadName } from './workload';
+import { replay, TraceEvent } from './trace';
 import { Rand } from '../heap/rand';
 import { GcModel } from '../heap/gc';
 import { readFileSync } from 'node:fs';
@@ -58,6 +60,18 @@ export interface LabOptions {
   release?: 'free' | 'dontneed';
   /** Program time per workload op, ms (default 1). */
   msPerOp?: number;
+  /** The workload (default churn); 'trace' replays the events given to prepareLab. */
+  workload?: WorkloadName | 'trace';
+  /** The trace's file name, for the report (the events come in LabIO). */
+  trace?: string;
+}
+
+/** What a run reads and writes besides its options (kept out of LabOptions, which the report prints). */
+export interface LabIO {
+  /** The validated events of a trace (parseTrace), replayed when workload is 'trace'. */
+  events?: readonly TraceEvent[];
+  /** Called with every op as run, as a trace event: what `--record` writes. */
+  record?: (e: TraceEvent) => void;
 }
 
 /** The runtime around the heap, as the run ended. */
@@ -118,7 +132,9 @@ export interface PreparedLab {
  * The lab's steps up to the verification, leaving the heap mapped for whoever measures it
  * next (runLab's reads, the benchmarks' interleaved reads). The caller must close() it.
  */
-export function prepareLab(options: LabOptions, progress?: (done: number, total: number) => void): PreparedLab {
+export function prepareLab(options: LabOptions, progress?: (done: number, total: number) => void, io: LabIO = {}): PreparedLab {
+  const workload = options.workload ?? 'churn';
+  if (workload === 'trace' && !io.events) throw new Error('prepareLab: workload trace without events');
   const mem = new LinuxMemory();
   try {
     const vm0 = vmstat();
@@ -130,6 +146,12 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
     });
     heap.sys.timed = true;
     const live: Span[] = [];
+    // Each live span's id, parallel to `live` (swap-removed with it), and where an id sits: a
+    // trace frees by id, the generated workloads by position, and a recording names both by id.
+    const ids: number[] = [];
+    const where = new Map<number, number>();
+    let nextId = 0;
+    const record = io.record;
     const count = { spans: 0, pages: 0 };
     const ops = { allocs: 0, frees: 0, scavenges: 0, exhausted: 0 };
     // A quarter of the arena live at most: with GOGC=100 the heap holds up to twice the live set
@@ -157,12 +179,19 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
 
     const t0 = performance.now();
     let i = 0;
-    for (const op of churn({ ops: options.ops, seed: options.seed, maxLivePages }, count)) {
+    const total = workload === 'trace' ? io.events!.length : options.ops;
+    const stream = workload === 'trace' ? replay(io.events!) : WORKLOADS[workload]({ ops: options.ops, seed: options.seed, maxLivePages }, count);
+    for (const op of stream) {
       clock += msPerOp;
       if (op.kind === 'alloc') {
+        const id = op.id ?? nextId++;
+        // Recorded even when the arena refuses it: the replay, on the same arena, is refused too.
+        record?.({ op: 'alloc', id, pages: op.npages });
         try {
           const s = heap.alloc(op.npages);
           mem.touch(s.base, s.bytes); // a program writes what it allocates
+          where.set(id, live.length);
+          ids.push(id);
           live.push(s);
           count.pages += s.npages;
           ops.allocs++;
@@ -172,19 +201,29 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
           ops.exhausted++;
         }
       } else if (op.kind === 'free') {
-        const s = live[op.pick];
-        live[op.pick] = live[live.length - 1];
-        live.pop();
-        gc.died(s); // freed by the next cycle's sweep
-        count.pages -= s.npages;
-        ops.frees++;
+        const at = 'pick' in op ? op.pick : where.get(op.id);
+        // A trace's free of a span whose alloc this arena refused: the span never existed here.
+        if (at !== undefined) {
+          const s = live[at];
+          record?.({ op: 'free', id: ids[at] });
+          where.delete(ids[at]);
+          live[at] = live[live.length - 1];
+          ids[at] = ids[ids.length - 1];
+          live.pop();
+          ids.pop();
+          if (at < live.length) where.set(ids[at], at);
+          gc.died(s); // freed by the next cycle's sweep
+          count.pages -= s.npages;
+          ops.frees++;
+        }
       } else {
+        record?.({ op: 'gc' });
         gc.cycle();
       }
       heap.tick(clock);
       runScavenger();
       count.spans = live.length;
-      if (progress && ++i % 256 === 0) progress(i, options.ops);
+      if (progress && ++i % 256 === 0) progress(i, total);
     }
     // The run ends with a forced GC cycle after about half of the live spans die at once. The
     // sweep coalesces them into large free spans, and the heap's freeHugePages (what the
@@ -199,7 +238,7 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
     }
     gc.cycle();
     heap.tick(clock);
-    progress?.(options.ops, options.ops);
+    progress?.(total, total);
     const runtime: RuntimeStats = {
       gcCycles: gc.cycles,
       marked: gc.marked,
@@ -226,8 +265,8 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
   }
 }
 
-export function runLab(options: LabOptions, progress?: (done: number, total: number) => void): LabResult {
-  const lab = prepareLab(options, progress);
+export function runLab(options: LabOptions, progress?: (done: number, total: number) => void, io: LabIO = {}): LabResult {
+  const lab = prepareLab(options, progress, io);
   try {
     const { mem, heap, live, ops, verification } = lab;
     // Median of three rounds: one round can land on a noisy moment of a shared machine.

@@ -1,5 +1,7 @@
 /** `hugespan lab` as a user runs it: both policies on real memory, JSON and text, bad options. */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ROOT } from '../support/child';
 import { itExact } from '../support/thp';
@@ -64,10 +66,42 @@ describe('hugespan lab', () => {
     [['--ops', '0'], "--ops wants an integer from 1 to 10000000, not '0'"],
     [['--bogus'], "Unknown option '--bogus'"],
     [['--seed', '1', '--seed', '2'], "--seed given twice ('1', then '2'): give it once"],
+    [['--workload', 'bursty'], "--workload wants churn, steady, phase, not 'bursty'"],
+    [['--trace', 'traces/churn-small.jsonl', '--workload', 'phase'], '--trace replays its own workload: give --trace or --workload, not both'],
+    [['--trace', 'traces/churn-small.jsonl', '--ops', '10'], '--trace sets the ops (one per event): leave out --ops'],
+    [['--trace', '/nonexistent/t.jsonl'], "--trace cannot read '/nonexistent/t.jsonl': ENOENT"],
+    [['--record', '/nonexistent/dir/t.jsonl'], "--record cannot write '/nonexistent/dir/t.jsonl': ENOENT"],
   ])('%j is a usage error (exit 2)', (args, message) => {
     const r = lab(...args);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`hugespan: ${message}\nTry 'hugespan lab --help'.\n`);
+  });
+
+  it('a bad trace line is a usage error naming line and field, before any run (no progress bar, no output)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-trace-'));
+    const file = path.join(dir, 'bad.jsonl');
+    fs.writeFileSync(file, '{"op":"alloc","id":1,"pages":2}\n{"op":"gc"}\n{"op":"alloc","id":2,"pages":-1}\n');
+    const r = lab('--trace', file, '--policy', 'all');
+    fs.rmSync(dir, { recursive: true });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`hugespan: --trace ${file}:3: field 'pages': wants an integer from 1 to 1048576, not -1\nTry 'hugespan lab --help'.\n`);
+  });
+
+  it('--record then --trace: the replay is the same run (steady workload)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-trace-'));
+    const file = path.join(dir, 'steady.jsonl');
+    const a = lab('--workload', 'steady', '--ops', '2000', '--arena', '64M', '--policy', 'coalesce', '--record', file, '--json');
+    const b = lab('--trace', file, '--arena', '64M', '--policy', 'coalesce', '--json');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    fs.rmSync(dir, { recursive: true });
+    expect([a.status, b.status]).toEqual([0, 0]);
+    expect(lines).toHaveLength(2001); // one event a line, and the last newline
+    const [ra, rb] = [JSON.parse(a.stdout).runs[0], JSON.parse(b.stdout).runs[0]];
+    expect(ra.options).toMatchObject({ workload: 'steady', ops: 2000 });
+    expect(rb.options).toMatchObject({ workload: 'trace', trace: file, ops: 2000 });
+    expect([rb.ops, rb.heap, rb.calls, rb.runtime]).toEqual([ra.ops, ra.heap, ra.calls, ra.runtime]);
+    expect(rb.verification.free.recount).toBe(rb.verification.free.claimed);
   });
 });
