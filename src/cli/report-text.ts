@@ -168,11 +168,30 @@ function otherHugeLine(r: ProcessReport): string[] {
   return parts.length ? ['', `huge pages that are not anonymous THP: ${parts.join(' · ')}`] : [];
 }
 
-export function renderSystemTable(r: SystemReport, options: { paint: Palette; width: number }): string {
+/**
+ * A counter's change per second from `before` to `now`, seconds apart; undefined where either
+ * report lacks it. Counters are events since boot, so a later reading is never below an earlier one.
+ */
+function perSecond(now: Record<string, number>, before: Record<string, number>, key: string, seconds: number): string | undefined {
+  if (!(key in now) || !(key in before)) return undefined;
+  return `${((now[key] - before[key]) / seconds).toFixed(1)}/s`;
+}
+
+/**
+ * `previous`: the report of the frame before (report --watch). Then the vmstat counters shown
+ * are rates per second between the two reports' times, since totals since boot hide what is
+ * happening now; the first frame, and JSON always, carry the totals.
+ */
+export function renderSystemTable(r: SystemReport, options: { paint: Palette; width: number; previous?: SystemReport }): string {
   const { paint } = options;
   const m = r.memory;
-  const counters = KEY_COUNTERS.filter((k) => k in r.counters).map((k) => `${k.slice(4)} ${r.counters[k]}`);
+  const seconds = options.previous ? (Date.parse(r.time) - Date.parse(options.previous.time)) / 1000 : 0;
+  // Two readings in the same millisecond have no rate: show the totals rather than divide by 0.
+  const before = seconds > 0 ? options.previous : undefined;
+  const counters = KEY_COUNTERS.filter((k) => k in r.counters).map((k) => `${k.slice(4)} ${before ? (perSecond(r.counters, before.counters, k, seconds) ?? '-') : r.counters[k]}`);
+  if (before) counters.push(paint.dim(`(per second over the last ${seconds.toFixed(1)} s)`));
   const events = wrapItems(counters, options.width - LABEL - 2);
+  const stall = before ? `compact_stall ${perSecond(r.compaction, before.compaction, 'compact_stall', seconds) ?? '-'}` : `compact_stall ${r.compaction.compact_stall ?? 0}`;
   const rows = r.processes.map((p) => [
     String(p.pid),
     p.comm,
@@ -194,8 +213,8 @@ export function renderSystemTable(r: SystemReport, options: { paint: Palette; wi
     `${paint.bold('system')}  ${paint.dim(when(r.time))}`,
     labelled('host', hostLine(r.host, r.thp), paint),
     labelled('memory', `anonymous ${formatBytes(m.anonymous)} · on huge pages ${formatBytes(m.anonHugePages)} · coverage ${formatPercent(m.coverage)} ${paint.dim('(meminfo)')}`, paint),
-    ...events.map((line, i) => labelled(i === 0 ? 'events' : '', line, paint)),
-    labelled('order 9+', `${r.freeHugeBlocks.map((z) => `${z.zone} ${z.blocks}`).join(' · ') || '-'} ${paint.dim('free huge-page-sized blocks (buddyinfo); compact_stall ' + (r.compaction.compact_stall ?? 0))}`, paint),
+    ...events.map((line, i) => labelled(i === 0 ? (before ? 'events/s' : 'events') : '', line, paint)),
+    labelled('order 9+', `${r.freeHugeBlocks.map((z) => `${z.zone} ${z.blocks}`).join(' · ') || '-'} ${paint.dim(`free huge-page-sized blocks (buddyinfo); ${stall}`)}`, paint),
     ...mthpLines(r, paint),
     '',
     `${paint.bold(`${r.processes.length === r.readable ? 'all' : `top ${r.processes.length} of`} ${r.readable} processes by anonymous memory`)} ${paint.dim('(smaps_rollup)')}`,

@@ -72,7 +72,8 @@ How much memory is on transparent huge pages: one process (--pid), or the whole 
   --pretty           indented JSON; the default only on a terminal (piped or --output: one
                      compact line, which is 1.5-2x faster to write for a large process)
   --watch SECONDS    report again every SECONDS until interrupted (Ctrl-C); with openmetrics
-                     only into an --output file, which is rewritten whole each time
+                     only into an --output file, which is rewritten whole each time; the
+                     system table then shows its vmstat counters per second (JSON: totals)
   --min-coverage R   exit 3 when coverage (0..1) is below R, for CI gates; exit 4 when there is
                      no coverage to judge: THP impossible for the process (prctl), host
                      (enabled=never) or kernel, or no anonymous memory
@@ -167,13 +168,16 @@ export async function run(argv: string[]): Promise<number> {
   const out = destination({ output: args.output, watching: args.watch !== undefined });
   const paint = palette(out.colour);
   let seen = false;
+  // The frame before, for --watch's counter rates in the system table.
+  let previous: SystemReport | undefined;
   const last = await repeat(args.watch, args.count, () => {
     const report =
       args.cgroup !== undefined ? cgroupReport(args.cgroup) : args.pid === undefined ? systemReport({ all: args.all }) : processReport(args.pid, { exact: args.exact, seen });
     seen = true;
     // Compact unless a person reads it: a 60 000-VMA report indented took 1.5-2x as long to
     // stringify as on one line, and programs (jq, a pipe, a file) do not need the spaces.
-    out.write(render(report, args, { compact: !args.pretty && (out.appending || !out.tty), paint, width: out.width }));
+    out.write(render(report, args, { compact: !args.pretty && (out.appending || !out.tty), paint, width: out.width, previous }));
+    if (report.kind === 'system') previous = report;
     return report;
   });
   if (args.minCoverage === undefined) return EXIT.ok;
@@ -182,7 +186,8 @@ export async function run(argv: string[]): Promise<number> {
   return verdict.exit;
 }
 
-function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs, style: { compact: boolean; paint: Palette; width: number }): string {
+/** `style.previous`: the system report of the frame before, whose counters the table turns into rates. */
+function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs, style: { compact: boolean; paint: Palette; width: number; previous?: SystemReport }): string {
   if (r.kind === 'cgroup') return args.format === 'json' ? `${JSON.stringify(r, null, style.compact ? undefined : 2)}\n` : renderCgroupTable(r, { paint: style.paint });
   switch (args.format) {
     case 'json':
@@ -193,6 +198,6 @@ function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs
       return r.kind === 'process' ? processMetrics(r) : systemMetrics(r);
     }
     case 'table':
-      return r.kind === 'process' ? renderProcessTable(r, { all: args.all, paint: style.paint }) : renderSystemTable(r, { paint: style.paint, width: style.width });
+      return r.kind === 'process' ? renderProcessTable(r, { all: args.all, paint: style.paint }) : renderSystemTable(r, { paint: style.paint, width: style.width, previous: style.previous });
   }
 }

@@ -150,6 +150,11 @@ export interface Palette {
   green(s: string): string;
   yellow(s: string): string;
   cyan(s: string): string;
+  /**
+   * Any SGR foreground colour (30-37, 90-97): for a fixed set of categories that outnumbers the
+   * named ones (map's small-frame reasons).
+   */
+  fg(code: number): (s: string) => string;
 }
 
 function sgr(open: number, close: number): (s: string) => string {
@@ -162,8 +167,8 @@ const plain = (s: string): string => s;
 export function palette(enabled: boolean | NodeJS.WriteStream = process.stdout): Palette {
   const on = typeof enabled === 'boolean' ? enabled : colorEnabled(enabled);
   return on
-    ? { enabled: on, bold: sgr(1, 22), dim: sgr(2, 22), red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39), cyan: sgr(36, 39) }
-    : { enabled: on, bold: plain, dim: plain, red: plain, green: plain, yellow: plain, cyan: plain };
+    ? { enabled: on, bold: sgr(1, 22), dim: sgr(2, 22), red: sgr(31, 39), green: sgr(32, 39), yellow: sgr(33, 39), cyan: sgr(36, 39), fg: (code) => sgr(code, 39) }
+    : { enabled: on, bold: plain, dim: plain, red: plain, green: plain, yellow: plain, cyan: plain, fg: () => plain };
 }
 
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;

@@ -1,11 +1,14 @@
 /**
  * `hugespan map`: the cells of each region are the ones its layout implies, in plain ASCII
- * when piped, wrapped at 80 columns; --min-size picks which VMAs are drawn.
+ * when piped, wrapped at 80 columns; --min-size picks which VMAs are drawn; in colour, each
+ * small cell in its reason's colour with a legend of the reasons shown.
  */
 import { pagemapScanSupported } from '../../src/native/coverage';
 import { cli, hostThpBlock, startTarget, range, Target, Region } from './cli';
 import { itThp } from '../support/thp';
 import { ASAN_REASON } from '../support/child';
+import { REASON_COLOUR } from '../../src/cli/map';
+import { REASONS } from '../../src/account/reasons';
 
 let target: Target;
 let out: string;
@@ -107,3 +110,57 @@ describe('map of a very large VMA', () => {
     });
   });
 });
+
+describe('map in colour: small cells by reason', () => {
+  let off: Target;
+  let coloured: string;
+  beforeAll(async () => {
+    // THP off for the target (prctl): every present frame is small for one reason, whatever the host.
+    off = await startTarget({ thpDisabled: true });
+    const r = cli(['map', '--pid', String(off.pid)], { env: { FORCE_COLOR: '1' } });
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    coloured = r.stdout;
+  });
+  afterAll(() => off?.stop());
+
+  const sgr = (code: number, s: string) => `\x1b[${code}m${s}\x1b[39m`;
+  const rowsOf = (r: Region): string[] => {
+    const lines = coloured.split('\n');
+    const at = lines.findIndex((l) => l.includes(range(r)));
+    const rows: string[] = [];
+    for (let i = at + 1; i < lines.length && lines[i].startsWith('  ') && !lines[i].includes('small frames:'); i++) rows.push(lines[i]);
+    return rows;
+  };
+
+  it("each small cell is painted in its reason's colour, and the legend lists only that reason", () => {
+    const p = sgr(REASON_COLOUR['process-thp-disabled'], 'p');
+    expect(rowsOf(off.layout.huge)).toEqual([`  ${p.repeat(16)}`]);
+    // Half touched: four small frames, then four empty (dim) ones.
+    expect(rowsOf(off.layout.half)).toEqual([`  ${p.repeat(4)}${`\x1b[2m.\x1b[22m`.repeat(4)}`]);
+    // nh cells keep their own colour: they are nh, not small.
+    expect(rowsOf(off.layout.nh)).toEqual([`  ${sgr(31, 'n').repeat(4)}`]);
+    const legends = coloured.split('\n').filter((l) => l.startsWith('small cells by reason:'));
+    expect(legends).toEqual([`small cells by reason:  ${p} process-thp-disabled`]);
+  });
+
+  it('piped without colour there is no reason legend and small cells are plain p', () => {
+    const plain = cli(['map', '--pid', String(off.pid)]);
+    expect(plain.stdout).not.toContain('small cells by reason');
+    expect(plain.stdout).not.toContain('\x1b[');
+    expect(cellsOfIn(plain.stdout, off.layout.huge)).toEqual([`  ${'p'.repeat(16)}`]);
+  });
+
+  it('every reason has a colour of its own, none of them the huge cells\' green', () => {
+    const codes = REASONS.map((r) => REASON_COLOUR[r.code]);
+    expect(new Set(codes).size).toBe(REASONS.length);
+    expect(codes).not.toContain(32);
+  });
+});
+
+function cellsOfIn(text: string, r: Region): string[] {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(range(r)));
+  const rows: string[] = [];
+  for (let i = at + 1; i < lines.length && lines[i].startsWith('  ') && !lines[i].startsWith('  small frames:'); i++) rows.push(lines[i]);
+  return rows;
+}

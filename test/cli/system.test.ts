@@ -1,12 +1,15 @@
 /**
  * `hugespan report` without --pid: the host's settings, meminfo and vmstat figures, and the
- * processes ranked by anonymous memory — the target among them with the memory it holds.
+ * processes ranked by anonymous memory — the target among them with the memory it holds;
+ * with --watch, the table's vmstat counters as rates after the first frame.
  */
 import * as fs from 'node:fs';
 import { cli, cliJson, startTarget, Target } from './cli';
 import { parseOpenMetrics } from './openmetrics';
 import { itThp, MiB } from '../support/thp';
 import { hugePageSize } from '../../src/native/host';
+import { renderSystemTable } from '../../src/cli/report-text';
+import { palette } from '../../src/cli/ui';
 
 let target: Target;
 let report: any;
@@ -80,5 +83,38 @@ describe('report (system)', () => {
     const perProcess = m.samples.filter((s) => s.name === 'hugespan_anon_bytes');
     expect(perProcess.length).toBeGreaterThan(0);
     expect(perProcess.every((s) => /^\d+$/.test(s.labels.pid) && typeof s.labels.comm === 'string')).toBe(true);
+  });
+
+  it('--watch piped: the first frame shows counter totals, the later ones rates per second', () => {
+    const r = cli(['report', '--watch', '0.2', '--count', '3']);
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    const frames = r.stdout.split(/^(?=system {2})/m);
+    expect(frames).toHaveLength(3);
+    expect(frames[0]).toMatch(/^events {4}fault_alloc \d+ /m);
+    expect(frames[0]).toMatch(/compact_stall \d+$/m);
+    expect(frames[0]).not.toContain('/s');
+    for (const f of frames.slice(1)) {
+      expect(f).toMatch(/^events\/s {2}fault_alloc \d+\.\d\/s /m);
+      expect(f).toMatch(/\(per second over the last \d+\.\d s\)/);
+      expect(f).toMatch(/compact_stall \d+\.\d\/s$/m);
+    }
+  });
+
+  it('--watch --json stays totals: every frame an integer count since boot', () => {
+    const r = cli(['report', '--json', '--watch', '0.2', '--count', '2']);
+    const docs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(docs).toHaveLength(2);
+    for (const d of docs) expect(Object.values(d.counters).every((n) => Number.isSafeInteger(n))).toBe(true);
+    expect(docs[1].counters.thp_fault_alloc).toBeGreaterThanOrEqual(docs[0].counters.thp_fault_alloc);
+  });
+
+  it('a rate is the change over the seconds between the two reports, a missing counter "-"', () => {
+    const before = { ...report, time: '2026-01-01T00:00:00.000Z', counters: { thp_fault_alloc: 100, thp_split_pmd: 7 }, compaction: { compact_stall: 10 } };
+    const now = { ...report, time: '2026-01-01T00:00:04.000Z', counters: { thp_fault_alloc: 150, thp_split_pmd: 7, thp_fault_fallback: 3 }, compaction: { compact_stall: 12 } };
+    const text = renderSystemTable(now, { paint: palette(false), width: 200, previous: before });
+    expect(text).toMatch(/^events\/s {2}fault_alloc 12\.5\/s {2}fault_fallback - {2}split_pmd 0\.0\/s {2}\(per second over the last 4\.0 s\)$/m);
+    expect(text).toMatch(/compact_stall 0\.5\/s$/m);
+    // The same reading, same time: no interval, so the totals.
+    expect(renderSystemTable(now, { paint: palette(false), width: 200, previous: now })).toMatch(/^events {4}fault_alloc 150 {2}fault_fallback 3 {2}split_pmd 7$/m);
   });
 });
