@@ -16,6 +16,7 @@ import { MHeap, CoalescePolicy } from '../heap/mheap';
 import type { Span } from '../heap/span';
 import { Sys, SysCalls } from '../sys/sys';
 import { LinuxMemory } from '../sys/linux';
+import { Mapping } from '../native/mapping';
 import { verify, collapse, Verification, CollapseResult } from '../verify';
 import { WORKLOADS, WorkloadName } from './workload';
 import { replay, TraceEvent } from './trace';
@@ -101,6 +102,12 @@ export interface LabResult {
   verification: Verification;
   /** ns per random 8-byte read over in-use memory (median of three rounds). */
   readNs: number;
+  /**
+   * The same reads over one raw mapping of the in-use size, advised hugepage (all huge where the
+   * host gives them) and nohugepage (all 4 KiB), in the same process: what the policy's reads
+   * are worth between the two extremes.
+   */
+  rawReadNs: { huge: number; small: number };
   /** Share of in-use bytes on huge pages, after the collapse pass. */
   inUseHugeShare: number;
   /** Arena RSS (kernel) over heap in use: the overhead. */
@@ -265,6 +272,24 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
   }
 }
 
+/** Median ns per read of three rounds over a fresh mapping of `bytes`, advised `advice`. */
+function rawReads(bytes: number, advice: 'hugepage' | 'nohugepage', reads: number, seed: number): number {
+  if (bytes === 0) return 0;
+  const H = 2 << 20;
+  const m = new Mapping(Math.ceil(bytes / H) * H, { align: 'hugepage', commit: true });
+  try {
+    m.advise(advice);
+    m.touch();
+    const ns = [1, 2, 3].map((k) => {
+      const r = Mapping.randomReads([[m, 0, Math.ceil(bytes / 4096) * 4096]], reads, seed + k);
+      return r.ns / r.reads;
+    });
+    return ns.sort((a, b) => a - b)[1];
+  } finally {
+    m.unmap();
+  }
+}
+
 export function runLab(options: LabOptions, progress?: (done: number, total: number) => void, io: LabIO = {}): LabResult {
   const lab = prepareLab(options, progress, io);
   try {
@@ -275,6 +300,8 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
     const reads = options.reads ?? 1_000_000;
     const rounds = ranges.length ? [1, 2, 3].map((k) => mem.randomReads(ranges, reads, options.seed + k)) : [{ ns: 0, reads: 1 }];
     const readNs = rounds.map((r) => r.ns / r.reads).sort((a, b) => a - b)[rounds.length >> 1];
+    const inUse = ranges.reduce((n, r) => n + r[1], 0);
+    const rawReadNs = { huge: rawReads(inUse, 'hugepage', reads, options.seed), small: rawReads(inUse, 'nohugepage', reads, options.seed) };
     const t1 = performance.now();
 
     const calls = { ...heap.sys.calls };
@@ -298,6 +325,7 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
       collapse: lab.collapse,
       verification,
       readNs,
+      rawReadNs,
       inUseHugeShare: heap.heapInuse ? verification.inUse.hugeBytes / heap.heapInuse : 0,
       rssOverInUse: heap.heapInuse ? verification.arena.rss / heap.heapInuse : 0,
       adviceLatencyNs: { calls: lat.length, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), max: lat.length ? lat[lat.length - 1] : 0 },

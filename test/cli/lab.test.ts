@@ -20,6 +20,9 @@ describe('hugespan lab', () => {
     expect([coalesce.options.policy, none.options.policy]).toEqual(['coalesce', 'none']);
     expect(coalesce.ops).toEqual(none.ops); // the same workload
     expect(coalesce.heap.freeHugePages).toBeGreaterThan(0);
+    // Reads over raw all-huge and all-4 KiB mappings of the in-use size, read in the same run.
+    for (const run of report.runs) expect(run.rawReadNs).toEqual({ huge: expect.any(Number), small: expect.any(Number) });
+    expect(coalesce.rawReadNs.huge).toBeGreaterThan(0);
     expect(coalesce.verification.free.recount).toBe(coalesce.verification.free.claimed);
     expect(coalesce.verification.countMinusTruth).toBe(0);
     expect(coalesce.verification.free.backed).toBe(coalesce.verification.free.claimed);
