@@ -4,7 +4,8 @@
 #   thp-disable  THP off for the process tree (prctl PR_SET_THP_DISABLE), as on a host without THP
 #   always       /sys/kernel/mm/transparent_hugepage/enabled = always   (root only)
 #   never        /sys/kernel/mm/transparent_hugepage/enabled = never    (root only)
-# Default: all four. Each axis must pass with no failed test; an axis that cannot run here is
+#   user         not root: a copy of the checkout run as uid 65534 (root only, to drop to it)
+# Default: all five. Each axis must pass with no failed test; an axis that cannot run here is
 # skipped with the reason printed. Exit status: non-zero if any axis failed.
 # Invariant: the THP `enabled` value is put back as it was on any exit — success, failure,
 # Ctrl-C, SIGTERM — before the script ends; nothing is left running (each axis runs in its own
@@ -15,9 +16,9 @@ root=$PWD
 thp=/sys/kernel/mm/transparent_hugepage/enabled
 
 axes=("$@")
-[ ${#axes[@]} -eq 0 ] && axes=(no-scan thp-disable always never)
+[ ${#axes[@]} -eq 0 ] && axes=(no-scan thp-disable always never user)
 for a in "${axes[@]}"; do
-  case "$a" in no-scan | thp-disable | always | never) ;; *) echo "test:hosts: unknown axis '$a' (no-scan, thp-disable, always, never)" >&2; exit 2 ;; esac
+  case "$a" in no-scan | thp-disable | always | never | user) ;; *) echo "test:hosts: unknown axis '$a' (no-scan, thp-disable, always, never, user)" >&2; exit 2 ;; esac
 done
 
 work=$(mktemp -d /tmp/hugespan-hosts.XXXXXX)
@@ -129,6 +130,25 @@ for axis in "${axes[@]}"; do
       seen=$("$launch" --thp-disable node -e 'console.log(require("./dist/native/host").thpDisabledForSelf())' 2>&1)
       echo "== the addon under the prctl: thpDisabledForSelf() = $seen"
       if [ "$seen" = true ]; then suite "$axis" "$launch" --thp-disable; else fail "$axis" "prctl did not take ($seen)"; fi
+      ;;
+    user)
+      # Without root: no page frame numbers, no CAP_SYS_NICE, no mknod. A copy of the checkout
+      # (built, with node_modules) owned by uid 65534, run as it, so nothing here needs root.
+      echo "== as uid 65534, from a copy of this checkout"
+      if [ "$(id -u)" -ne 0 ] || ! command -v runuser >/dev/null; then skip "$axis" "already not root, or no runuser to drop to uid 65534 (npm test as you is this axis)"; continue; fi
+      copy=$work/user-copy
+      cp -a "$root" "$copy" && mkdir -p "$work/user-home" && chown -R 65534:65534 "$copy" "$work/user-home" && chmod 755 "$work" || { fail "$axis" "cannot make the copy for uid 65534"; continue; }
+      out=$work/user-home/$axis.json   # written by uid 65534
+      run runuser -u "$(id -nu 65534)" -- env HOME="$work/user-home" PATH="$PATH" node "$copy/node_modules/jest/bin/jest.js" --ci --rootDir "$copy" --json --outputFile="$out"
+      rc=$?
+      if [ -s "$out" ]; then
+        read -r p f s < <(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+          console.log(r.numPassedTests, r.numFailedTests + r.numRuntimeErrorTestSuites, r.numPendingTests + r.numTodoTests)' "$out")
+      else
+        p=0 f=1 s=0
+      fi
+      passed[$axis]=$p failed[$axis]=$f skipped[$axis]=$s
+      if [ $rc -eq 0 ] && [ "$f" -eq 0 ]; then status[$axis]=ok; else status[$axis]=FAILED; fi
       ;;
     always | never)
       echo "== $thp = $axis"
