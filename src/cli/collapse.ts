@@ -9,9 +9,9 @@ import { binding } from '../native/binding';
 import { processReport } from '../account/report';
 import type { ProcessReport } from '../account/schema';
 import type { Reason } from '../account/reasons';
-import { CliError, EXIT, UsageError, formatBytes, formatPercent, hex, parseCommandArgs, parsePid } from './ui';
+import { CliError, EXIT, UsageError, checkPretty, formatBytes, formatPercent, hex, jsonText, parseCommandArgs, parsePid } from './ui';
 
-export const usage = `usage: hugespan collapse --pid PID [--range START-END] [--json]
+export const usage = `usage: hugespan collapse --pid PID [--range START-END] [--json [--pretty]]
 
 Collapse into huge pages, now, the frames of PID that 'hugespan why' calls
 collapsible-waiting (small pages in an eligible VMA, waiting for khugepaged), through
@@ -20,7 +20,8 @@ and CAP_SYS_NICE, e.g. root). Frames with any other reason are left alone and co
 
   --pid PID            the process
   --range START-END    only frames inside this hex address range (e.g. 7f00000000-7f40000000)
-  --json               the outcome as JSON`;
+  --json               the outcome as JSON
+  --pretty             indented JSON; the default only on a terminal (piped: one compact line)`;
 
 export interface CollapseJson {
   kind: 'collapse';
@@ -111,15 +112,16 @@ function render(c: CollapseJson): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const v = parseCommandArgs(argv, { pid: { type: 'string' }, range: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const v = parseCommandArgs(argv, { pid: { type: 'string' }, range: { type: 'string' }, json: { type: 'boolean' }, pretty: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (v.help) {
     process.stdout.write(`${usage}\n`);
     return EXIT.ok;
   }
   if (v.pid === undefined) throw new UsageError('collapse needs --pid PID');
+  checkPretty(v.pretty, v.json);
   const pid = parsePid(v.pid);
   const range = v.range === undefined ? undefined : parseRange(v.range);
   const c = collapse(pid, range);
-  process.stdout.write(v.json ? `${JSON.stringify(c, null, 2)}\n` : render(c));
+  process.stdout.write(v.json ? jsonText(c, v.pretty) : render(c));
   return EXIT.ok;
 }

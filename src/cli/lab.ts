@@ -13,10 +13,10 @@ import { POLICY_NAMES, isPolicyName } from '../heap/policy';
 import type { PolicyName } from '../heap/policy';
 import { hostJson, thpJson } from '../account/report';
 import { hostLine } from './report-text';
-import { EXIT, UsageError, formatBytes, formatPercent, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
+import { EXIT, UsageError, checkPretty, formatBytes, formatPercent, jsonText, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
 
 const usage = `usage: hugespan lab [--policy LIST|both|all] [--thp always|host] [--arena SIZE] [--ops N] [--seed S]
-                   [--workload churn|steady|phase | --trace FILE] [--record FILE] [--json]
+                   [--workload churn|steady|phase | --trace FILE] [--record FILE] [--json [--pretty]]
 
 Runs the Go runtime's 2019 span heap on real memory under a seeded churn of allocations, frees
 and scavenges, ends with a sweep that frees about half of the live spans, asks the kernel to
@@ -37,7 +37,8 @@ pages with what the kernel really backs — once per policy, on the same workloa
   --trace    replay FILE, JSON Lines of alloc/free/gc events (docs/trace.md) instead of a
              workload; read and checked whole first, a bad line is a usage error
   --record   write the ops as run (first policy) to FILE as a trace
-  --json     the results as JSON (schema 1)`;
+  --json     the results as JSON (schema 1)
+  --pretty   indented JSON; the default only on a terminal (piped: one compact line)`;
 
 export interface LabReport {
   schema: 1;
@@ -61,12 +62,14 @@ export async function run(argv: string[]): Promise<number> {
     trace: { type: 'string' },
     record: { type: 'string' },
     json: { type: 'boolean' },
+    pretty: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
     process.stdout.write(`${usage}\n`);
     return EXIT.ok;
   }
+  checkPretty(v.pretty, v.json);
   const policy = v.policy ?? 'both';
   const names = policy === 'both' ? ['coalesce', 'none'] : policy === 'all' ? [...POLICY_NAMES] : policy.split(',');
   const bad = names.find((p) => !isPolicyName(p));
@@ -143,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
     runs: results.map(({ verification: { spans: _spans, ...verification }, ...rest }) => ({ ...rest, verification })),
     verdict: verdict(results, unavailable),
   };
-  process.stdout.write(v.json ? `${JSON.stringify(report, null, 2)}\n` : text(report, results));
+  process.stdout.write(v.json ? jsonText(report, v.pretty) : text(report, results));
   return EXIT.ok;
 }
 

@@ -164,6 +164,19 @@ function sgr(open: number, close: number): (s: string) => string {
 const plain = (s: string): string => s;
 
 /** Colour functions for `stream`; each is the identity where colour is off. */
+/**
+ * A JSON document for stdout: indented for a person (a terminal, or --pretty), one compact line
+ * for a program (a pipe or a file), which is also faster to write and to parse.
+ */
+export function jsonText(value: unknown, pretty = false): string {
+  return `${JSON.stringify(value, null, pretty || process.stdout.isTTY === true ? 2 : undefined)}\n`;
+}
+
+/** --pretty shapes JSON only: given without --json it is a usage error, not ignored. */
+export function checkPretty(pretty: boolean | undefined, json: boolean | undefined): void {
+  if (pretty && !json) throw new UsageError('--pretty only means something with --json');
+}
+
 export function palette(enabled: boolean | NodeJS.WriteStream = process.stdout): Palette {
   const on = typeof enabled === 'boolean' ? enabled : colorEnabled(enabled);
   return on

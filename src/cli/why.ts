@@ -9,9 +9,9 @@ import { readMeminfo } from '../account/proc';
 import { REASONS, Reason } from '../account/reasons';
 import type { ProcessReport } from '../account/schema';
 import { renderAccount } from './report-text';
-import { EXIT, Palette, UsageError, formatBytes, hex, palette, parseCommandArgs, parsePid, renderTable } from './ui';
+import { EXIT, Palette, UsageError, checkPretty, formatBytes, hex, jsonText, palette, parseCommandArgs, parsePid, renderTable } from './ui';
 
-export const usage = `usage: hugespan why --pid PID [--json] [--all]
+export const usage = `usage: hugespan why --pid PID [--json [--pretty]] [--all]
 
 Where PID's anonymous memory is not on huge pages, and why: bytes by reason, biggest
 first, with the VMAs that hold them and what would change it. Reasons, in the order
@@ -21,6 +21,7 @@ ${REASONS.map((r) => `  ${r.code.padEnd(26)} ${r.meaning}`).join('\n')}
 
   --pid PID   the process to explain (decimal, below pid_max)
   --json      the reasons as JSON (schema as 'report --json': totals.account, vmas[].frames)
+  --pretty    indented JSON; the default only on a terminal (piped: one compact line)
   --all       list every VMA under each reason (default: the 5 largest)`;
 
 export interface WhyJson {
@@ -84,14 +85,15 @@ function render(w: WhyJson, options: { all: boolean; paint: Palette }): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const v = parseCommandArgs(argv, { pid: { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const v = parseCommandArgs(argv, { pid: { type: 'string' }, json: { type: 'boolean' }, pretty: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (v.help) {
     process.stdout.write(`${usage}\n`);
     return EXIT.ok;
   }
   if (v.pid === undefined) throw new UsageError('why needs --pid PID');
+  checkPretty(v.pretty, v.json);
   const pid = parsePid(v.pid);
   const w = why(processReport(pid, { exact: true }));
-  process.stdout.write(v.json ? `${JSON.stringify(w, null, 2)}\n` : render(w, { all: v.all ?? false, paint: palette() }));
+  process.stdout.write(v.json ? jsonText(w, v.pretty) : render(w, { all: v.all ?? false, paint: palette() }));
   return EXIT.ok;
 }
