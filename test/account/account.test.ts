@@ -13,7 +13,7 @@ import type { ProcessReport, VmaJson } from '../../src/account/schema';
 import { readSmapsRollup } from '../../src/native/smaps';
 import { hugePageSize, thpSettings } from '../../src/native/host';
 import { pagemapScanSupported } from '../../src/native/coverage';
-import { thpReason } from '../support/thp';
+import { thpReason, itUnless } from '../support/thp';
 import { ROOT } from '../support/child';
 
 const H = hugePageSize() || 2 << 20;
@@ -99,10 +99,7 @@ afterAll(() => {
   target?.child.kill('SIGKILL');
 });
 
-const skipped = (name: string, reason: string) => {
-  process.stderr.write(`hugespan: skipping "${name}": ${reason}\n`);
-  it.skip(`${name} [skipped: ${reason}]`, () => undefined);
-};
+const skipped = (name: string, reason: string) => itUnless(reason, name, () => undefined);
 
 describe('every anonymous byte in exactly one bucket', () => {
   it('per VMA: pmdMapped + pteMappedThp + small = anonymous, and the reasons sum to small', () => {

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { cli, startTarget, Target } from './cli';
-import { itThp } from '../support/thp';
+import { itThp, itUnless } from '../support/thp';
 
 /** This process's memory cgroup directory: the v2 unified path if it has memory.stat, else v1's. */
 function ownCgroup(): { path: string; version: 1 | 2 } | undefined {
@@ -25,9 +25,7 @@ afterAll(() => target?.stop());
 
 describe('report --cgroup', () => {
   if (!own) {
-    const why = 'this process is in no memory cgroup with a readable memory.stat (v2 or v1)';
-    process.stderr.write(`hugespan: skipping cgroup tests: ${why}\n`);
-    it.skip(`reads its own memory cgroup [skipped: ${why}]`, () => undefined);
+    itUnless('this process is in no memory cgroup with a readable memory.stat (v2 or v1)', 'reads its own memory cgroup', () => undefined);
     return;
   }
   const json = () => {

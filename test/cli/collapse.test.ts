@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { spawn, ChildProcess } from 'node:child_process';
 import { cli } from './cli';
-import { itExact } from '../support/thp';
+import { itUnless, exactReason } from '../support/thp';
 import { ROOT } from '../support/child';
 import { hugePageSize } from '../../src/native/host';
 import { processReport } from '../../src/account/report';
@@ -59,8 +59,7 @@ beforeAll(async () => {
 }, 30000);
 afterAll(() => child?.kill('SIGKILL'));
 
-const itCollapse = (name: string, fn: () => unknown) => (skip ? it.skip(`${name} [skipped: ${skip}]`, () => undefined) : itExact(name, fn));
-if (skip) process.stderr.write(`hugespan: skipping collapse tests: ${skip}\n`);
+const itCollapse = (name: string, fn: () => unknown) => itUnless(skip ?? exactReason, name, fn);
 
 describe('collapse --pid', () => {
   itCollapse('collapses exactly the collapsible frames, leaves nohugepage alone, keeps the contents', async () => {

@@ -2,6 +2,7 @@
 import { readSmaps, readSmapsRollup, parseSmaps, vmaAt } from '../../src/native/smaps';
 import { Mapping } from '../../src/native/mapping';
 import { thrown } from '../support/errors';
+import { itUnless } from '../support/thp';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -51,9 +52,7 @@ function setUpEacces(): string | undefined {
 }
 
 const eaccesReason = setUpEacces();
-if (eaccesReason) process.stderr.write(`hugespan: skipping the EACCES test: ${eaccesReason}\n`);
-const eaccesTest = (name: string, fn: () => void): void =>
-  eaccesReason === undefined ? it(name, fn) : it.skip(`${name} [skipped: ${eaccesReason}]`, () => undefined);
+const eaccesTest = (name: string, fn: () => void): void => itUnless(eaccesReason, name, fn);
 afterAll(() => {
   if (copy) fs.rmSync(copy, { recursive: true, force: true });
 });

@@ -14,15 +14,13 @@ import { binding } from '../../src/native/binding';
 import { LinuxMemory } from '../../src/sys/linux';
 import { coverage } from '../../src/native/coverage';
 import { thrown } from '../support/errors';
+import { itUnless } from '../support/thp';
 import { runChild, ADDON } from '../support/child';
 
 const PAGE = binding.pageSize();
 const transferFlag = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function' ? [] : ['--harmony-rab-gsab-transfer'];
 
-function skipWith(reason: string, name: string): void {
-  process.stderr.write(`hugespan: skipping "${name}": ${reason}\n`);
-  it.skip(`${name} [skipped: ${reason}]`, () => undefined);
-}
+const skipWith = (reason: string, name: string): void => itUnless(reason, name, () => undefined);
 
 describe('handles are capabilities', () => {
   it('a stale handle reaches nothing, not the next mapping the kernel puts at its address', () => {
