@@ -1,11 +1,12 @@
-// The smaps parser: one forward pass over the text, line by line, no regex, no streams, no
-// locale. Invariants: every byte read lies in [data, data+len); every Vma, field and flag
-// stored comes from at least one byte of input, so memory stays O(len); a field's identity is
-// its camelCase key, so two lines whose keys camel to the same name are a duplicate.
+// The smaps parser: one forward pass, line by line, fed in pieces, no regex, no streams, no
+// locale. Invariants: every byte read lies in what Feed was given; the parser itself keeps no
+// text (the sink decides what to store), so a reader with a fixed buffer parses any size of
+// smaps in bounded memory; a field's identity is its camelCase key, so two lines whose keys
+// camel to the same name are a duplicate, whatever piece boundaries fell between them.
 #include "smaps.h"
 
 #include <cstring>
-#include <unordered_set>
+#include <vector>
 
 namespace hugespan {
 namespace {
@@ -170,6 +171,8 @@ inline int FindCamel(const std::string& c) {
   return -1;
 }
 
+constexpr int kAnonymousId = 11;  // kKnown's "Anonymous"
+
 // A cursor over one line [p, e).
 struct Cursor {
   const char* p;
@@ -232,7 +235,7 @@ inline bool ExactDouble(uint64_t v) {
 }
 
 // "start-end perms offset dev inode[ spaces path]"; `c` is at the start of the line.
-bool ParseHeader(Cursor c, Vma& v, std::string& error, size_t line) {
+bool ParseHeader(Cursor c, VmaHeader& v, std::string& error, size_t line) {
   if (!c.Hex(v.start) || !c.Eat('-')) return Fail(error, line, "bad VMA start address");
   if (!c.Hex(v.end)) return Fail(error, line, "bad VMA end address");
   if (c.SkipSpaces() == 0) return Fail(error, line, "expected ' ' after the address range");
@@ -255,13 +258,37 @@ bool ParseHeader(Cursor c, Vma& v, std::string& error, size_t line) {
   if (v.start > v.end) return Fail(error, line, "VMA start is above its end");
   if (!ExactDouble(v.start) || !ExactDouble(v.end) || !ExactDouble(v.offset) || v.inode > kMaxSafe)
     return Fail(error, line, "a header number is not exact as a JavaScript number");
-  v.perms.assign(perms, 4);
-  v.dev.assign(dev, devLen);
-  v.path.assign(c.p, static_cast<size_t>(c.e - c.p));
+  v.perms = perms;
+  v.dev = dev;
+  v.devLen = devLen;
+  v.path = c.p;
+  v.pathLen = static_cast<size_t>(c.e - c.p);
   return true;
 }
 
 }  // namespace
+
+void VectorSink::BeginVma(const VmaHeader& h) {
+    size_t reserve = out_.empty() ? 24 : out_.back().fields.size();  // a kernel's smaps has ~24
+    out_.emplace_back();
+    Vma& v = out_.back();
+    v.start = h.start;
+    v.end = h.end;
+    v.offset = h.offset;
+    v.inode = h.inode;
+    v.perms.assign(h.perms, 4);
+    v.dev.assign(h.dev, h.devLen);
+    v.path.assign(h.path, h.pathLen);
+    v.fields.reserve(reserve);
+  }
+void VectorSink::Field(const SmapsParser& p, int key, uint64_t value) {
+  out_.back().fields.push_back(SmapsField{p.KeyName(key), value});
+}
+void VectorSink::ThpEligible(bool eligible) {
+  out_.back().hasThpEligible = true;
+  out_.back().thpEligible = eligible;
+}
+void VectorSink::VmFlag(const char* f, size_t n) { out_.back().vmFlags.emplace_back(f, n); }
 
 std::string CamelKey(const std::string& key) {
   std::string out;
@@ -270,140 +297,176 @@ std::string CamelKey(const std::string& key) {
   return out;
 }
 
+SmapsParser::SmapsParser(SmapsSink& sink) : sink_(sink) {}
+
+int SmapsParser::AnonymousKey() { return kAnonymousId; }
+
+const std::string& SmapsParser::KeyName(int key) const {
+  static const std::vector<std::string> known = [] {
+    std::vector<std::string> k;
+    for (const KnownKey& e : kKnown) k.emplace_back(e.camel, e.camelLen);
+    return k;
+  }();
+  return key < kNumKnown ? known[static_cast<size_t>(key)] : others_[static_cast<size_t>(key - kNumKnown)];
+}
+
+int SmapsParser::KeyCount() const { return kNumKnown + static_cast<int>(others_.size()); }
+
+bool SmapsParser::Feed(const char* data, size_t len, bool last, size_t& used) {
+  used = 0;
+  if (failed_) return false;
+  const char* p = data;
+  const char* const end = data + len;
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (!nl && !last) break;                   // an unfinished line waits for the next piece
+    const char* le = nl ? nl : end;
+    const char* next = nl ? nl + 1 : end;
+    if (!Line(p, le)) {
+      failed_ = true;
+      return false;
+    }
+    p = next;
+  }
+  used = static_cast<size_t>(p - data);
+  if (last && inVma_) {
+    inVma_ = false;
+    sink_.EndVma();
+  }
+  return true;
+}
+
+bool SmapsParser::Line(const char* p, const char* le) {
+  ++line_;
+  if (le > p && le[-1] == '\r') --le;
+  // The kernel never writes a NUL; refusing one keeps every string we hand out NUL-free.
+  if (le > p && std::memchr(p, '\0', static_cast<size_t>(le - p))) return Fail(error_, line_, "NUL byte in the line");
+  Cursor c{p, le};
+
+  // A header is a hex run followed by '-'; checked before keys, since "Dead:" starts hex-ish.
+  const char* q = c.p;
+  while (q < le && HexVal(static_cast<unsigned char>(*q)) >= 0) ++q;
+  if (q > c.p && q < le && *q == '-') {
+    VmaHeader h;
+    if (!ParseHeader(c, h, error_, line_)) return false;
+    if (inVma_) sink_.EndVma();
+    inVma_ = true;
+    ++vmaCount_;
+    seen_ = 0;
+    hint_ = 0;
+    sink_.BeginVma(h);
+    return true;
+  }
+
+  // Otherwise "Key: value".
+  if (c.AtEnd() || !IsAlpha(c.Peek())) return Fail(error_, line_, "expected a VMA header or 'Key: value'");
+  const char* key = c.p;
+  size_t keyLen;
+  int id;
+  if (hint_ < kNumKnown && static_cast<size_t>(le - key) > kKnown[hint_].rawLen &&
+      key[kKnown[hint_].rawLen] == ':' && SameKey(kKnown[hint_].raw, key, kKnown[hint_].rawLen)) {
+    id = hint_;                                // the kernel's order predicted this line's key
+    keyLen = kKnown[hint_].rawLen;
+    c.p += keyLen + 1;
+  } else {
+    while (c.p < le && IsKeyChar(c.Peek())) ++c.p;
+    keyLen = static_cast<size_t>(c.p - key);
+    if (!c.Eat(':')) return Fail(error_, line_, "expected a VMA header or 'Key: value'");
+    id = FindRaw(key, keyLen);
+  }
+  if (!inVma_) return Fail(error_, line_, "field before the first VMA header");
+
+  if (id >= 0) {
+    hint_ = id + 1;
+    if (seen_ >> id & 1) return Fail(error_, line_, "duplicate key", key, keyLen);
+    seen_ |= uint64_t{1} << id;
+  } else {
+    camel_.clear();
+    CamelInto(key, keyLen, camel_);
+    id = FindCamel(camel_);                    // "Pss_dirty" is "pssDirty" all the same
+    // A field may not take the name of a header part: a VMA's `path` is always its path.
+    static const char* const kHeaderNames[] = {"start", "end", "perms", "offset", "dev", "inode", "path"};
+    for (const char* h : kHeaderNames)
+      if (camel_ == h) return Fail(error_, line_, "field name clashes with a VMA header part:", key, keyLen);
+    if (id >= 0) {
+      if (seen_ >> id & 1) return Fail(error_, line_, "duplicate key", key, keyLen);
+      seen_ |= uint64_t{1} << id;
+    } else {
+      // Keys outside kKnown are interned once per parse; a VMA marks the ones it met with its
+      // number, so a duplicate is found without a set per VMA.
+      size_t k = 0;
+      while (k < others_.size() && others_[k] != camel_) ++k;
+      if (k == others_.size()) {
+        if (others_.size() >= kMaxOtherKeys) return Fail(error_, line_, "too many distinct field names, at", key, keyLen);
+        others_.push_back(camel_);
+        otherSeenIn_.push_back(0);
+      }
+      if (otherSeenIn_[k] == vmaCount_) return Fail(error_, line_, "duplicate key", key, keyLen);
+      otherSeenIn_[k] = vmaCount_;
+      id = kNumKnown + static_cast<int>(k);
+    }
+  }
+
+  Kind kind = id < kNumKnown ? kKnown[id].kind : kNumber;
+  if (kind == kVmFlags) {
+    for (;;) {
+      c.SkipBlanks();
+      if (c.AtEnd()) break;
+      const char* f = c.p;
+      while (c.p < le && !IsBlank(c.Peek())) {
+        if (c.Peek() < 0x21 || c.Peek() > 0x7e) return Fail(error_, line_, "bad VmFlags entry");
+        ++c.p;
+      }
+      sink_.VmFlag(f, static_cast<size_t>(c.p - f));
+    }
+    return true;
+  }
+
+  c.SkipBlanks();
+  uint64_t value;
+  const char* digits = c.p;
+  if (!c.Dec(value)) {
+    if (c.p != digits) return Fail(error_, line_, "number overflows 64 bits for", key, keyLen);
+    return Fail(error_, line_, "expected a decimal number after", key, keyLen + 1);
+  }
+  bool kb = false;
+  if (c.e - c.p == 3 && c.p[0] == ' ' && c.p[1] == 'k' && c.p[2] == 'B') {
+    kb = true;                                 // the common " kB" end, checked first
+  } else if (!c.AtEnd()) {
+    if (!IsBlank(c.Peek())) return Fail(error_, line_, "bad number for", key, keyLen);
+    c.SkipBlanks();
+    if (c.e - c.p >= 2 && c.p[0] == 'k' && c.p[1] == 'B') {
+      c.p += 2;
+      kb = true;
+      c.SkipBlanks();
+    }
+    if (!c.AtEnd()) return Fail(error_, line_, "expected 'kB' or the end of the line after the number for", key, keyLen);
+  }
+  if (kind == kThpEligible) {
+    if (kb || value > 1) return Fail(error_, line_, "THPeligible must be 0 or 1");
+    sink_.ThpEligible(value == 1);
+    return true;
+  }
+  if (kb) {
+    if (value > UINT64_MAX / 1024) return Fail(error_, line_, "value overflows 64 bits in bytes for", key, keyLen);
+    value *= 1024;
+  }
+  if (value > kMaxSafe) return Fail(error_, line_, "value above 2^53 - 1 (not exact as a JavaScript number) for", key, keyLen);
+  sink_.Field(*this, id, value);
+  return true;
+}
+
 bool ParseSmaps(const char* data, size_t len, std::vector<Vma>& out, std::string& error) {
   out.clear();
   error.clear();
   if (len == 0) return true;
   out.reserve(len / 600 + 1);                  // node's smaps: ~750 bytes per VMA
-
-  const char* p = data;
-  const char* const end = data + len;
-  size_t line = 0;
-  Vma* vma = nullptr;
-  uint64_t seen = 0;                           // kKnown indexes met in this VMA
-  std::unordered_set<std::string> seenOther;   // camel keys outside kKnown met in this VMA
-  size_t lastFieldCount = 0;
-  int hint = 0;
-  std::string camel;
-
-  while (p < end) {
-    ++line;
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-    const char* le = nl ? nl : end;
-    const char* next = nl ? nl + 1 : end;
-    if (le > p && le[-1] == '\r') --le;
-    // The kernel never writes a NUL; refusing one keeps every string we hand out NUL-free.
-    if (le > p && std::memchr(p, '\0', static_cast<size_t>(le - p))) return Fail(error, line, "NUL byte in the line");
-    Cursor c{p, le};
-    p = next;
-
-    // A header is a hex run followed by '-'; checked before keys, since "Dead:" starts hex-ish.
-    const char* q = c.p;
-    while (q < le && HexVal(static_cast<unsigned char>(*q)) >= 0) ++q;
-    if (q > c.p && q < le && *q == '-') {
-      if (vma) lastFieldCount = vma->fields.size();
-      out.emplace_back();
-      vma = &out.back();
-      if (!ParseHeader(c, *vma, error, line)) return false;
-      vma->fields.reserve(out.size() == 1 ? 24 : lastFieldCount);  // a kernel's smaps has ~24
-      seen = 0;
-      if (!seenOther.empty()) seenOther.clear();
-      hint = 0;
-      continue;
-    }
-
-    // Otherwise "Key: value".
-    if (c.AtEnd() || !IsAlpha(c.Peek())) return Fail(error, line, "expected a VMA header or 'Key: value'");
-    const char* key = c.p;
-    size_t keyLen;
-    int id;
-    if (hint < kNumKnown && static_cast<size_t>(le - key) > kKnown[hint].rawLen &&
-        key[kKnown[hint].rawLen] == ':' && SameKey(kKnown[hint].raw, key, kKnown[hint].rawLen)) {
-      id = hint;                               // the kernel's order predicted this line's key
-      keyLen = kKnown[hint].rawLen;
-      c.p += keyLen + 1;
-    } else {
-      while (c.p < le && IsKeyChar(c.Peek())) ++c.p;
-      keyLen = static_cast<size_t>(c.p - key);
-      if (!c.Eat(':')) return Fail(error, line, "expected a VMA header or 'Key: value'");
-      id = FindRaw(key, keyLen);
-    }
-    if (!vma) return Fail(error, line, "field before the first VMA header");
-
-    if (id >= 0) {
-      hint = id + 1;
-    } else {
-      camel.clear();
-      CamelInto(key, keyLen, camel);
-      id = FindCamel(camel);                   // "Pss_dirty" is "pssDirty" all the same
-      // A field may not take the name of a header part: a VMA's `path` is always its path.
-      static const char* const kHeaderNames[] = {"start", "end", "perms", "offset", "dev", "inode", "path"};
-      for (const char* h : kHeaderNames)
-        if (camel == h) return Fail(error, line, "field name clashes with a VMA header part:", key, keyLen);
-    }
-    if (id >= 0) {
-      if (seen >> id & 1) return Fail(error, line, "duplicate key", key, keyLen);
-      seen |= uint64_t{1} << id;
-    } else if (!seenOther.insert(camel).second) {
-      return Fail(error, line, "duplicate key", key, keyLen);
-    }
-
-    Kind kind = id >= 0 ? kKnown[id].kind : kNumber;
-    if (kind == kVmFlags) {
-      size_t spaces = 0;
-      for (const char* s = c.p; s < le; ++s) spaces += *s == ' ';
-      vma->vmFlags.reserve(spaces + 1);
-      for (;;) {
-        c.SkipBlanks();
-        if (c.AtEnd()) break;
-        const char* f = c.p;
-        while (c.p < le && !IsBlank(c.Peek())) {
-          if (c.Peek() < 0x21 || c.Peek() > 0x7e) return Fail(error, line, "bad VmFlags entry");
-          ++c.p;
-        }
-        vma->vmFlags.emplace_back(f, static_cast<size_t>(c.p - f));
-      }
-      continue;
-    }
-
-    c.SkipBlanks();
-    uint64_t value;
-    const char* digits = c.p;
-    if (!c.Dec(value)) {
-      if (c.p != digits) return Fail(error, line, "number overflows 64 bits for", key, keyLen);
-      return Fail(error, line, "expected a decimal number after", key, keyLen + 1);
-    }
-    bool kb = false;
-    if (c.e - c.p == 3 && c.p[0] == ' ' && c.p[1] == 'k' && c.p[2] == 'B') {
-      kb = true;                               // the common " kB" end, checked first
-    } else if (!c.AtEnd()) {
-      if (!IsBlank(c.Peek())) return Fail(error, line, "bad number for", key, keyLen);
-      c.SkipBlanks();
-      if (c.e - c.p >= 2 && c.p[0] == 'k' && c.p[1] == 'B') {
-        c.p += 2;
-        kb = true;
-        c.SkipBlanks();
-      }
-      if (!c.AtEnd()) return Fail(error, line, "expected 'kB' or the end of the line after the number for", key, keyLen);
-    }
-    if (kind == kThpEligible) {
-      if (kb || value > 1) return Fail(error, line, "THPeligible must be 0 or 1");
-      vma->hasThpEligible = true;
-      vma->thpEligible = value == 1;
-      continue;
-    }
-    if (kb) {
-      if (value > UINT64_MAX / 1024) return Fail(error, line, "value overflows 64 bits in bytes for", key, keyLen);
-      value *= 1024;
-    }
-    if (value > kMaxSafe) return Fail(error, line, "value above 2^53 - 1 (not exact as a JavaScript number) for", key, keyLen);
-    vma->fields.emplace_back();
-    SmapsField& f = vma->fields.back();
-    if (id >= 0) f.key.append(kKnown[id].camel, kKnown[id].camelLen);  // cheaper than assign
-    else f.key = camel;
-    f.value = value;
-  }
-  return true;
+  VectorSink sink(out);
+  SmapsParser parser(sink);
+  size_t used;
+  if (parser.Feed(data, len, true, used)) return true;
+  error = parser.error();
+  return false;
 }
 
 }  // namespace hugespan

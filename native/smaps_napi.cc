@@ -1,13 +1,16 @@
 // smaps text -> the flat form src/native/smaps.ts builds VMA objects from. The parsing is
-// smaps.cc's; this file reads /proc and packs the result into four JS values.
-// Invariant: what JS receives is exactly what ParseSmaps returned, or an error naming the line.
+// smaps.cc's; this file reads /proc through a fixed buffer and packs what passes the filter
+// into JS values as it parses. Invariant: what JS receives is exactly what the parser found in
+// the VMAs that pass the filter (in the fields asked for), or an error naming the line; memory
+// is the read buffer plus what is handed over, never the text.
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "args.h"
 #include "errors.h"
@@ -15,15 +18,14 @@
 
 namespace hugespan {
 
-// Read a whole /proc file into `buf`, returning its length. `buf` is reused and never shrunk,
-// so after the first calls there is no allocation and no zero-filling. /proc files report
-// size 0: read until EOF.
+// Read a whole small /proc file (status, stat) into `buf`. /proc files report size 0: read
+// until EOF.
 static size_t ReadProcFile(Napi::Env env, const std::string& path, std::string& buf) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   SysContext ctx;
   ctx.path = path.c_str();
   if (fd < 0) ThrowSystemError(env, errno, "open", ctx);
-  if (buf.size() < 256 * 1024) buf.resize(256 * 1024);
+  if (buf.size() < 4096) buf.resize(4096);
   size_t used = 0;
   for (;;) {
     if (used == buf.size()) buf.resize(buf.size() * 2);
@@ -45,122 +47,119 @@ std::string ProcPath(int pid, const char* leaf) {
   return (pid == 0 ? std::string("/proc/self/") : "/proc/" + std::to_string(pid) + "/") + leaf;
 }
 
-// The parsed VMAs in four values, built into objects by src/native/smaps.ts: creating the
-// objects in JS from one literal per field list is ~4× faster than one napi call per VMA.
-//   keys:  each field name once;
-//   shape: per VMA, its field count n, n key ids, then thpEligible (0 absent, 1 false, 2 true);
+// Which VMAs and fields are handed over. Only VMAs with at least `minAnonymous` Anonymous
+// bytes and `minSize` bytes of address space (most VMAs of a large process are file mappings
+// with no anonymous memory); of those, only the `fields` named (every field when empty). The
+// sums still cover every field of every VMA, for totals such as Rss.
+struct SmapsFilter {
+  uint64_t minAnonymous = 0, minSize = 0;
+  std::vector<std::string> fields;
+};
+
+// The flat form, written while parsing:
+//   keys:  each field name once (every name met, kept or only summed);
+//   shape: per VMA, its kept field count n, n key ids, then thpEligible (0 absent, 1 false, 2 true);
 //   nums:  per VMA, start, end, offset, inode, then its n field values;
 //   strs:  per VMA, perms \0 dev \0 path \0 space-separated VmFlags \0 (the parser refuses NULs);
 //   total: how many VMAs the text held; sums: per key id, the field summed over all of them.
-// The filter: only VMAs with at least `minAnonymous` Anonymous bytes and `minSize` bytes of
-// address space are handed over (count), so nothing is built in JS for what a caller drops
-// (most VMAs of a large process are file mappings with no anonymous memory); the sums still
-// cover every VMA, for totals such as Rss.
-struct SmapsFilter {
-  uint64_t minAnonymous = 0, minSize = 0;
+// A VMA is written as it is parsed and taken back at its end if the filter drops it, so the
+// buffers hold the kept VMAs only.
+class FlatSink : public SmapsSink {
+ public:
+  explicit FlatSink(const SmapsFilter& filter) : filter_(filter) {}
+
+  void BeginVma(const VmaHeader& h) override {
+    ++total_;
+    marks_ = {shape_.size(), nums_.size(), strs_.size()};
+    anonymous_ = 0;
+    thp_ = 0;
+    size_ = h.end - h.start;
+    shape_.push_back(0);  // the field count, known at EndVma
+    nums_.insert(nums_.end(), {static_cast<double>(h.start), static_cast<double>(h.end), static_cast<double>(h.offset), static_cast<double>(h.inode)});
+    strs_.append(h.perms, 4).push_back('\0');
+    strs_.append(h.dev, h.devLen).push_back('\0');
+    strs_.append(h.path, h.pathLen).push_back('\0');
+    flags_ = 0;
+  }
+  void Field(const SmapsParser& parser, int key, uint64_t value) override {
+    if (static_cast<size_t>(key) >= flat_.size()) flat_.resize(static_cast<size_t>(parser.KeyCount()), -1);
+    int32_t& id = flat_[static_cast<size_t>(key)];
+    if (id < 0) {  // first time this name is met: give it an id, decide once whether it is kept
+      id = static_cast<int32_t>(names_.size());
+      names_.push_back(parser.KeyName(key));
+      sums_.push_back(0);
+      keep_.push_back(filter_.fields.empty() || std::find(filter_.fields.begin(), filter_.fields.end(), names_.back()) != filter_.fields.end());
+    }
+    sums_[static_cast<size_t>(id)] += static_cast<double>(value);
+    if (key == SmapsParser::AnonymousKey()) anonymous_ = value;
+    if (!keep_[static_cast<size_t>(id)]) return;
+    shape_.push_back(static_cast<uint32_t>(id));
+    nums_.push_back(static_cast<double>(value));
+  }
+  void ThpEligible(bool eligible) override { thp_ = eligible ? 2 : 1; }
+  void VmFlag(const char* f, size_t n) override {
+    if (flags_++) strs_.push_back(' ');
+    strs_.append(f, n);
+  }
+  void EndVma() override {
+    if ((filter_.minAnonymous && anonymous_ < filter_.minAnonymous) || size_ < filter_.minSize) {
+      shape_.resize(marks_.shape);
+      nums_.resize(marks_.nums);
+      strs_.resize(marks_.strs);
+      return;
+    }
+    shape_[marks_.shape] = static_cast<uint32_t>(shape_.size() - marks_.shape - 1);
+    shape_.push_back(thp_);
+    strs_.push_back('\0');
+    ++count_;
+  }
+
+  Napi::Value ToJs(Napi::Env env) const {
+    Napi::Uint32Array shape = Napi::Uint32Array::New(env, shape_.size());
+    std::copy(shape_.begin(), shape_.end(), shape.Data());
+    Napi::Float64Array nums = Napi::Float64Array::New(env, nums_.size());
+    std::copy(nums_.begin(), nums_.end(), nums.Data());
+    Napi::Array keys = Napi::Array::New(env, names_.size());
+    for (size_t i = 0; i < names_.size(); i++) keys.Set(static_cast<uint32_t>(i), Napi::String::New(env, names_[i]));
+    Napi::Float64Array sums = Napi::Float64Array::New(env, sums_.size());
+    std::copy(sums_.begin(), sums_.end(), sums.Data());
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("count", static_cast<double>(count_));
+    out.Set("keys", keys);
+    out.Set("shape", shape);
+    out.Set("nums", nums);
+    out.Set("strs", Napi::String::New(env, strs_));
+    out.Set("total", static_cast<double>(total_));
+    out.Set("sums", sums);
+    return out;
+  }
+
+ private:
+  const SmapsFilter& filter_;
+  std::vector<uint32_t> shape_;
+  std::vector<double> nums_;
+  std::string strs_;
+  std::vector<int32_t> flat_;          // parser key id -> id in keys, -1 until met
+  std::vector<std::string> names_;
+  std::vector<double> sums_;
+  std::vector<bool> keep_;
+  struct { size_t shape, nums, strs; } marks_ = {0, 0, 0};
+  uint64_t anonymous_ = 0, size_ = 0, count_ = 0, total_ = 0;
+  uint32_t thp_ = 0, flags_ = 0;
 };
 
-static uint64_t FieldOf(const Vma& v, const char* key) {
-  for (const auto& f : v.fields)
-    if (f.key == key) return f.value;
-  return 0;
+// The fixed read buffer: 256 KiB, once per thread. The kernel prints at most a page of smaps
+// per read (seq_file), and a line is at most a path (PATH_MAX) and a header.
+constexpr size_t kReadBuffer = 256 * 1024;
+
+static char* ReadBuffer() {
+  static thread_local std::unique_ptr<char[]> buf;
+  if (!buf) buf.reset(new char[kReadBuffer]);
+  return buf.get();
 }
 
-static Napi::Value ToFlat(Napi::Env env, const std::vector<Vma>& all, const SmapsFilter& filter = {}) {
-  std::unordered_map<std::string, uint32_t> ids;
-  std::vector<const std::string*> keyList;
-  std::vector<double> sums;
-  std::vector<const Vma*> vmas;
-  vmas.reserve(all.size());
-  std::vector<uint32_t> seen;  // the previous VMA's key ids, as below: a compare, not a hash
-  for (const Vma& v : all) {
-    for (size_t k = 0; k < v.fields.size(); k++) {
-      const SmapsField& f = v.fields[k];
-      uint32_t id;
-      if (k < seen.size() && *keyList[seen[k]] == f.key) {
-        id = seen[k];
-      } else {
-        auto it = ids.find(f.key);
-        if (it == ids.end()) {
-          it = ids.emplace(f.key, static_cast<uint32_t>(keyList.size())).first;
-          keyList.push_back(&f.key);
-          sums.push_back(0);
-        }
-        id = it->second;
-        if (k < seen.size()) seen[k] = id;
-        else seen.push_back(id);
-      }
-      sums[id] += static_cast<double>(f.value);
-    }
-    if ((filter.minAnonymous == 0 || FieldOf(v, "anonymous") >= filter.minAnonymous) && v.end - v.start >= filter.minSize)
-      vmas.push_back(&v);
-  }
-  size_t nShape = 0, nNums = 0, nStrs = 0;
-  for (const Vma* vp : vmas) {
-    const Vma& v = *vp;
-    nShape += v.fields.size() + 2;
-    nNums += v.fields.size() + 4;
-    nStrs += v.perms.size() + v.dev.size() + v.path.size() + v.vmFlags.size() * 3 + 4;
-  }
-  Napi::Uint32Array shape = Napi::Uint32Array::New(env, nShape);
-  Napi::Float64Array nums = Napi::Float64Array::New(env, nNums);
-  uint32_t* sh = shape.Data();
-  double* nu = nums.Data();
-  std::string strs;
-  strs.reserve(nStrs);
-  std::vector<uint32_t> prev;  // the previous VMA's key ids: nearly every VMA repeats them
-  for (const Vma* vp : vmas) {
-    const Vma& v = *vp;
-    *sh++ = static_cast<uint32_t>(v.fields.size());
-    for (size_t k = 0; k < v.fields.size(); k++) {
-      const std::string& key = v.fields[k].key;
-      uint32_t id;
-      if (k < prev.size() && *keyList[prev[k]] == key) {
-        id = prev[k];
-      } else {
-        id = ids.find(key)->second;  // every key was interned in the first pass
-        if (k < prev.size()) prev[k] = id;
-        else prev.push_back(id);
-      }
-      *sh++ = id;
-    }
-    *sh++ = v.hasThpEligible ? (v.thpEligible ? 2 : 1) : 0;
-    *nu++ = static_cast<double>(v.start);
-    *nu++ = static_cast<double>(v.end);
-    *nu++ = static_cast<double>(v.offset);
-    *nu++ = static_cast<double>(v.inode);
-    for (const auto& f : v.fields) *nu++ = static_cast<double>(f.value);
-    strs.append(v.perms).push_back('\0');
-    strs.append(v.dev).push_back('\0');
-    strs.append(v.path).push_back('\0');
-    for (size_t k = 0; k < v.vmFlags.size(); k++) {
-      if (k) strs.push_back(' ');
-      strs.append(v.vmFlags[k]);
-    }
-    strs.push_back('\0');
-  }
-  Napi::Array keys = Napi::Array::New(env, keyList.size());
-  for (size_t i = 0; i < keyList.size(); i++) keys.Set(static_cast<uint32_t>(i), Napi::String::New(env, *keyList[i]));
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("count", static_cast<double>(vmas.size()));
-  out.Set("keys", keys);
-  out.Set("shape", shape);
-  out.Set("nums", nums);
-  out.Set("strs", Napi::String::New(env, strs));
-  out.Set("total", static_cast<double>(all.size()));
-  Napi::Float64Array sumArray = Napi::Float64Array::New(env, sums.size());
-  std::copy(sums.begin(), sums.end(), sumArray.Data());
-  out.Set("sums", sumArray);
-  return out;
-}
-
-static Napi::Value ParseOrThrow(Napi::Env env, const char* data, size_t len, const std::string& source,
-                                const SmapsFilter& filter = {}) {
-  std::vector<Vma> vmas;
-  std::string error;
-  if (!ParseSmaps(data, len, vmas, error))
-    ThrowError(env, "ERR_HUGESPAN_SMAPS_PARSE", "cannot parse " + source + ": " + error);
-  return ToFlat(env, vmas, filter);
+[[noreturn]] static void ThrowParse(Napi::Env env, const std::string& source, const std::string& error) {
+  ThrowError(env, "ERR_HUGESPAN_SMAPS_PARSE", "cannot parse " + source + ": " + error);
 }
 
 // An optional byte bound: undefined is 0 (no bound), else what ArgUint accepts.
@@ -168,33 +167,88 @@ static uint64_t ArgOptionalUint(const Napi::CallbackInfo& info, size_t i, const 
   return info[i].IsUndefined() ? 0 : ArgUint(info, i, name);
 }
 
-// smaps(pid | "self", rollup = false, minAnonymous = 0, minSize = 0) -> the flat form (see
-// ToFlat), holding only the VMAs that pass the filter. Every argument is checked before the
-// file is opened.
+// A list of field names, or undefined for every field.
+static std::vector<std::string> ArgFields(const Napi::CallbackInfo& info, size_t i) {
+  std::vector<std::string> out;
+  if (info[i].IsUndefined()) return out;
+  if (!info[i].IsArray()) ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE", "The \"fields\" argument must be an array of strings");
+  Napi::Array a = info[i].As<Napi::Array>();
+  if (a.Length() == 0 || a.Length() > 64) ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE", "The \"fields\" argument must list 1 to 64 names");
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    Napi::Value v = a.Get(k);
+    if (!v.IsString()) ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE", "The \"fields\" argument must be an array of strings");
+    out.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+// smaps(pid | "self", rollup = false, minAnonymous = 0, minSize = 0, fields?) -> the flat form
+// (see FlatSink), holding only the VMAs that pass the filter. Every argument is checked before
+// the file is opened; the file is read through the fixed buffer and parsed as it comes.
 Napi::Value Smaps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   int pid = ArgPid(info, 0);
   bool rollup = ArgBool(info, 1, "rollup", false);
   SmapsFilter filter;
   filter.minAnonymous = ArgOptionalUint(info, 2, "minAnonymous");
   filter.minSize = ArgOptionalUint(info, 3, "minSize");
+  filter.fields = ArgFields(info, 4);
   std::string path = ProcPath(pid, rollup ? "smaps_rollup" : "smaps");
-  static thread_local std::string text;
-  size_t len = ReadProcFile(info.Env(), path, text);
-  return ParseOrThrow(info.Env(), text.data(), len, path, filter);
+  SysContext ctx;
+  ctx.path = path.c_str();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) ThrowSystemError(env, errno, "open", ctx);
+  FlatSink sink(filter);
+  SmapsParser parser(sink);
+  std::string error;
+  int r = ParseStream(parser, ReadBuffer(), kReadBuffer, [fd](char* dst, size_t max) -> long {
+    for (;;) {
+      ssize_t n = read(fd, dst, max);
+      if (n >= 0 || errno != EINTR) return static_cast<long>(n);
+    }
+  }, error);
+  int err = errno;
+  close(fd);
+  if (r < 0) ThrowSystemError(env, err, "read", ctx);
+  if (r == 0) ThrowParse(env, path, error);
+  return sink.ToJs(env);
 }
 
-// parseSmaps(text: string | Uint8Array) -> the flat form (see ToFlat)
+// parseSmaps(text: string | Uint8Array, piece = whole) -> the flat form (see FlatSink), every
+// VMA. `piece`: feed the text through the same fixed-buffer loop at most this many bytes a
+// read, so tests can put piece boundaries anywhere.
 Napi::Value ParseSmapsText(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  std::string owned;
+  const char* data;
+  size_t len;
   if (info[0].IsString()) {
-    std::string s = info[0].As<Napi::String>().Utf8Value();
-    return ParseOrThrow(env, s.data(), s.size(), "smaps text");
-  }
-  if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+    owned = info[0].As<Napi::String>().Utf8Value();
+    data = owned.data();
+    len = owned.size();
+  } else if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
     Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
-    return ParseOrThrow(env, reinterpret_cast<const char*>(a.Data()), a.ByteLength(), "smaps text");
+    data = reinterpret_cast<const char*>(a.Data());
+    len = a.ByteLength();
+  } else {
+    ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"text\" argument must be a string or a Uint8Array");
   }
-  ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"text\" argument must be a string or a Uint8Array");
+  uint64_t piece = info[1].IsUndefined() ? 0 : ArgUint(info, 1, "piece");
+  if (info.Length() > 1 && !info[1].IsUndefined() && piece == 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The \"piece\" argument must be at least 1");
+  SmapsFilter all;
+  FlatSink sink(all);
+  SmapsParser parser(sink);
+  std::string error;
+  size_t at = 0;
+  size_t step = piece ? static_cast<size_t>(piece) : len;
+  int r = ParseStream(parser, ReadBuffer(), kReadBuffer, [&](char* dst, size_t max) -> long {
+    size_t n = std::min({max, step, len - at});
+    std::memcpy(dst, data + at, n);
+    at += n;
+    return static_cast<long>(n);
+  }, error);
+  if (r != 1) ThrowParse(env, "smaps text", error);
+  return sink.ToJs(env);
 }
 
 // readProcText(pid | "self", leaf) -> string: for small /proc files (status, stat).

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -256,6 +257,54 @@ static void CheckCamel() {
   }
 }
 
+// Fed through ParseStream in pieces of every small size, and with a buffer just longer than
+// the longest line, real text parses to exactly what one whole-text parse gives.
+static void CheckPieces() {
+  std::string text = ReadFile("/proc/self/smaps");
+  std::vector<Vma> whole, pieces;
+  std::string err;
+  Parse(text, whole, err);
+  size_t longest = 0;
+  for (size_t at = 0, nl; at < text.size(); at = nl + 1) {
+    nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    longest = std::max(longest, nl - at + 1);
+  }
+  bool same = true;
+  for (size_t step : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{64}, size_t{4093}, text.size()}) {
+    for (size_t capacity : {longest, longest + 5, size_t{1} << 16}) {
+      pieces.clear();
+      hugespan::VectorSink sink(pieces);
+      hugespan::SmapsParser parser(sink);
+      std::vector<char> buf(capacity);
+      size_t at = 0;
+      int r = hugespan::ParseStream(parser, buf.data(), buf.size(), [&](char* dst, size_t max) -> long {
+        size_t n = std::min({max, step, text.size() - at});
+        std::memcpy(dst, text.data() + at, n);
+        at += n;
+        return static_cast<long>(n);
+      }, err);
+      if (r != 1 || !SameVmas(whole, pieces)) {
+        same = false;
+        Check(false, "pieces", "step " + std::to_string(step) + " capacity " + std::to_string(capacity) + ": " + err);
+      }
+    }
+  }
+  Check(same, "streamed in pieces of 1, 2, 3, 7, 64, 4093 bytes and whole, through buffers of the longest line and more: same VMAs",
+        std::to_string(whole.size()) + " VMAs, longest line " + std::to_string(longest));
+  std::vector<char> tiny(longest - 1);
+  hugespan::VectorSink sink(pieces);
+  hugespan::SmapsParser parser(sink);
+  size_t at = 0;
+  int r = hugespan::ParseStream(parser, tiny.data(), tiny.size(), [&](char* dst, size_t max) -> long {
+    size_t n = std::min(max, text.size() - at);
+    std::memcpy(dst, text.data() + at, n);
+    at += n;
+    return static_cast<long>(n);
+  }, err);
+  Check(r == 0 && err.find("longer than") != std::string::npos, "a line longer than the buffer is an error", err);
+}
+
 // Truncating real text at every byte never crashes; a cut at a line end parses.
 static void CheckTruncation() {
   std::string text = ReadFile("/proc/self/smaps");
@@ -326,6 +375,7 @@ int main() {
   CheckErrors();
   CheckCamel();
   CheckTruncation();
+  CheckPieces();
   Time();
   std::printf("%s: %d failure%s\n", failures ? "FAILED" : "ALL PASSED", failures, failures == 1 ? "" : "s");
   return failures ? 1 : 0;

@@ -38,8 +38,9 @@ export interface Binding {
   /** The bounds calls enforce: a view's bytes, reads and ranges per randomReads call. */
   limits(): { maxView: number; maxReads: number; maxRanges: number };
   /** Only VMAs with ≥ minAnonymous Anonymous bytes and ≥ minSize bytes are handed over; `sums` covers all. */
-  smaps(pid: number | 'self', rollup?: boolean, minAnonymous?: number, minSize?: number): FlatSmaps;
-  parseSmaps(text: string | Uint8Array): FlatSmaps;
+  smaps(pid: number | 'self', rollup?: boolean, minAnonymous?: number, minSize?: number, fields?: readonly string[]): FlatSmaps;
+  /** `piece`: feed the text through the reader's fixed buffer at most this many bytes a read (tests). */
+  parseSmaps(text: string | Uint8Array, piece?: number): FlatSmaps;
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
   /** One walk over [start, end) with one fd; `withRuns` false: totals only, `runs` empty. */
   pagemapScan(pid: number | 'self', start: number, end: number, withRuns?: boolean): { presentBytes: number; hugeBytes: number; runs: Float64Array };

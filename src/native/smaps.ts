@@ -72,10 +72,15 @@ export function readSmaps(pid: Pid = 'self'): Vma[] {
   return build(binding.smaps(pid, false));
 }
 
-/** Which VMAs readSmapsWhere builds: at least this many Anonymous bytes, this much address space. */
+/**
+ * Which VMAs readSmapsWhere builds: at least this many Anonymous bytes, this much address
+ * space; and of each, only these smaps fields (camelCase; every field without it). The
+ * addon applies all three while parsing, so nothing is kept for what a caller drops.
+ */
 export interface SmapsFilter {
   minAnonymous?: number;
   minSize?: number;
+  fields?: readonly string[];
 }
 
 /**
@@ -83,7 +88,7 @@ export interface SmapsFilter {
  * all of them (kept or not): the addon drops the rest before anything is made in JS.
  */
 export function readSmapsWhere(pid: Pid, filter: SmapsFilter): { vmas: Vma[]; total: number; sums: Record<string, number> } {
-  const flat = binding.smaps(pid, false, filter.minAnonymous ?? 0, filter.minSize ?? 0);
+  const flat = binding.smaps(pid, false, filter.minAnonymous ?? 0, filter.minSize ?? 0, filter.fields);
   const sums: Record<string, number> = {};
   flat.keys.forEach((k, i) => (sums[k] = flat.sums[i]));
   return { vmas: build(flat), total: flat.total, sums };
@@ -96,8 +101,9 @@ export function readSmapsRollup(pid: Pid = 'self'): Vma {
   return rollup;
 }
 
-export function parseSmaps(text: string | Uint8Array): Vma[] {
-  return build(binding.parseSmaps(text));
+/** Parse smaps text; `piece` feeds it through the reader's fixed buffer in pieces (tests). */
+export function parseSmaps(text: string | Uint8Array, piece?: number): Vma[] {
+  return build(binding.parseSmaps(text, piece));
 }
 
 /** The VMA holding `address`, or undefined. */
