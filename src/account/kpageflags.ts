@@ -30,11 +30,12 @@ function readAt(fd: number, buf: { b: Buffer }, bytes: number, position: number)
 
 /**
  * A reader of one process's page flags. `thpBytes(ranges)`: bytes of the given ranges
- * (present, not PMD-mapped) that belong to a THP, i.e. pages whose kpageflags carry KPF_THP;
- * `undefined` once a PFN reads 0 (hidden: not root). Open with openPageFlags, then close().
+ * (start, end pairs, flat; present, not PMD-mapped) that belong to a THP, i.e. pages whose
+ * kpageflags carry KPF_THP; `undefined` once a PFN reads 0 (hidden: not root). Open with
+ * openPageFlags, then close().
  */
 export interface PageFlags {
-  thpBytes(ranges: readonly { start: number; end: number }[]): number | undefined;
+  thpBytes(ranges: ArrayLike<number>): number | undefined;
   close(): void;
 }
 
@@ -81,9 +82,10 @@ export function openPageFlags(pid: number | 'self', pageSize: number): PageFlags
   return {
     thpBytes(ranges) {
       let bytes = 0;
-      for (const r of ranges) {
-        for (let at = r.start; at < r.end; at += CHUNK * pageSize) {
-          const pages = Math.min(CHUNK, (r.end - at) / pageSize);
+      for (let i = 0; i + 1 < ranges.length; i += 2) {
+        const end = ranges[i + 1];
+        for (let at = ranges[i]; at < end; at += CHUNK * pageSize) {
+          const pages = Math.min(CHUNK, (end - at) / pageSize);
           const { buf: entries, off, got } = entriesOf(at / pageSize, pages);
           // Consecutive PFNs are read from kpageflags in one go: a THP's pages are contiguous.
           let runStart = 0;

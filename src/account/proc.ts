@@ -7,7 +7,8 @@
  */
 import * as fs from 'node:fs';
 import { binding } from '../native/binding';
-import { readSmapsRollup, readSmapsWhere, SmapsFilter, Vma } from '../native/smaps';
+import { readSmapsFlat, readSmapsRollup, readSmapsWhere, SmapsFilter, Vma } from '../native/smaps';
+import type { FlatSmaps } from '../native/binding';
 import { coverage, coverageFlat, Coverage, FlatCoverage } from '../native/coverage';
 import { thpDisabledFor } from '../native/host';
 
@@ -101,13 +102,22 @@ export interface ProcessMemory extends Identity {
  * anonymous memory builds no object for the file mappings it would drop.
  */
 export function readProcess(pid: number, seen = false, filter: SmapsFilter = {}): ProcessMemory {
+  return read(pid, seen, () => readSmapsWhere(pid, filter));
+}
+
+/** readProcess with the VMAs left in the addon's flat form, to visit one at a time (eachVma). */
+export function readProcessFlat(pid: number, seen = false, filter: SmapsFilter = {}): Omit<ProcessMemory, 'vmas'> & { flat: FlatSmaps } {
+  return read(pid, seen, () => readSmapsFlat(pid, filter));
+}
+
+function read<T extends { total: number; sums: Record<string, number> }>(pid: number, seen: boolean, smaps: () => T): Identity & T & { thpDisabled: boolean | undefined } {
   const id = identify(pid, seen);
   requireUserMemory(id, seen);
-  const { vmas, total, sums } = readingPid(pid, true, () => readSmapsWhere(pid, filter));
+  const got = readingPid(pid, true, smaps);
   // identify() saw a live process with memory; an empty map now means it exited since.
-  if (total === 0) throw new ProcessError(`pid ${pid} exited while being read`, 'ERR_HUGESPAN_EXITED');
+  if (got.total === 0) throw new ProcessError(`pid ${pid} exited while being read`, 'ERR_HUGESPAN_EXITED');
   const thpDisabled = readingPid(pid, true, () => thpDisabledFor(pid));
-  return { ...id, vmas, sums, thpDisabled };
+  return { ...id, ...got, thpDisabled };
 }
 
 /**

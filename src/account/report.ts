@@ -5,13 +5,13 @@
  * says its source. Nothing here prints: the CLI's renderers only read these values.
  */
 import { hostInfo, HostInfo } from '../native/host';
+import { eachVma, flatSpan } from '../native/smaps';
 import type { Vma } from '../native/smaps';
-import { framesOf, runObjects, Run } from '../native/coverage';
-import { readProcess, scanFlat, holdsAnonymous, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
+import { readProcessFlat, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
 import { openPageFlags, PageFlags, swappedPages } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
-import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, VmaJson } from './schema';
+import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
 
 
 export function hostJson(h: HostInfo): HostJson {
@@ -29,8 +29,14 @@ export function thpJson(h: HostInfo): ThpJson {
   };
 }
 
-function hexAddress(n: number): string {
-  return `0x${n.toString(16)}`;
+/**
+ * "0x…" for an address. Number#toString(16) of a double above 2^31 takes V8's slow generic
+ * path (0.5 µs; 60 000 VMAs have 120 000 addresses); two 24-bit halves stay small integers.
+ */
+export function hexAddress(n: number): string {
+  const hi = Math.floor(n / 16777216);
+  const lo = n - hi * 16777216;
+  return hi ? `0x${hi.toString(16)}${lo.toString(16).padStart(6, '0')}` : `0x${lo.toString(16)}`;
 }
 
 interface Measured {
@@ -64,12 +70,26 @@ function add(into: Partial<Record<Reason, number>>, reason: Reason, bytes: numbe
 }
 
 /**
+ * A VMA's share of the process's one PAGEMAP_SCAN walk: the triples [from, to) of `runs`
+ * (start, end, huge 0|1; they may reach past the VMA and are clipped where read), and its huge
+ * bytes less the excess the walk's cross-check found there.
+ */
+interface Share {
+  runs: Float64Array;
+  from: number;
+  to: number;
+  hugeBytes: number;
+}
+
+/**
  * One VMA's anonymous bytes in buckets. pmdMapped is smaps' AnonHugePages (exact for PMD-mapped
  * anonymous THP); the small rest goes to the VMA's reason, or, in an eligible anonymous VMA,
  * frame by frame from PAGEMAP_SCAN. Bytes the frames do not explain (the process changed
  * between the two reads) are `not-determined`, so the buckets always add up to Anonymous.
+ * Frames are visited where the walk found present pages only, so a huge sparse reservation
+ * costs what it holds, not what it spans.
  */
-function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: { hugeBytes: number; runs: Run[] } | undefined, flags: PageFlags | undefined): Measured {
+function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefined, flags: PageFlags | undefined): Measured {
   const anonymous = v.anonymous;
   const pmdMapped = Math.min(anonymous, v.anonHugePages);
   const reasons: Partial<Record<Reason, number>> = {};
@@ -84,15 +104,31 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: { hugeBytes: num
     huge = c.hugeBytes;
     let ptePages: number | null = flags ? 0 : null;
     const h = ctx.hugePage;
-    for (const f of framesOf(c.runs, v.start, v.end, h)) {
-      if (f.huge || f.presentBytes === 0) continue;
-      // Present pages of the frame inside the VMA (framesOf clips to [v.start, v.end)).
-      const lo = Math.max(f.base, v.start);
-      const hi = Math.min(f.base + h, v.end);
-      const runs = c.runs.filter((r) => r.end > lo && r.start < hi && !r.huge).map((r) => ({ start: Math.max(r.start, lo), end: Math.min(r.end, hi) }));
+    const { runs, to } = c;
+    const small: number[] = [];
+    let k = c.from;
+    for (let pos = v.start; pos < v.end; ) {
+      while (k < to && runs[k + 1] <= pos) k += 3;
+      if (k >= to || runs[k] >= v.end) break;
+      const base = Math.floor(Math.max(runs[k], pos) / h) * h;
+      const lo = Math.max(base, v.start);
+      const hi = Math.min(base + h, v.end);
+      let present = 0;
+      let hugeFrame = false;
+      small.length = 0;
+      for (let j = k; j < to && runs[j] < hi; j += 3) {
+        const s = Math.max(runs[j], lo);
+        const e = Math.min(runs[j + 1], hi);
+        if (e <= s) continue;
+        present += e - s;
+        if (runs[j + 2] !== 1) small.push(s, e);
+        else if (runs[j] <= base && runs[j + 1] >= base + h) hugeFrame = true;
+      }
+      pos = hi;
+      if (hugeFrame || present === 0) continue;
       let inThp = 0;
       if (ptePages !== null && flags) {
-        const t = flags.thpBytes(runs);
+        const t = flags.thpBytes(small);
         if (t === undefined) ptePages = null;
         else {
           inThp = t;
@@ -101,62 +137,34 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: { hugeBytes: num
       }
       // Swap is read per frame only where smaps says the VMA has some: most have none.
       const swapped = !whole && v.swap > 0 ? (swappedPages(pid, lo, hi, ctx.pageSize) ?? 0) : 0;
-      const reason = whole ?? frameReason(v, f.base, f.presentBytes, ctx, swapped);
-      frames.push({ start: hexAddress(f.base), present: f.presentBytes, reason });
-      add(reasons, reason, f.presentBytes - inThp);
-      fromFrames += f.presentBytes - inThp;
+      const reason = whole ?? frameReason(v, base, present, ctx, swapped);
+      frames.push({ start: hexAddress(base), present, reason });
+      add(reasons, reason, present - inThp);
+      fromFrames += present - inThp;
     }
     pte = ptePages;
   } else if (anonVma && flags) {
     // No per-frame truth: every THP page kpageflags sees, less the PMD-mapped ones smaps counts.
-    const t = flags.thpBytes([{ start: v.start, end: v.end }]);
+    const t = flags.thpBytes([v.start, v.end]);
     pte = t === undefined ? null : Math.max(0, Math.min(anonymous - pmdMapped, t - pmdMapped));
   } else {
     // Copy-on-write pages of a file mapping are order-0 pages; with no PFNs we cannot say.
     pte = anonVma ? null : 0;
   }
 
-  const small = Math.max(0, anonymous - pmdMapped - (pte ?? 0));
-  if (!frames.length && small > 0) add(reasons, whole ?? (v.thpEligible === false ? 'kernel-ineligible' : 'not-determined'), small);
-  else if (fromFrames !== small) {
+  const smallBytes = Math.max(0, anonymous - pmdMapped - (pte ?? 0));
+  if (!frames.length && smallBytes > 0) add(reasons, whole ?? (v.thpEligible === false ? 'kernel-ineligible' : 'not-determined'), smallBytes);
+  else if (fromFrames !== smallBytes) {
     // The process changed between reading smaps and scanning: keep the sum exact and say so.
-    if (fromFrames < small) add(reasons, 'not-determined', small - fromFrames);
-    else trim(reasons, fromFrames - small);
+    if (fromFrames < smallBytes) add(reasons, 'not-determined', smallBytes - fromFrames);
+    else trim(reasons, fromFrames - smallBytes);
   }
-  return { huge, account: { anonymous, pmdMapped, pteMappedThp: pte, small, reasons }, frames };
+  return { huge, account: { anonymous, pmdMapped, pteMappedThp: pte, small: smallBytes, reasons }, frames };
 }
 
 /** Private anonymous: the VMAs PAGEMAP_SCAN measures frame by frame. */
 function isAnonVma(v: Vma): boolean {
   return v.inode === 0 && v.perms[3] !== 's';
-}
-
-/**
- * Every VMA's share of one PAGEMAP_SCAN walk over the whole process: `vmas` and the flat runs
- * are both in address order, so one merge hands each VMA its runs, clipped to it, and its huge
- * bytes less the excess the walk's cross-check found there. A run may span two adjacent VMAs
- * (the kernel joins equal labels), so the cursor only passes runs ending at or before a VMA.
- */
-function attribute(vmas: readonly Vma[], walk: { runs: Float64Array; excess: { start: number; bytes: number }[] }): ({ hugeBytes: number; runs: Run[] } | undefined)[] {
-  const { runs } = walk;
-  const excess = new Map(walk.excess.map((e) => [e.start, e.bytes]));
-  const out: ({ hugeBytes: number; runs: Run[] } | undefined)[] = new Array(vmas.length);
-  let r = 0;
-  for (let i = 0; i < vmas.length; i++) {
-    const v = vmas[i];
-    while (r < runs.length && runs[r + 1] <= v.start) r += 3;
-    let k = r;
-    while (k < runs.length && runs[k] < v.end) k += 3;
-    const mine = runObjects(runs, r, k);
-    let hugeBytes = 0;
-    for (const run of mine) {
-      run.start = Math.max(run.start, v.start);
-      run.end = Math.min(run.end, v.end);
-      if (run.huge) hugeBytes += run.end - run.start;
-    }
-    out[i] = { hugeBytes: hugeBytes - (excess.get(v.start) ?? 0), runs: mine };
-  }
-  return out;
 }
 
 /** Take `excess` bytes out of the biggest buckets (frames counted more than smaps has now). */
@@ -170,16 +178,13 @@ function trim(reasons: Partial<Record<Reason, number>>, excess: number): void {
   }
 }
 
-function sumAccounts(accounts: AccountJson[]): AccountJson {
-  const out: AccountJson = { anonymous: 0, pmdMapped: 0, pteMappedThp: 0, small: 0, reasons: {} };
-  for (const a of accounts) {
-    out.anonymous += a.anonymous;
-    out.pmdMapped += a.pmdMapped;
-    out.pteMappedThp = out.pteMappedThp === null || a.pteMappedThp === null ? null : out.pteMappedThp + a.pteMappedThp;
-    out.small += a.small;
-    for (const [r, n] of Object.entries(a.reasons) as [Reason, number][]) add(out.reasons, r, n);
-  }
-  return out;
+/** Add one account into a running sum (pteMappedThp null once any part is null). */
+function addAccount(into: AccountJson, a: AccountJson): void {
+  into.anonymous += a.anonymous;
+  into.pmdMapped += a.pmdMapped;
+  into.pteMappedThp = into.pteMappedThp === null || a.pteMappedThp === null ? null : into.pteMappedThp + a.pteMappedThp;
+  into.small += a.small;
+  for (const r in a.reasons) add(into.reasons, r as Reason, a.reasons[r as Reason]!);
 }
 
 /** From smaps fields summed over every VMA of the process (ProcessMemory.sums). */
@@ -188,18 +193,25 @@ function otherHuge(sums: Record<string, number>): OtherHugeJson {
   return { filePmdMapped: total('filePmdMapped'), shmemPmdMapped: total('shmemPmdMapped'), privateHugetlb: total('privateHugetlb'), sharedHugetlb: total('sharedHugetlb') };
 }
 
-function sum(vmas: VmaJson[], field: 'anonymous' | 'anonHugePages' | 'eligibleNotHuge'): number {
-  return vmas.reduce((n, v) => n + v[field], 0);
-}
+/** A process report without its VMAs and totals: who was read, on what host, by which method. */
+export type ProcessReportHead = Omit<ProcessReport, 'vmas' | 'totals'>;
 
 /**
- * One process: every VMA holding anonymous memory, with its bytes in buckets and its frames
- * with reasons. `exact`: use PAGEMAP_SCAN where the kernel has it.
+ * The smaps fields a report reads per VMA; the addon keeps no other (they are still summed, for
+ * rss and otherHuge). The PMD fields are the walk's cross-check's (coverage.ts pmdBytes).
  */
-export function processReport(pid: number, options: { exact: boolean; seen?: boolean }): ProcessReport {
+const REPORT_FIELDS = ['size', 'rss', 'anonymous', 'anonHugePages', 'swap', 'shmemPmdMapped', 'filePmdMapped', 'privateHugetlb', 'sharedHugetlb'] as const;
+
+/**
+ * One process, streamed: `head` once, then `vma` for every VMA holding anonymous memory, in
+ * address order, each built, handed over and dropped (a writer that does not keep them holds
+ * one at a time); returns the totals. `exact`: PAGEMAP_SCAN where the kernel has it.
+ */
+export function streamProcessReport(pid: number, options: { exact: boolean; seen?: boolean }, sink: { head(h: ProcessReportHead): void; vma(v: VmaJson): void }): TotalsJson {
   const host = hostInfo();
-  // Only VMAs holding anonymous memory are built; the totals come from the addon's sums.
-  const p = readProcess(pid, options.seen, { minAnonymous: 1 });
+  // Only VMAs holding anonymous memory are kept, with only the fields read below; the totals
+  // come from the addon's sums.
+  const p = readProcessFlat(pid, options.seen, { minAnonymous: 1, fields: REPORT_FIELDS });
   const method = options.exact && host.pagemapScan ? 'pagemap_scan' : 'smaps';
   const ctx: ReasonContext = {
     thpDisabled: p.thpDisabled,
@@ -209,42 +221,58 @@ export function processReport(pid: number, options: { exact: boolean; seen?: boo
     maxPtesNone: host.thp.khugepaged.max_ptes_none ?? 511,
     maxPtesSwap: host.thp.khugepaged.max_ptes_swap ?? 64,
   };
+  const totals: TotalsJson = {
+    rss: p.sums.rss ?? 0,
+    anonymous: 0,
+    anonHugePages: 0,
+    coverage: 0,
+    eligibleNotHuge: 0,
+    noHugePage: 0,
+    account: { anonymous: 0, pmdMapped: 0, pteMappedThp: 0, small: 0, reasons: {} },
+    otherHuge: otherHuge(p.sums),
+  };
   const flags = openPageFlags(pid, host.pageSize);
-  let vmas: VmaJson[];
   try {
-    const held = p.vmas.filter(holdsAnonymous);
-    // One walk from the first private anonymous VMA to the last, attributed by merge.
-    const anon = method === 'pagemap_scan' && host.hugePageSize > 0 ? held.filter(isAnonVma) : [];
-    const walked = anon.length ? attribute(anon, scanFlat(pid, anon[0].start, anon[anon.length - 1].end, anon)) : [];
-    let a = 0;
-    vmas = held.map((v) => vmaJson(v, measureVma(pid, v, ctx, a < anon.length && anon[a] === v ? walked[a++] : undefined, flags)));
+    // One walk over the VMAs kept (those holding anonymous memory); each private anonymous VMA
+    // takes its runs by merge. Where the walk's smaps cross-check runs (6.7-6.15), it reads
+    // smaps once more for itself.
+    const span = method === 'pagemap_scan' && host.hugePageSize > 0 ? flatSpan(p.flat) : undefined;
+    const walk = span ? scanFlat(pid, span[0], span[1]) : undefined;
+    const excess = new Map(walk?.excess.map((e) => [e.start, e.bytes]));
+    sink.head({ schema: SCHEMA, kind: 'process', time: new Date().toISOString(), pid, comm: p.comm, host: hostJson(host), thp: thpJson(host), thpDisabled: p.thpDisabled ?? null, method });
+    const runs = walk?.runs ?? new Float64Array(0);
+    let r = 0;
+    eachVma(p.flat, (v) => {
+      let share: Share | undefined;
+      if (walk && isAnonVma(v)) {
+        // A run may span two adjacent VMAs (the kernel joins equal labels): pass only runs ending at or before this VMA.
+        while (r < runs.length && runs[r + 1] <= v.start) r += 3;
+        let k = r;
+        let hugeBytes = 0;
+        for (; k < runs.length && runs[k] < v.end; k += 3) if (runs[k + 2] === 1) hugeBytes += Math.min(runs[k + 1], v.end) - Math.max(runs[k], v.start);
+        share = { runs, from: r, to: k, hugeBytes: hugeBytes - (excess.get(v.start) ?? 0) };
+      }
+      const j = vmaJson(v, measureVma(pid, v, ctx, share, flags));
+      totals.anonymous += j.anonymous;
+      totals.anonHugePages += j.anonHugePages;
+      totals.eligibleNotHuge += j.eligibleNotHuge;
+      if (j.vmFlags.includes('nh')) totals.noHugePage += j.anonymous;
+      addAccount(totals.account, j.account);
+      sink.vma(j);
+    });
   } finally {
     flags?.close();
   }
-  const anonymous = sum(vmas, 'anonymous');
-  const anonHugePages = sum(vmas, 'anonHugePages');
-  return {
-    schema: SCHEMA,
-    kind: 'process',
-    time: new Date().toISOString(),
-    pid,
-    comm: p.comm,
-    host: hostJson(host),
-    thp: thpJson(host),
-    thpDisabled: p.thpDisabled ?? null,
-    method,
-    totals: {
-      rss: p.sums.rss ?? 0,
-      anonymous,
-      anonHugePages,
-      coverage: coverageRatio(anonHugePages, anonymous),
-      eligibleNotHuge: sum(vmas, 'eligibleNotHuge'),
-      noHugePage: vmas.filter((v) => v.vmFlags.includes('nh')).reduce((n, v) => n + v.anonymous, 0),
-      account: sumAccounts(vmas.map((v) => v.account)),
-      otherHuge: otherHuge(p.sums),
-    },
-    vmas,
-  };
+  totals.coverage = coverageRatio(totals.anonHugePages, totals.anonymous);
+  return totals;
+}
+
+/** One process's report as one value (streamProcessReport, every VMA kept). */
+export function processReport(pid: number, options: { exact: boolean; seen?: boolean }): ProcessReport {
+  let head: ProcessReportHead | undefined;
+  const vmas: VmaJson[] = [];
+  const totals = streamProcessReport(pid, options, { head: (h) => (head = h), vma: (v) => vmas.push(v) });
+  return { ...head!, vmas, totals };
 }
 
 /** How many processes the system report ranks without --all. */

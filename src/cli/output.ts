@@ -62,32 +62,65 @@ export function outputTarget(given: string): OutputTarget {
 
 /** Replace the regular file `file` with `text` in one step: readers see the old content or the new, never a mix. */
 export function writeFileAtomic(file: string, text: string, mode?: number): void {
+  const w = atomicWriter(file, mode);
+  w.write(text);
+  w.end();
+}
+
+/**
+ * A writer whose text replaces the regular file `file` when it ends, in one step (temp file in
+ * its directory + rename); a failure removes the temp file and changes nothing.
+ */
+function atomicWriter(file: string, mode?: number): Writer {
   // Random and O_EXCL: never follow or reuse something already at the temp name.
   // node:crypto is required here, not at the top: a report to stdout never pays for loading it.
   const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let created = false;
+  let fd: number | undefined;
+  const fail = (e: unknown): never => {
+    if (fd !== undefined) fs.closeSync(fd);
+    fd = undefined;
+    fs.rmSync(tmp, { force: true });
+    throw new CliError(`cannot write ${file}: ${(e as Error).message}`, { cause: e, code: 'ERR_HUGESPAN_OUTPUT' });
+  };
   try {
-    const fd = fs.openSync(tmp, 'wx', 0o644);
-    created = true;
-    try {
-      fs.writeFileSync(fd, text);
-      if (mode !== undefined) fs.fchmodSync(fd, mode);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    fd = fs.openSync(tmp, 'wx', 0o644);
   } catch (e) {
-    if (created) fs.rmSync(tmp, { force: true });
     throw new CliError(`cannot write ${file}: ${(e as Error).message}`, { cause: e, code: 'ERR_HUGESPAN_OUTPUT' });
   }
+  return {
+    write(text) {
+      try {
+        fs.writeFileSync(fd!, text);
+      } catch (e) {
+        fail(e);
+      }
+    },
+    end() {
+      try {
+        if (mode !== undefined) fs.fchmodSync(fd!, mode);
+        fs.closeSync(fd!);
+        fd = undefined;
+        fs.renameSync(tmp, file);
+      } catch (e) {
+        fail(e);
+      }
+    },
+  };
+}
+
+/** Text written in pieces, then ended: a large report is written as it is made. */
+export interface Writer {
+  /** A Uint8Array is UTF-8 text; it is written before write returns, so it may be reused. */
+  write(text: string | Uint8Array): void;
+  end(): void;
 }
 
 /**
  * A character device or FIFO, opened once (for a FIFO that waits for a reader) and kept open,
  * so a FIFO's reader sees one stream, not an end of file after each frame.
  */
-function streamWriter(file: string): (text: string) => void {
+function streamWriter(file: string): (text: string | Uint8Array) => void {
   let fd: number | undefined;
   return (text) => {
     try {
@@ -112,6 +145,11 @@ export interface Destination {
   /** Where the text goes: standard output, a file replaced whole each time, or a device/FIFO. */
   readonly kind: 'stdout' | 'file' | 'stream';
   write(text: string): void;
+  /**
+   * One frame written in pieces: the same as write(all pieces joined), without holding them
+   * (a file is still replaced whole, at end(); a watched terminal gets the frame at end()).
+   */
+  writer(): Writer;
   /** Frames pile up one after another (piped stdout while watching): one-line JSON suits it. */
   readonly appending: boolean;
   /** Whether the text may carry colour (stdout on a TTY, NO_COLOR unset). */
@@ -125,16 +163,25 @@ export interface Destination {
 /** `output`: the --output value already judged by outputTarget(); undefined for standard output. */
 export function destination(options: { output?: OutputTarget; watching: boolean }): Destination {
   const { output, watching } = options;
-  if (output?.kind === 'stream') return { kind: 'stream', write: streamWriter(output.file), appending: watching, colour: false, width: 80, tty: false };
+  if (output?.kind === 'stream') {
+    const write = streamWriter(output.file);
+    return { kind: 'stream', write, writer: () => ({ write, end: () => undefined }), appending: watching, colour: false, width: 80, tty: false };
+  }
   if (output) {
+    const writer = (): Writer => {
+      // Judged again at every frame: under --watch the path may have become something else.
+      const now = judgeOutput(output.file);
+      if ('refused' in now || now.kind !== 'file') throw new CliError(`cannot write ${output.file}: it is no longer a regular file`, { code: 'ERR_HUGESPAN_OUTPUT' });
+      return atomicWriter(now.file, now.mode ?? output.mode);
+    };
     return {
       kind: 'file',
       write(text) {
-        // Judged again at every write: under --watch the path may have become something else.
-        const now = judgeOutput(output.file);
-        if ('refused' in now || now.kind !== 'file') throw new CliError(`cannot write ${output.file}: it is no longer a regular file`, { code: 'ERR_HUGESPAN_OUTPUT' });
-        writeFileAtomic(now.file, text, now.mode ?? output.mode);
+        const w = writer();
+        w.write(text);
+        w.end();
       },
+      writer,
       appending: false,
       colour: false,
       width: 80,
@@ -143,16 +190,51 @@ export function destination(options: { output?: OutputTarget; watching: boolean 
   }
   const tty = process.stdout.isTTY === true;
   const width = terminalWidth();
-  if (!watching || !tty) return { kind: 'stdout', write: (text) => void process.stdout.write(text), appending: watching, colour: colorEnabled(), width, tty };
+  if (!watching || !tty) {
+    const write = (text: string): void => void process.stdout.write(text);
+    // A frame written in pieces goes out with writeSync, so that each piece has left when
+    // write returns: memory stays one piece however slow the reader. (process.stdout queues
+    // what a pipe does not take at once.) A non-blocking pipe's EAGAIN waits a millisecond.
+    const writeBytes = (bytes: Uint8Array): void => {
+      for (let off = 0; off < bytes.length; ) {
+        try {
+          off += fs.writeSync(1, bytes, off);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        }
+      }
+    };
+    const writer = (): Writer => {
+      // Text queued by an earlier process.stdout.write must go first: then queue behind it.
+      if (process.stdout.writableLength > 0) return { write: (t) => void process.stdout.write(typeof t === 'string' ? t : Buffer.from(t)), end: () => undefined };
+      return { write: (t) => writeBytes(typeof t === 'string' ? Buffer.from(t) : t), end: () => undefined };
+    };
+    return {
+      kind: 'stdout',
+      write,
+      writer,
+      appending: watching,
+      colour: colorEnabled(),
+      width,
+      tty,
+    };
+  }
   let first = true;
+  const write = (text: string): void => {
+    // Home the cursor and overwrite: each line erases its own tail, then the rest of the
+    // screen goes; clearing everything first would flicker at every frame.
+    const body = text.replace(/\n/g, '\x1b[K\n');
+    process.stdout.write(`${first ? '\x1b[2J' : ''}\x1b[H${body}\x1b[J`);
+    first = false;
+  };
   return {
     kind: 'stdout',
-    write(text) {
-      // Home the cursor and overwrite: each line erases its own tail, then the rest of the
-      // screen goes; clearing everything first would flicker at every frame.
-      const body = text.replace(/\n/g, '\x1b[K\n');
-      process.stdout.write(`${first ? '\x1b[2J' : ''}\x1b[H${body}\x1b[J`);
-      first = false;
+    write,
+    writer() {
+      // A redrawn screen needs the whole frame: collect it.
+      const parts: string[] = [];
+      return { write: (text) => void parts.push(typeof text === 'string' ? text : Buffer.from(text).toString('utf8')), end: () => write(parts.join('')) };
     },
     appending: false,
     colour: colorEnabled(),

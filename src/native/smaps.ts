@@ -39,15 +39,19 @@ function maker(keys: string[], ids: number[], thp: boolean): Make {
   return make;
 }
 
-/** The addon's flat form (see FlatSmaps) into VMA objects. */
-function build({ count, keys, shape, nums, strs }: FlatSmaps): Vma[] {
-  const s = strs.split('\0');
-  const out = new Array<Vma>(count);
+/**
+ * Visit the VMAs of the addon's flat form (see FlatSmaps) in order, each built as an object
+ * when visited. A caller that does not keep them holds one at a time: a 60 000-VMA report then
+ * never promotes 60 000 objects into the old generation.
+ */
+export function eachVma({ count, keys, shape, nums, strs }: FlatSmaps, visit: (v: Vma) => void): void {
   let at = 0;
   let o = 0;
+  let p = 0; // position in strs
   let make: Make | undefined;
   let last: number[] = [];
   let lastThp = -1;
+  const s: string[] = ['', '', ''];
   for (let i = 0; i < count; i++) {
     const n = shape[at];
     const thp = shape[at + n + 1];
@@ -59,11 +63,26 @@ function build({ count, keys, shape, nums, strs }: FlatSmaps): Vma[] {
       lastThp = thp;
       make = maker(keys, last, thp !== 0);
     }
-    const fl = s[4 * i + 3];
-    out[i] = make!(nums, o, s, i, thp === 2, fl === '' ? [] : fl.split(' '));
+    // perms, dev, path, flags: four NUL-ended strings, cut out one by one (no split of the whole).
+    for (let k = 0; k < 3; k++) {
+      const q = strs.indexOf('\0', p);
+      s[k] = strs.slice(p, q);
+      p = q + 1;
+    }
+    const q = strs.indexOf('\0', p);
+    const fl = q === p ? [] : strs.slice(p, q).split(' ');
+    p = q + 1;
+    visit(make!(nums, o, s, 0, thp === 2, fl));
     at += n + 2;
     o += 4 + n;
   }
+}
+
+/** The addon's flat form (see FlatSmaps) into VMA objects. */
+function build(flat: FlatSmaps): Vma[] {
+  const out = new Array<Vma>(flat.count);
+  let i = 0;
+  eachVma(flat, (v) => (out[i++] = v));
   return out;
 }
 
@@ -84,14 +103,35 @@ export interface SmapsFilter {
 }
 
 /**
- * The VMAs of a process that pass `filter`, built as objects, and every smaps field summed over
- * all of them (kept or not): the addon drops the rest before anything is made in JS.
+ * The VMAs of a process that pass `filter`, in the flat form (visit them with eachVma), and
+ * every smaps field summed over all of them (kept or not): the addon drops the rest before
+ * anything is made in JS.
  */
-export function readSmapsWhere(pid: Pid, filter: SmapsFilter): { vmas: Vma[]; total: number; sums: Record<string, number> } {
+export function readSmapsFlat(pid: Pid, filter: SmapsFilter): { flat: FlatSmaps; total: number; sums: Record<string, number> } {
   const flat = binding.smaps(pid, false, filter.minAnonymous ?? 0, filter.minSize ?? 0, filter.fields);
   const sums: Record<string, number> = {};
   flat.keys.forEach((k, i) => (sums[k] = flat.sums[i]));
-  return { vmas: build(flat), total: flat.total, sums };
+  return { flat, total: flat.total, sums };
+}
+
+/** readSmapsFlat with every kept VMA built as an object. */
+export function readSmapsWhere(pid: Pid, filter: SmapsFilter): { vmas: Vma[]; total: number; sums: Record<string, number> } {
+  const { flat, total, sums } = readSmapsFlat(pid, filter);
+  return { vmas: build(flat), total, sums };
+}
+
+/** [first start, last end) of the VMAs of a flat form; undefined when it holds none. */
+export function flatSpan(flat: FlatSmaps): [number, number] | undefined {
+  if (flat.count === 0) return undefined;
+  // The last VMA's nums start where the shape says: walk the field counts.
+  let at = 0;
+  let o = 0;
+  for (let i = 0; i < flat.count - 1; i++) {
+    const n = flat.shape[at];
+    at += n + 2;
+    o += 4 + n;
+  }
+  return [flat.nums[0], flat.nums[o + 1]];
 }
 
 /** The process's totals in one record (path '[rollup]'), far cheaper than readSmaps. */
