@@ -57,7 +57,8 @@ function perCall(n, fn) {
 }
 
 /**
- * Measure several sides in alternation: `runs` recorded runs after one warm-up; within a run each
+ * Measure several sides in alternation: `runs` recorded runs after one warm-up (none with
+ * `warmup: false`, for sides that are whole fresh processes); within a run each
  * side is measured `slices` times, interleaved with the others, and the run keeps each side's
  * fastest slice (the one least disturbed by other work on the machine — both sides alike).
  * A full GC before each slice only when `gc` is set: a forced GC makes V8 hand pages back, and
@@ -66,15 +67,15 @@ function perCall(n, fn) {
  * e.g. freed memory the next side's page faults must find).
  * sides: { name: async () => ns per call }. Returns { name: [ns per call, one per run] }.
  */
-async function paired(runs, sides, { slices = 3, gc = false, rotate = false, deadline = budget.deadline(), minRuns = budget.minRuns } = {}) {
+async function paired(runs, sides, { slices = 3, gc = false, rotate = false, warmup = true, deadline = budget.deadline(), minRuns = budget.minRuns } = {}) {
   const names = Object.keys(sides);
   const out = Object.fromEntries(names.map((n) => [n, []]));
   const started = performance.now();
-  for (let run = -1; run < runs; run++) {
+  for (let run = warmup ? -1 : 0; run < runs; run++) {
     // The time budget: once `minRuns` are recorded, stop when one more run (at the mean pace so
     // far, the warm-up included) would end after the deadline.
     // Here `run` runs are recorded and run + 1 done (the warm-up too).
-    if (run >= Math.min(minRuns, runs) && !budget.affords(deadline, (performance.now() - started) / (run + 1))) break;
+    if (run >= Math.min(minRuns, runs) && !budget.affords(deadline, (performance.now() - started) / (run + (warmup ? 1 : 0)))) break;
     const best = Object.fromEntries(names.map((n) => [n, Infinity]));
     // rotate: each run starts with the next side, so no side always follows the same one.
     const order = rotate ? names.map((_, i) => names[(i + run + 1) % names.length]) : names;

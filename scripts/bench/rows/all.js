@@ -28,7 +28,7 @@ module.exports = async function allRow(ctx) {
     ours: async () => timed(process.execPath, args).ns,
     c: async () => timed(built.exe, []).ns,
     node: async () => timed(process.execPath, ['-e', '0']).ns,
-  }, { slices: 1 });
+  }, { slices: 1, warmup: false });
   const report = JSON.parse(timed(process.execPath, args).stdout.toString());
   const c = JSON.parse(timed(built.exe, []).stdout.toString());
   const above = summary(t.ours.map((x, i) => x - t.node[i]));
