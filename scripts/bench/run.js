@@ -26,7 +26,7 @@ const ROWS = [
   { ids: ['3'], file: './rows/coverage', weight: 3 },
   { ids: ['4'], file: './rows/madvise', weight: 3 },
   { ids: ['5', '9'], file: './rows/bookkeeping', weight: 5 },
-  { ids: ['7'], file: './rows/first-touch', weight: 7 },
+  { ids: ['7'], file: './rows/first-touch', weight: 5 },
   { ids: ['6', '8'], file: './rows/churn', weight: 7 },
   { ids: ['12'], file: './rows/reads', weight: 3 },
   { ids: ['10', '11', '13', '15'], file: './rows/report', weight: 22 },
