@@ -72,9 +72,8 @@ async function paired(runs, sides, { slices = 3, gc = false, rotate = false, war
   const out = Object.fromEntries(names.map((n) => [n, []]));
   const started = performance.now();
   for (let run = warmup ? -1 : 0; run < runs; run++) {
-    // The time budget: once `minRuns` are recorded, stop when one more run (at the mean pace so
-    // far, the warm-up included) would end after the deadline.
-    // Here `run` runs are recorded and run + 1 done (the warm-up too).
+    // The time budget: once `minRuns` are recorded (`run` of them here), stop when one more run,
+    // at the mean pace so far (the warm-up included), would end after the deadline.
     if (run >= Math.min(minRuns, runs) && !budget.affords(deadline, (performance.now() - started) / (run + (warmup ? 1 : 0)))) break;
     const best = Object.fromEntries(names.map((n) => [n, Infinity]));
     // rotate: each run starts with the next side, so no side always follows the same one.
