@@ -57,7 +57,8 @@ function perCall(n, fn) {
 }
 
 /**
- * Measure several sides in alternation: `runs` recorded runs after one warm-up; within a run each
+ * Measure several sides in alternation: `runs` recorded runs after one warm-up (none with
+ * `warmup: false`, for sides that are whole fresh processes); within a run each
  * side is measured `slices` times, interleaved with the others, and the run keeps each side's
  * fastest slice (the one least disturbed by other work on the machine — both sides alike).
  * A full GC before each slice only when `gc` is set: a forced GC makes V8 hand pages back, and
@@ -66,10 +67,14 @@ function perCall(n, fn) {
  * e.g. freed memory the next side's page faults must find).
  * sides: { name: async () => ns per call }. Returns { name: [ns per call, one per run] }.
  */
-async function paired(runs, sides, { slices = 3, gc = false, rotate = false } = {}) {
+async function paired(runs, sides, { slices = 3, gc = false, rotate = false, warmup = true, deadline = budget.deadline(), minRuns = budget.minRuns } = {}) {
   const names = Object.keys(sides);
   const out = Object.fromEntries(names.map((n) => [n, []]));
-  for (let run = -1; run < runs; run++) {
+  const started = performance.now();
+  for (let run = warmup ? -1 : 0; run < runs; run++) {
+    // The time budget: once `minRuns` are recorded (`run` of them here), stop when one more run,
+    // at the mean pace so far (the warm-up included), would end after the deadline.
+    if (run >= Math.min(minRuns, runs) && !budget.affords(deadline, (performance.now() - started) / (run + (warmup ? 1 : 0)))) break;
     const best = Object.fromEntries(names.map((n) => [n, Infinity]));
     // rotate: each run starts with the next side, so no side always follows the same one.
     const order = rotate ? names.map((_, i) => names[(i + run + 1) % names.length]) : names;
@@ -82,6 +87,55 @@ async function paired(runs, sides, { slices = 3, gc = false, rotate = false } = 
     if (run >= 0) for (const n of names) out[n].push(best[n]);
   }
   return out;
+}
+
+/**
+ * The time budget of the bench (`--budget`, `--quick`): run.js gives each group of rows a
+ * deadline (its share of what is left of the whole budget); `paired` and the rows' own loops
+ * over seeds stop early — never below `minRuns` recorded runs — when the next run would end
+ * after it. `deadline(share)`: a deadline for a part of a row, `share` of the group's time left.
+ */
+const budget = {
+  groupDeadline: Infinity,
+  minRuns: 3,
+  deadline(share = 1) {
+    if (!Number.isFinite(this.groupDeadline)) return Infinity;
+    const now = performance.now();
+    return now + Math.max(0, this.groupDeadline - now) * share;
+  },
+  /** Whether a step of `stepMs` started now still ends before `deadline`. */
+  affords(deadline, stepMs) {
+    return performance.now() + stepMs <= deadline;
+  },
+};
+
+/** The 1-minute load average now (a number), from /proc/loadavg. */
+function load1() {
+  try {
+    return Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Whether a row's spread makes its verdict meaningless. The rule (printed under the table):
+ * - unsettled: the target lies inside the per-run min–max of the judged quantity (some runs
+ *   pass, some miss), so the median's side of the target is an accident of this run;
+ * - noisy: max/min of the judged runs is above WIDE (1.5: one run took 50 % longer than another
+ *   on the same work), so the machine moved more than the effect being judged.
+ * `limit`: { max } or { min } on `on` (a summary; the ratio's by default).
+ */
+const WIDE = 1.5;
+function spreadFlags(dist, limit) {
+  if (!dist || !Number.isFinite(dist.min)) return [];
+  const flags = [];
+  if (limit) {
+    if (limit.max !== undefined && dist.min <= limit.max && dist.max > limit.max) flags.push('unsettled');
+    if (limit.min !== undefined && dist.min < limit.min && dist.max >= limit.min) flags.push('unsettled');
+  }
+  if (dist.min > 0 && dist.max / dist.min > WIDE) flags.push('noisy');
+  return flags;
 }
 
 /** Per-run ratios a[i] / b[i]. */
@@ -251,7 +305,7 @@ function table(headers, rows) {
 
 module.exports = {
   ROOT, KiB, MiB, GiB,
-  quantile, summary, settle, quiesce, perCall, paired, ratios,
+  quantile, summary, settle, quiesce, perCall, paired, ratios, budget, load1, spreadFlags, WIDE,
   compile, Baseline, startBaseline, probe,
   machine, fmtNs, fmtBytes, table,
 };
