@@ -96,6 +96,11 @@ function atomicWriter(file: string, mode?: number): Writer {
         fail(e);
       }
     },
+    abort() {
+      if (fd !== undefined) fs.closeSync(fd);
+      fd = undefined;
+      fs.rmSync(tmp, { force: true });
+    },
     end() {
       try {
         if (mode !== undefined) fs.fchmodSync(fd!, mode);
@@ -114,6 +119,8 @@ export interface Writer {
   /** A Uint8Array is UTF-8 text; it is written before write returns, so it may be reused. */
   write(text: string | Uint8Array): void;
   end(): void;
+  /** Give up: a file being replaced is left as it was (what went to a stream stays written). */
+  abort?(): void;
 }
 
 /**

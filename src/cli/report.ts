@@ -7,7 +7,7 @@
 import { cgroupReport, processReport, streamProcessReport, systemReport } from '../account/report';
 import type { ProcessReportHead } from '../account/report';
 import { vmaText } from '../account/json';
-import type { CgroupReport, ProcessReport, SystemReport } from '../account/schema';
+import type { CgroupReport, ProcessReport, SystemReport, TotalsJson, VmaJson } from '../account/schema';
 import { renderCgroupTable, renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
 import { destination, outputTarget, repeat, OutputTarget, Writer } from './output';
 import { EXIT, Palette, UsageError, parseCommandArgs, parseNumber, parsePid, formatPercent, palette } from './ui';
@@ -199,14 +199,13 @@ export async function run(argv: string[]): Promise<number> {
 const CHUNK = 1 << 20;
 
 /**
- * A process report as JSON, written VMA by VMA: exactly the text JSON.stringify gives for
- * processReport()'s value (one line, or indented by 2), while holding one VMA and one chunk.
- * Each VMA's text goes straight into the chunk's bytes, so it dies young (accumulated strings
- * lived through collections: a third of the time went to the garbage collector).
- * Returns the report without its VMAs (what the gate reads).
+ * A process report as JSON, written VMA by VMA: exactly the text JSON.stringify gives for the
+ * whole value (one line, or indented by 2), while holding one VMA and one chunk. Each VMA's text
+ * goes straight into the chunk's bytes, so it dies young (strings accumulated until a write
+ * lived through collections: a third of the time went to the garbage collector). Feed it the
+ * head, each VMA, then end() with the totals.
  */
-export function streamProcessJson(pid: number, options: { exact: boolean; seen?: boolean }, compact: boolean, w: Writer): ProcessReport {
-  const indent = compact ? undefined : 2;
+export function processJsonWriter(compact: boolean, w: Writer): { head(h: ProcessReportHead): void; vma(v: VmaJson): void; end(totals: TotalsJson): void } {
   let chunk = Buffer.allocUnsafe(CHUNK);
   let used = 0;
   const flush = (): void => {
@@ -221,24 +220,43 @@ export function streamProcessJson(pid: number, options: { exact: boolean; seen?:
     }
     used += chunk.write(text, used, 'utf8');
   };
-  let head: ProcessReportHead | undefined;
   let first = true;
-  const totals = streamProcessReport(pid, options, {
+  return {
     head(h) {
-      head = h;
       // The head's text without its closing brace, then the array opens.
-      put(JSON.stringify(h, null, indent).slice(0, compact ? -1 : -2) + (compact ? ',"vmas":[' : ',\n  "vmas": ['));
+      put(compact ? `${JSON.stringify(h).slice(0, -1)},"vmas":[` : `${JSON.stringify(h, null, 2).slice(0, -2)},\n  "vmas": [`);
     },
     vma(v) {
       put(compact ? `${first ? '' : ','}${vmaText(v)}` : `${first ? '' : ','}\n    ${JSON.stringify(v, null, 2).replace(/\n/g, '\n    ')}`);
       first = false;
     },
-  });
-  put(compact ? `],"totals":${JSON.stringify(totals)}}\n` : `${first ? '' : '\n  '}],\n  "totals": ${JSON.stringify(totals, null, 2).replace(/\n/g, '\n  ')}\n}\n`);
-  flush();
-  chunk = Buffer.alloc(0);
-  w.end();
-  return { ...head!, vmas: [], totals };
+    end(totals) {
+      put(compact ? `],"totals":${JSON.stringify(totals)}}\n` : `${first ? '' : '\n  '}],\n  "totals": ${JSON.stringify(totals, null, 2).replace(/\n/g, '\n  ')}\n}\n`);
+      flush();
+      chunk = Buffer.alloc(0);
+      w.end();
+    },
+  };
+}
+
+/** `report --pid --json`: measured and written VMA by VMA. Returns the report without its VMAs (what the gate reads). */
+function streamProcessJson(pid: number, options: { exact: boolean; seen?: boolean }, compact: boolean, w: Writer): ProcessReport {
+  const json = processJsonWriter(compact, w);
+  let head: ProcessReportHead | undefined;
+  try {
+    const totals = streamProcessReport(pid, options, {
+      head(h) {
+        head = h;
+        json.head(h);
+      },
+      vma: (v) => json.vma(v),
+    });
+    json.end(totals);
+    return { ...head!, vmas: [], totals };
+  } catch (e) {
+    w.abort?.();
+    throw e;
+  }
 }
 
 /** `style.previous`: the system report of the frame before, whose counters the table turns into rates. */
