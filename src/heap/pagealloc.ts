@@ -1,8 +1,9 @@
 /**
  * PageAlloc: Go 1.14's page allocator (runtime/mpagealloc.go, mpallocbits.go), as bookkeeping
  * over page indices. Between calls: bit p of `alloc` is 1 iff page p is in use or not in the heap
- * (never grown into); bit p of `scav` is 1 only for free pages, iff page p was given back to the
- * OS; every summary is (start, max, end) — the free pages at the low end, the longest free run
+ * (never grown into); bit p of `starts` is 1 iff page p is the first page of an allocation, so an
+ * allocation is its start page and the in-use pages after it up to the next start or free page;
+ * bit p of `scav` is 1 only for free pages, iff page p was given back to the OS; every summary is (start, max, end) — the free pages at the low end, the longest free run
  * and the free pages at the high end — of the pages it covers: the leaf level one per chunk of
  * `CHUNK_PAGES` pages, read from the bitmap, each level above merging `FANOUT` entries below;
  * `dirty[c]` counts chunk c's free unscavenged pages.
@@ -73,6 +74,10 @@ export class PageAlloc {
   readonly alloc: Int32Array;
   /** 1 = free and given back to the OS. */
   readonly scav: Int32Array;
+  /** 1 = the first page of an allocation: lengths cost a bit per page, not a table of counts. */
+  readonly starts: Int32Array;
+  /** Pages [0, limit) were grown into the heap; the rest are outside it. */
+  private limit = 0;
   /** Per chunk: free, unscavenged pages. */
   readonly dirty: Int32Array;
   /** summary[l]: level l's entries, (start, max, end) at 3k..3k+2; level 0 is the root (≤ FANOUT entries). */
@@ -89,6 +94,7 @@ export class PageAlloc {
     const words = this.chunks * WORDS_PER_CHUNK;
     this.alloc = new Int32Array(words).fill(-1);
     this.scav = new Int32Array(words);
+    this.starts = new Int32Array(words);
     this.dirty = new Int32Array(this.chunks);
     // Levels from the leaves up until one level has at most FANOUT entries: that is the root,
     // which find scans whole (the runtime's root level is wide for the same reason).
@@ -113,13 +119,32 @@ export class PageAlloc {
     return { start: s[3 * k], max: s[3 * k + 1], end: s[3 * k + 2] };
   }
 
-  /** Pages [p, p + n), outside the heap so far, join it free and scavenged (fresh memory is not resident). */
-  grow(p: number, n: number): void {
+  /** Pages in the heap: [0, grown). */
+  get grown(): number {
+    return this.limit;
+  }
+
+  /** The n pages past the heap's end join it, free and scavenged (fresh memory is not resident). */
+  grow(n: number): void {
+    const p = this.limit;
     this.checkRange(p, n);
-    if (this.count(this.alloc, p, n) !== n) throw new Error(`page allocator: pages ${p}+${n} are already in the heap`);
+    this.limit = p + n;
     this.setBits(this.alloc, p, n, false);
     this.setBits(this.scav, p, n, true);
     this.update(p, n);
+  }
+
+  /** The length of the allocation starting at page p, or 0 if none starts there. */
+  lengthAt(p: number): number {
+    if (!(p >= 0 && p < this.limit) || (this.starts[p >> 5] & (1 << (p & 31))) === 0) return 0;
+    // The first page after p that starts another allocation or is free.
+    for (let q = p + 1; q < this.limit;) {
+      const k = q >> 5;
+      const edge = (this.starts[k] | ~this.alloc[k]) & mask(q & 31, 32);
+      if (edge !== 0) return Math.min(32 * k + ctz(edge), this.limit) - p;
+      q = 32 * (k + 1);
+    }
+    return this.limit - p;
   }
 
   /**
@@ -163,8 +188,8 @@ export class PageAlloc {
   }
 
   /**
-   * Mark [p, p + n) in use (all free: the caller found them). Returns how many of them were
-   * scavenged; their scav bits are cleared, as the memory is about to be used.
+   * Mark [p, p + n) in use as one allocation (all free: the caller found them). Returns how many
+   * of them were scavenged; their scav bits are cleared, as the memory is about to be used.
    */
   allocRange(p: number, n: number): number {
     this.checkRange(p, n);
@@ -179,16 +204,23 @@ export class PageAlloc {
     }
     this.setBits(this.alloc, p, n, true);
     this.setBits(this.scav, p, n, false);
+    this.starts[p >> 5] |= 1 << (p & 31);
     this.update(p, n);
     return scavenged;
   }
 
-  /** Mark [p, p + n) free (all in use, so none scavenged: they join the dirty pages). */
-  free(p: number, n: number): void {
-    this.checkRange(p, n);
+  /**
+   * Free the allocation starting at page p (its pages were in use, so none is scavenged: they
+   * join the dirty pages); returns its length. The caller checked that one starts there.
+   */
+  free(p: number): number {
+    const n = this.lengthAt(p);
+    if (n === 0) throw new Error(`page allocator: no allocation starts at page ${p}`);
+    this.starts[p >> 5] &= ~(1 << (p & 31));
     this.setBits(this.alloc, p, n, false);
     this.addDirty(p, n, 1);
     this.update(p, n);
+    return n;
   }
 
   /** Mark the free, unscavenged pages [p, p + n) scavenged. The summaries do not change: they track alloc only. */
@@ -323,6 +355,7 @@ export class PageAlloc {
     }
     for (let k = 0; k < this.alloc.length; k++) {
       if ((this.alloc[k] & this.scav[k]) !== 0) return `pages ${32 * k}..${32 * k + 31}: scavenged but not free`;
+      if ((this.starts[k] & ~this.alloc[k]) !== 0) return `pages ${32 * k}..${32 * k + 31}: an allocation starts on a free page`;
     }
     for (let l = leaf - 1; l >= 0; l--) {
       for (let k = 0; k < this.levelEntries[l]; k++) {

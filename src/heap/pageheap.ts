@@ -2,14 +2,13 @@
  * PageHeap: a page heap in the style of Go 1.14 (runtime/mheap.go over mpagealloc.go), over one
  * reserved arena and the same OS layer as MHeap, for the lab to compare with the 2019 treap heap.
  * Between calls: PageAlloc's bitmap marks exactly the in-use pages and the unmapped rest of the
- * arena; `runPages[p]` is an allocation's length at its first page and 0 on every other page;
- * `frameDirty[f]` counts frame f's free unscavenged pages and `hugeFree` the frames wholly free
+ * arena, and its start bits each allocation's first page; `frameDirty[f]` counts frame f's free unscavenged pages and `hugeFree` the frames wholly free
  * and unscavenged (the runtime's unscavHugePages); memstats add up: heapSys = heapInuse +
  * heapFree + heapReleased.
  *
  * No span objects: alloc returns the base address and free takes it back, as the runtime's
- * pageAlloc.alloc/free do; the length is the heap's own (runPages, where the runtime has the
- * mspan). A free that does not name a live allocation's base is refused, but an address that was
+ * pageAlloc.alloc/free do; the length is the page allocator's (a start bit per page, where the
+ * runtime has the mspan). A free that does not name a live allocation's base is refused, but an address that was
  * freed and handed out again names the new allocation (as in C or the runtime: no generations).
  *
  * Huge pages: the seed's idea, per frame — when a free makes a huge-page frame wholly free and
@@ -70,7 +69,6 @@ export class PageHeap {
   readonly growBytes: number;
   /** The bitmap and its summaries, by page index from arenaBase. */
   readonly pages: PageAlloc;
-  private readonly runPages: Int32Array;
   /** Huge-page frames (2 MiB without huge pages, for the bookkeeping only) and their free unscavenged pages. */
   private readonly frameBytes: number;
   private readonly framePages: number;
@@ -112,7 +110,6 @@ export class PageHeap {
       throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `arenaBytes ${arenaBytes} is more than 2^30 pages of ${this.pageSize} bytes`);
     }
     this.pages = new PageAlloc(npages);
-    this.runPages = new Int32Array(npages);
     this.framePages = this.frameBytes / this.pageSize;
     this.frameDirty = new Int32Array(this.arenaBytes / this.frameBytes);
     this.arenaBase = sys.sysReserve(this.arenaBytes); // aligned to the huge page: frames start at arenaBase
@@ -174,7 +171,6 @@ export class PageHeap {
       q = hi;
     }
     this.pages.allocRange(p, npages);
-    this.runPages[p] = npages;
     this.memstats.heapReleased -= scavenged * this.pageSize;
     this.memstats.heapFree -= (npages - scavenged) * this.pageSize;
     this.memstats.heapInuse += bytes;
@@ -192,7 +188,7 @@ export class PageHeap {
       throw heapError(Error, 'ERR_HUGESPAN_FOREIGN_SPAN', `${addr} is not inside this heap's mapped arena`);
     }
     const p = (addr - this.arenaBase) / this.pageSize;
-    const n = Number.isInteger(p) ? this.runPages[p] : 0;
+    const n = Number.isInteger(p) ? this.pages.lengthAt(p) : 0;
     if (n === 0) {
       if (Number.isInteger(p) && this.pages.isFree(p)) {
         throw heapError(Error, 'ERR_HUGESPAN_DOUBLE_FREE', `the page at ${hex(addr)} is already free`);
@@ -219,8 +215,7 @@ export class PageHeap {
       this.addDirty(f, hi - q);
       q = hi;
     }
-    this.pages.free(p, n);
-    this.runPages[p] = 0;
+    this.pages.free(p);
     const bytes = n * this.pageSize;
     this.memstats.heapInuse -= bytes;
     this.memstats.heapFree += bytes;
@@ -229,7 +224,7 @@ export class PageHeap {
   /** The length in pages of the live allocation at addr, or 0 if addr is not one's base. */
   sizeOf(addr: number): number {
     const p = (addr - this.arenaBase) / this.pageSize;
-    return Number.isInteger(p) && p >= 0 && p < this.runPages.length ? this.runPages[p] : 0;
+    return Number.isInteger(p) ? this.pages.lengthAt(p) : 0;
   }
 
   /** mheap.go scavengeIfNeededLocked, as MHeap has it: past the goal, release min(size, the overage). */
@@ -295,7 +290,7 @@ export class PageHeap {
   *spans(): IterableIterator<PageRun> {
     const end = this.mapped / this.pageSize;
     for (let p = 0; p < end;) {
-      let n = this.runPages[p];
+      let n = this.pages.lengthAt(p);
       let state: SpanState = 'inUse';
       let scavenged = false;
       if (n === 0) {
@@ -318,22 +313,20 @@ export class PageHeap {
     if (problem) fail(`page allocator: ${problem}`);
     const end = this.mapped / this.pageSize;
     const count = { heapInuse: 0, heapFree: 0, heapReleased: 0 };
+    if (this.pages.grown !== end) fail(`${this.pages.grown} pages grown into the page allocator, ${end} mapped`);
     for (let p = 0; p < end;) {
-      const n = this.runPages[p];
+      const n = this.pages.lengthAt(p);
       if (n > 0) {
-        if (p + n > end) fail(`allocation at page ${p} runs past the mapped arena`);
-        if (this.pages.count(this.pages.alloc, p, n) !== n) fail(`allocation at page ${p}: not all of its ${n} pages are marked in use`);
-        for (let q = p + 1; q < p + n; q++) if (this.runPages[q] !== 0) fail(`page ${q} starts an allocation inside the one at page ${p}`);
         count.heapInuse += n * this.pageSize;
         p += n;
       } else {
-        if (!this.pages.isFree(p)) fail(`page ${p} is marked in use but belongs to no allocation`);
+        if (!this.pages.isFree(p)) fail(`page ${p} is in use but no allocation starts at or before it`);
         count[this.pages.isScavenged(p) ? 'heapReleased' : 'heapFree'] += this.pageSize;
         p++;
       }
     }
     for (let p = end; p < this.pages.pages; p++) {
-      if (this.pages.isFree(p) || this.runPages[p] !== 0) fail(`page ${p}, past the mapped arena, is free or allocated`);
+      if (this.pages.isFree(p) || this.pages.isScavenged(p)) fail(`page ${p}, past the mapped arena, is free or scavenged`);
     }
     for (let f = 0; f < this.frameDirty.length; f++) {
       const lo = f * this.framePages;
@@ -391,7 +384,7 @@ export class PageHeap {
     // runtime grows by at least what was asked, and so does this.
     const size = Math.min(Math.ceil(ask / this.growBytes) * this.growBytes, left);
     this.sys.sysMap(this.arenaBase + this.mapped, size);
-    this.pages.grow(this.mapped / this.pageSize, size / this.pageSize);
+    this.pages.grow(size / this.pageSize);
     this.mapped += size;
     this.memstats.heapSys += size;
     this.memstats.heapReleased += size;
