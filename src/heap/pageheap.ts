@@ -22,6 +22,7 @@ import { heapError, hex } from './errors';
 import { PageAlloc } from './pagealloc';
 import { hugePagesIn } from './span';
 import type { SpanState } from './span';
+import type { HeapSnapshot } from './mheap';
 
 export interface PageHeapOptions {
   /** Address space reserved up front; default 1 GiB, rounded up to whole huge pages. */
@@ -31,6 +32,9 @@ export interface PageHeapOptions {
   /** The arena is mapped in steps of this many bytes; default 64 MiB. */
   growBytes?: number;
 }
+
+/** MHeap's HeapSnapshot without the policy (this heap has one, fixed). */
+export type PageHeapSnapshot = Omit<HeapSnapshot, 'policy'>;
 
 /** A run of pages as the lab's verification reads it: one allocation, or a maximal free run in one scavenged state. */
 export class PageRun {
@@ -302,6 +306,19 @@ export class PageHeap {
       yield new PageRun(this.arenaBase + p * this.pageSize, n, state, scavenged, n * this.pageSize, this.physHugePageSize);
       p += n;
     }
+  }
+
+  /** Plain data, deterministic for a given history: equal snapshots mean equal heaps. */
+  snapshot(): PageHeapSnapshot {
+    return {
+      arenaBase: this.arenaBase,
+      arenaBytes: this.arenaBytes,
+      pageSize: this.pageSize,
+      closed: this.isClosed,
+      ...this.memstats,
+      freeHugePages: this.freeHugePages,
+      spans: [...this.spans()].map(({ base, npages, state, scavenged }) => ({ base, npages, state, scavenged })),
+    };
   }
 
   /** Throw ERR_HUGESPAN_INVARIANT with the first broken invariant; for tests, linear in pages. */
