@@ -8,6 +8,7 @@ import { Sys } from '../../src/sys/sys';
 import { PageHeap } from '../../src/heap/pageheap';
 import type { PageHeapOptions } from '../../src/heap/pageheap';
 import { Rand } from '../../src/heap/rand';
+import { PageSpans } from '../../src/heap/pagespans';
 import { KiB, MiB, thrown } from './helpers';
 
 const P = 8 * KiB;
@@ -51,7 +52,7 @@ describe('PageHeap', () => {
     expect(spans.map((s) => [s.base - a, s.npages, s.state])).toEqual([[0, 4, 'inUse'], [4 * P, 10, 'inUse'], [14 * P, 1, 'inUse'], [15 * P, 3, 'inUse'], [18 * P, 2048 - 18, 'free']]);
   });
 
-  it('memstats and huge pages: fresh memory is released; allocating it sysUsed and un-releases only what was scavenged', () => {
+  it('memstats: fresh memory is released; allocating it un-releases only what was scavenged, and sysUsed re-advises its whole huge pages', () => {
     const { heap, sys } = pageRig();
     const a = heap.alloc(4);
     expect([heap.heapSys, heap.heapInuse, heap.heapFree, heap.heapReleased]).toEqual([16 * MiB, 4 * P, 0, 16 * MiB - 4 * P]);
@@ -62,6 +63,9 @@ describe('PageHeap', () => {
     // 6 pages over the 4 dirty ones: 2 were scavenged, the whole range is sysUsed (here: no whole huge page inside, no call).
     heap.alloc(6);
     expect([heap.heapInuse, heap.heapFree, heap.heapReleased]).toEqual([6 * P, 0, 16 * MiB - 6 * P]);
+    const hugepage = sys.snapshotCalls().hugepage;
+    heap.alloc(2 * FRAME); // from released memory, holding at least one whole huge page
+    expect(sys.snapshotCalls().hugepage - hugepage).toBe(1);
     heap.checkInvariants();
   });
 
@@ -147,6 +151,26 @@ describe('PageHeap', () => {
     heap.free(a);
     expect([heap.freeHugePages, sys.snapshotCalls().hugepage]).toEqual([0, 0]);
     heap.checkInvariants();
+  });
+
+  it('PageSpans, the lab\'s handles: a freed handle is dead for good, even when its address is handed out again', () => {
+    const spans = new PageSpans(pageRig().heap);
+    const other = new PageSpans(pageRig().heap);
+    const a = spans.alloc(4);
+    expect([a.state, a.npages, a.bytes, a.end - a.base]).toEqual(['inUse', 4, 4 * P, 4 * P]);
+    spans.free(a);
+    const again = spans.alloc(4);
+    expect([a.state, again.base]).toEqual(['dead', a.base]);
+    for (const [call, name, code] of [
+      [() => spans.free(a), 'Error', 'ERR_HUGESPAN_STALE_SPAN'],
+      [() => spans.free(other.alloc(1)), 'Error', 'ERR_HUGESPAN_FOREIGN_SPAN'],
+      [() => spans.free({ ...again } as never), 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+    ] as const) {
+      const e = thrown(call);
+      expect([e.name, e.code]).toEqual([name, code]);
+    }
+    expect(again.state).toBe('inUse');
+    spans.checkInvariants();
   });
 
   describe('refusals change nothing', () => {
