@@ -1,18 +1,19 @@
 /**
  * PageAlloc: Go 1.14's page allocator (runtime/mpagealloc.go, mpallocbits.go), as bookkeeping
- * over page indices. Between calls: bit p of `alloc` is 1 iff page p is in use or not in the heap
- * (never grown into); bit p of `starts` is 1 iff page p is the first page of an allocation, so an
- * allocation is its start page and the in-use pages after it up to the next start or free page;
- * bit p of `scav` is 1 only for free pages, iff page p was given back to the OS; every summary is (start, max, end) — the free pages at the low end, the longest free run
- * and the free pages at the high end — of the pages it covers: the leaf level one per chunk of
- * `CHUNK_PAGES` pages, read from the bitmap, each level above merging `FANOUT` entries below;
- * `dirty[c]` counts chunk c's free unscavenged pages.
+ * over page indices. Between calls: bit p of `alloc` is 1 iff page p is in use or not in the
+ * heap (never grown into); bit p of `starts` is 1 iff page p is the first page of an allocation,
+ * so an allocation is its start page and the in-use pages after it up to the next start or free
+ * page; bit p of `scav` is 1 only for free pages, iff page p was given back to the OS; every
+ * summary is (start, max, end) — the free pages at the low end, the longest free run and the free
+ * pages at the high end — of the pages it covers: the leaf level one per chunk of `CHUNK_PAGES`
+ * pages, read from the bitmap, each level above merging `FANOUT` entries below; `dirty[c]` counts
+ * chunk c's free unscavenged pages.
  *
  * Why a radix tree of summaries rather than the 2019 treap: a first fit walks at most `FANOUT`
  * entries per level from the top, and an alloc or free rewrites one chunk's summary and its
  * ancestors. Both cost O(levels) = O(log arena), whatever the number of live or free spans, and
- * the whole structure is a few flat typed arrays (two bits per page plus the summaries), so it
- * stays in cache where a tree of span objects did not.
+ * the whole structure is a few flat typed arrays (three bits per page plus the summaries), so it
+ * stays in cache where a tree of span objects and a table of 4 bytes per page did not.
  *
  * Not modelled: the per-P page cache (mpagecache.go) and searchAddr: the first fit always
  * starts from the root, which keeps the walk's cost honest for the benchmark.

@@ -2,14 +2,15 @@
  * PageHeap: a page heap in the style of Go 1.14 (runtime/mheap.go over mpagealloc.go), over one
  * reserved arena and the same OS layer as MHeap, for the lab to compare with the 2019 treap heap.
  * Between calls: PageAlloc's bitmap marks exactly the in-use pages and the unmapped rest of the
- * arena, and its start bits each allocation's first page; `frameDirty[f]` counts frame f's free unscavenged pages and `hugeFree` the frames wholly free
- * and unscavenged (the runtime's unscavHugePages); memstats add up: heapSys = heapInuse +
- * heapFree + heapReleased.
+ * arena, and its start bits each allocation's first page; `frameDirty[f]` counts frame f's free
+ * unscavenged pages and `hugeFree` the frames wholly free and unscavenged (the runtime's
+ * unscavHugePages); memstats add up: heapSys = heapInuse + heapFree + heapReleased.
  *
  * No span objects: alloc returns the base address and free takes it back, as the runtime's
  * pageAlloc.alloc/free do; the length is the page allocator's (a start bit per page, where the
- * runtime has the mspan). A free that does not name a live allocation's base is refused, but an address that was
- * freed and handed out again names the new allocation (as in C or the runtime: no generations).
+ * runtime has the mspan). A free that does not name a live allocation's base is refused, but an
+ * address that was freed and handed out again names the new allocation (as in C or the runtime:
+ * no generations; the lab's PageSpans handles add that check).
  *
  * Huge pages: the seed's idea, per frame — when a free makes a huge-page frame wholly free and
  * unscavenged, sysHugePage it, undoing the NOHUGEPAGE marks sysUnused left at scavenged edges.
