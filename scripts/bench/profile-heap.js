@@ -4,9 +4,9 @@
  * Row 5's profile: the heap's alloc+free pair in steady state over FakeMemory (the row's own
  * workload), under V8's sampling profiler, for each live-span count given. Prints ns per pair
  * and the functions with the most self time, so the growth from 1 000 to 100 000 live spans can
- * be attributed (tree depth, span map, GC).
+ * be attributed (tree depth, span map, GC). --heap pagealloc profiles the page heap (row 5b) instead.
  *
- *   node scripts/bench/profile-heap.js [live ...]     (default: 1000 100000)
+ *   node scripts/bench/profile-heap.js [--heap treap|pagealloc] [live ...]     (default: treap, 1000 100000)
  */
 const inspector = require('node:inspector');
 const path = require('node:path');
@@ -16,6 +16,7 @@ const dist = path.resolve(__dirname, '..', '..', 'dist');
 const { FakeMemory } = require(path.join(dist, 'sys/fake'));
 const { Sys } = require(path.join(dist, 'sys/sys'));
 const { MHeap } = require(path.join(dist, 'heap/mheap'));
+const { PageHeap } = require(path.join(dist, 'heap/pageheap'));
 
 const PAIRS = 200000;
 
@@ -23,9 +24,10 @@ function post(session, method, params) {
   return new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
 }
 
-async function profile(live) {
+async function profile(live, kind) {
   const arena = Math.ceil((live * 4.5 * 8192 * 3) / (64 << 20)) * (64 << 20);
-  const heap = new MHeap(new Sys(new FakeMemory(), { thp: 'always' }), { arenaBytes: arena, policy: 'coalesce' });
+  const sys = new Sys(new FakeMemory(), { thp: 'always' });
+  const heap = kind === 'pagealloc' ? new PageHeap(sys, { arenaBytes: arena }) : new MHeap(sys, { arenaBytes: arena, policy: 'coalesce' });
   const warm = Math.min(2 * live, 100000);
   const p = plan({ seed: 5, live, pairs: warm + PAIRS, sizes: 'small' });
   const spans = fill(heap, p);
@@ -52,7 +54,8 @@ async function profile(live) {
     self.set(key, (self.get(key) ?? 0) + dt);
     total += dt;
   });
-  console.log(`\n${live} live spans: ${ns.toFixed(0)} ns per alloc+free pair; ${heap.freeSet?.size ?? '?'} free spans`);
+  const shape = kind === 'pagealloc' ? `${heap.pages.levels} summary levels` : `${heap.freeSet?.size ?? '?'} free spans`;
+  console.log(`\n${kind}, ${live} live spans: ${ns.toFixed(0)} ns per alloc+free pair; ${shape}`);
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
     console.log(`  ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
   }
@@ -60,6 +63,10 @@ async function profile(live) {
 }
 
 (async () => {
-  const lives = process.argv.slice(2).map(Number);
-  for (const live of lives.length ? lives : [1000, 100000]) await profile(live);
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--heap');
+  const kind = at >= 0 ? args.splice(at, 2)[1] : 'treap';
+  if (kind !== 'treap' && kind !== 'pagealloc') throw new Error(`--heap wants treap or pagealloc, not ${kind}`);
+  const lives = args.map(Number);
+  for (const live of lives.length ? lives : [1000, 100000]) await profile(live, kind);
 })();

@@ -1,11 +1,13 @@
 /**
- * `hugespan lab`: the same seeded workload (or replayed trace) on a span heap per coalescing policy, on real memory,
+ * `hugespan lab`: the same seeded workload (or replayed trace) on a span heap per coalescing policy
+ * (and, with --heap, on the Go 1.14-style page heap), on real memory,
  * then the collapse pass and the check against the kernel, side by side. Invariant: every
  * number printed comes from a LabResult; the verdict line is derived from them, never typed. A
  * trace is read and validated whole before the first heap is mapped: a bad one runs nothing.
  */
 import { hostInfo, hugePagesAvailable } from '../native/host';
-import { runLab, LabOptions, LabResult } from '../lab/run';
+import { runLab, LabOptions, LabResult, HEAP_KINDS } from '../lab/run';
+import type { HeapKind } from '../lab/run';
 import { WORKLOAD_NAMES, isWorkloadName } from '../lab/workload';
 import { parseTrace, formatEvent, TraceError, TraceEvent } from '../lab/trace';
 import { readFileSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { hostJson, thpJson } from '../account/report';
 import { hostLine } from './report-text';
 import { EXIT, UsageError, checkPretty, formatBytes, formatPercent, jsonText, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
 
-const usage = `usage: hugespan lab [--policy LIST|both|all] [--thp always|host] [--arena SIZE] [--ops N] [--seed S]
+const usage = `usage: hugespan lab [--policy LIST|both|all] [--heap LIST|both] [--thp always|host] [--arena SIZE] [--ops N] [--seed S]
                    [--workload churn|steady|phase | --trace FILE] [--record FILE] [--json [--pretty]]
 
 Runs the Go runtime's 2019 span heap on real memory under a seeded churn of allocations, frees
@@ -27,6 +29,9 @@ pages with what the kernel really backs — once per policy, on the same workloa
              seed: re-advise hugepage when a merge makes a new huge page), density (Go 1.21),
              filler (TCMalloc Temeraire), hpa (jemalloc); both = coalesce,none (default);
              all = every policy
+  --heap     comma-separated: treap (default; the 2019 span heap, once per --policy),
+             pagealloc (Go 1.14's radix-tree page allocator, one run with its own rule:
+             MADV_HUGEPAGE a huge page frame a free leaves wholly free); both = treap,pagealloc
   --thp      always (default): advise the arena hugepage, as on a host with THP enabled=always;
              host: leave it to this host's setting
   --arena    the heap's reserved arena (default 512M)
@@ -54,6 +59,7 @@ export interface LabReport {
 export async function run(argv: string[]): Promise<number> {
   const v = parseCommandArgs(argv, {
     policy: { type: 'string' },
+    heap: { type: 'string' },
     thp: { type: 'string' },
     arena: { type: 'string' },
     ops: { type: 'string' },
@@ -76,6 +82,12 @@ export async function run(argv: string[]): Promise<number> {
   if (bad !== undefined || new Set(names).size !== names.length) {
     throw new UsageError(`--policy wants a list of ${POLICY_NAMES.join(', ')} (or both, all), not '${policy}'`);
   }
+  const heapList = v.heap === undefined ? ['treap'] : v.heap === 'both' ? [...HEAP_KINDS] : v.heap.split(',');
+  if (heapList.some((h) => !(HEAP_KINDS as readonly string[]).includes(h)) || new Set(heapList).size !== heapList.length) {
+    throw new UsageError(`--heap wants a list of ${HEAP_KINDS.join(', ')} (or both), not '${v.heap}'`);
+  }
+  const heaps = heapList as HeapKind[];
+  if (v.policy !== undefined && !heaps.includes('treap')) throw new UsageError('--policy is the treap heap\'s: give --heap treap (or both) with it');
   const thp = v.thp ?? 'always';
   if (thp !== 'always' && thp !== 'host') throw new UsageError(`--thp wants always or host, not '${thp}'`);
   const arenaBytes = v.arena === undefined ? 512 << 20 : parseBytes(v.arena, '--arena');
@@ -113,11 +125,16 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
-  const policies = names as PolicyName[];
+  // The treap once per policy, then the page heap once (its policy field is unused: 'coalesce', the rule it follows per frame).
+  const setups: { heap: HeapKind; policy: PolicyName }[] = [
+    ...(heaps.includes('treap') ? (names as PolicyName[]).map((policy) => ({ heap: 'treap' as const, policy })) : []),
+    ...(heaps.includes('pagealloc') ? [{ heap: 'pagealloc' as const, policy: 'coalesce' as const }] : []),
+  ];
   const results: LabResult[] = [];
-  for (const p of policies) {
-    const bar = v.json ? progressBar('', 0, { isTTY: false } as NodeJS.WriteStream) : progressBar(`lab ${p.padEnd(8)}`, ops);
-    const options: LabOptions = events ? { policy: p, thp, arenaBytes, ops, seed, workload: 'trace', trace: v.trace } : { policy: p, thp, arenaBytes, ops, seed, workload: workloadName };
+  for (const { heap, policy: p } of setups) {
+    const title = heap === 'pagealloc' ? 'pagealloc' : p;
+    const bar = v.json ? progressBar('', 0, { isTTY: false } as NodeJS.WriteStream) : progressBar(`lab ${title.padEnd(9)}`, ops);
+    const options: LabOptions = events ? { policy: p, heap, thp, arenaBytes, ops, seed, workload: 'trace', trace: v.trace } : { policy: p, heap, thp, arenaBytes, ops, seed, workload: workloadName };
     // Every policy runs the same ops, so the first run's are the recording.
     const lines: string[] = [];
     const record = recordFd !== undefined && results.length === 0 ? (e: TraceEvent) => void lines.push(formatEvent(e)) : undefined;
@@ -150,14 +167,19 @@ export async function run(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+/** A run's column title and name in the verdict: its policy on the treap heap, `pagealloc` for the page heap. */
+export function runLabel(r: LabResult): string {
+  return r.options.heap === 'pagealloc' ? 'pagealloc' : r.options.policy;
+}
+
 /** One line: which policy kept its count of free huge pages true, with the numbers. */
 export function verdict(results: LabResult[], unavailable: string | null): string {
   const say = (r: LabResult) => {
     const v = r.verification;
     const off = v.countMinusTruth;
     return off === 0
-      ? `${r.options.policy} kept its count true (${v.free.claimed} free huge pages counted, ${v.free.backed} backed)`
-      : `${r.options.policy} ${off > 0 ? 'overstated' : 'understated'} it by ${Math.abs(off)} (${v.free.claimed} counted, ${v.free.backed} backed)`;
+      ? `${runLabel(r)} kept its count true (${v.free.claimed} free huge pages counted, ${v.free.backed} backed)`
+      : `${runLabel(r)} ${off > 0 ? 'overstated' : 'understated'} it by ${Math.abs(off)} (${v.free.claimed} counted, ${v.free.backed} backed)`;
   };
   let line = results.map(say).join('; ') + '.';
   line += goal(results);
@@ -171,8 +193,8 @@ export function verdict(results: LabResult[], unavailable: string | null): strin
  * coalesce's; else which constraint binds for the best-covered policy.
  */
 function goal(results: LabResult[]): string {
-  const seed = results.find((r) => r.options.policy === 'coalesce');
-  const others = results.filter((r) => r.options.policy !== 'coalesce' && r.options.policy !== 'none');
+  const seed = results.find((r) => runLabel(r) === 'coalesce');
+  const others = results.filter((r) => runLabel(r) !== 'coalesce' && runLabel(r) !== 'none');
   if (!seed || others.length === 0) return '';
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const rssOk = (r: LabResult) => r.verification.arena.rss <= 1.1 * seed.verification.arena.rss;
@@ -180,7 +202,7 @@ function goal(results: LabResult[]): string {
   const ok = others.filter((r) => r.inUseHugeShare >= 0.9 && rssOk(r) && latOk(r)).sort((a, b) => b.inUseHugeShare - a.inUseHugeShare);
   if (ok.length) {
     const r = ok[0];
-    return ` Goal met by ${r.options.policy}: ${pct(r.inUseHugeShare)} of in-use memory on huge pages (coalesce ${pct(seed.inUseHugeShare)}), RSS ${(r.verification.arena.rss / seed.verification.arena.rss).toFixed(2)}× coalesce's, p99 advice latency ${(r.adviceLatencyNs.p99 / Math.max(seed.adviceLatencyNs.p99, 1)).toFixed(2)}× coalesce's.`;
+    return ` Goal met by ${runLabel(r)}: ${pct(r.inUseHugeShare)} of in-use memory on huge pages (coalesce ${pct(seed.inUseHugeShare)}), RSS ${(r.verification.arena.rss / seed.verification.arena.rss).toFixed(2)}× coalesce's, p99 advice latency ${(r.adviceLatencyNs.p99 / Math.max(seed.adviceLatencyNs.p99, 1)).toFixed(2)}× coalesce's.`;
   }
   const best = [...others].sort((a, b) => b.inUseHugeShare - a.inUseHugeShare)[0];
   const binds = [
@@ -188,7 +210,7 @@ function goal(results: LabResult[]): string {
     rssOk(best) ? '' : `RSS ${(best.verification.arena.rss / seed.verification.arena.rss).toFixed(2)}× coalesce's > 1.10×`,
     latOk(best) ? '' : `p99 advice latency ${(best.adviceLatencyNs.p99 / Math.max(seed.adviceLatencyNs.p99, 1)).toFixed(2)}× coalesce's > 2×`,
   ].filter(Boolean);
-  return ` Goal not met; for ${best.options.policy} (best in-use share) the binding constraint: ${binds.join(', ')}.`;
+  return ` Goal not met; for ${runLabel(best)} (best in-use share) the binding constraint: ${binds.join(', ')}.`;
 }
 
 function text(report: LabReport, results: LabResult[]): string {
@@ -228,7 +250,7 @@ function text(report: LabReport, results: LabResult[]): string {
     row('time: churn / collapse', (r) => `${ms(r.ms.workload)} / ${ms(r.ms.collapse)}`),
   ];
   const table = renderTable(
-    [{ title: '' }, ...results.map((r) => ({ title: r.options.policy, align: 'right' as const }))],
+    [{ title: '' }, ...results.map((r) => ({ title: runLabel(r), align: 'right' as const }))],
     rows,
     { header: paint.bold },
   );

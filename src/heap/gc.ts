@@ -28,8 +28,7 @@
  *   cycle; the same spans are freed either way, and `heapRetained` does not change on a free, so
  *   the scavenger's goal and line are the same.
  */
-import type { MHeap } from './mheap';
-import type { Span } from './span';
+import type { HeapSpan, RuntimeHeap } from './runtime-heap';
 import { heapError } from './errors';
 
 /** `defaultHeapMinimum` in mgc.go: 4 MiB at GOGC=100. */
@@ -57,8 +56,8 @@ export interface GcCycle {
 /** Called with the new next_gc at the end of every cycle (and once at construction, as gcinit does). */
 export type PaceHook = (nextGC: number) => void;
 
-export class GcModel {
-  readonly heap: MHeap;
+export class GcModel<S extends HeapSpan = HeapSpan> {
+  readonly heap: RuntimeHeap<S>;
   readonly gogc: number;
   readonly heapMinimum: number;
   readonly triggerRatio: number;
@@ -71,11 +70,11 @@ export class GcModel {
   /** gc_trigger. */
   trigger: number;
   cycles = 0;
-  private readonly dead: Span[] = [];
-  private dying = new WeakSet<Span>();
+  private readonly dead: S[] = [];
+  private dying = new WeakSet<S>();
   private readonly hooks: PaceHook[] = [];
 
-  constructor(heap: MHeap, opts: GcOptions = {}) {
+  constructor(heap: RuntimeHeap<S>, opts: GcOptions = {}) {
     this.heap = heap;
     this.gogc = opts.gogc ?? 100;
     if (!Number.isInteger(this.gogc) || this.gogc < -1) {
@@ -99,13 +98,13 @@ export class GcModel {
   }
 
   /** A span was allocated: heap_live grows. Returns true when that crossed the trigger (a cycle is due). */
-  allocated(s: Span): boolean {
+  allocated(s: HeapSpan): boolean {
     this.heapLive += s.bytes;
     return this.heapLive >= this.trigger;
   }
 
   /** The program dropped its last reference to s: the next cycle's sweep frees it. */
-  died(s: Span): void {
+  died(s: S): void {
     if (s.state !== 'inUse' || this.dying.has(s)) {
       throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN', 'only a live in-use span can die, once');
     }

@@ -1,8 +1,14 @@
-/** The heap layer: the Go 1.13 span heap over the runtime's OS layer (../sys). */
+/** The heap layer: the Go 1.13 span heap, and the Go 1.14-style page heap beside it, over the runtime's OS layer (../sys). */
 
 export { MHeap } from './mheap';
 export type { CoalescePolicy, HeapSnapshot, MHeapOptions, SpanSnapshot } from './mheap';
 export { Span, hugePagesIn } from './span';
+export { PageAlloc, CHUNK_PAGES, FANOUT } from './pagealloc';
+export type { Summary } from './pagealloc';
+export { PageHeap, PageRun } from './pageheap';
+export type { PageHeapOptions, PageHeapSnapshot } from './pageheap';
+export { PageSpans, PageSpan } from './pagespans';
+export type { HeapSpan, RuntimeHeap } from './runtime-heap';
 export type { SpanOwner, SpanState } from './span';
 export { BackgroundScavenger, startScavenger } from './scavenger';
 export type { ScavengeStep, ScavengerOptions } from './scavenger';

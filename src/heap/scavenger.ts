@@ -19,7 +19,7 @@
  * not full (no doubling), as `scavengeSleep` reports it.
  */
 
-import type { MHeap } from './mheap';
+import type { RuntimeHeap } from './runtime-heap';
 
 /** Share of one CPU the scavenger may use (`scavengePercent`). */
 const scavengePercent = 1;
@@ -59,7 +59,7 @@ function checkNonNegative(name: string, value: number): number {
 }
 
 export class BackgroundScavenger {
-  readonly heap: MHeap;
+  readonly heap: RuntimeHeap;
   /** The pacing line: retained should be ≤ retainedBasis − bytesPerMs × (now − timeBasis); bytesPerMs 0 means parked. */
   private line = { heapGoal: 0, retainedGoal: 0, retainedBasis: 0, timeBasis: 0, bytesPerMs: 0 };
   private releasedTotal = 0;
@@ -75,7 +75,7 @@ export class BackgroundScavenger {
   private finished: Promise<void> = Promise.resolve();
   private settle: { resolve(): void; reject(err: unknown): void } | undefined;
 
-  constructor(heap: MHeap, opts: ScavengerOptions) {
+  constructor(heap: RuntimeHeap, opts: ScavengerOptions) {
     this.heap = heap;
     this.now = opts.now ?? (() => performance.now());
     this.pace(opts.heapGoal);
@@ -253,6 +253,6 @@ export class BackgroundScavenger {
 }
 
 /** Pace a scavenger for heap and start it on its timer. */
-export function startScavenger(heap: MHeap, opts: ScavengerOptions): BackgroundScavenger {
+export function startScavenger(heap: RuntimeHeap, opts: ScavengerOptions): BackgroundScavenger {
   return new BackgroundScavenger(heap, opts).start();
 }

@@ -5,10 +5,11 @@
  * `maxPages` and `kinds` summarise its subtree; a held span's `freeNode` is its node (0: not held);
  * `unscavHugePages` = Σ hugePages() over the unscavenged spans held.
  *
- * The nodes live in typed arrays indexed by node id (struct of arrays), not in objects: a descent
- * reads only `key` and `left`/`right`, a few hundred KiB at 100 000 spans that stay in cache where
- * node objects scattered over the JS heap did not, and the GC has nothing to trace. Id 0 is "no
- * node"; ids of removed nodes are reused.
+ * The nodes live in one ArrayBuffer, 64 bytes (one cache line) per node id, seen through a
+ * Float64Array (key, pages, maxPages, priority, unscavenged huge pages) and an Int32Array (links,
+ * kind, kinds): a step of a descent or of a summary update touches one line per node, where
+ * parallel arrays touched one per field, and the GC has nothing to trace. Id 0 is "no node"; ids
+ * of removed nodes are reused.
  */
 
 import type { Rand } from './rand';
@@ -34,25 +35,28 @@ function kindBit(s: Span, hugePages: number): number {
   return 1 << ((s.scavenged ? SCAVENGED : 0) | (hugePages > 0 ? HUGE : 0));
 }
 
+// A node's fields: Float64Array indices from t * F64, Int32Array indices from t * I32. Addresses
+// and page counts are doubles (they pass 2^31); links and kinds are int32. 8 doubles = 64 bytes.
+const F64 = 8;
+const I32 = 16;
+const KEY = 0; // the span's base, as of its last load
+const PAGES = 1; // the span's npages
+const MAX = 2; // the largest npages in the subtree
+const PRIO = 3; // the random uint32 that orders the heap
+const HUGE_PAGES = 7; // the span's hugePages() if unscavenged, else 0
+const LEFT = 8; // int32 slots 8–13 share doubles 4–6
+const RIGHT = 9;
+const PARENT = 10;
+const KIND = 11; // the span's kind bit
+const KINDS = 12; // the kinds (a Filter) in the subtree
+
 export class FreeTreap {
   private root = NIL;
   private count = 0;
   private hugePages = 0;
 
-  // One entry per node id. Page counts and addresses are Float64: they may pass 2^31.
-  private left = new Int32Array(0);
-  private right = new Int32Array(0);
-  private parent = new Int32Array(0);
-  /** The span's base, npages, kind bit and (if unscavenged) hugePages(), as of its last load. */
-  private key = new Float64Array(0);
-  private pages = new Float64Array(0);
-  private kind = new Uint8Array(0);
-  private unscavHuge = new Float64Array(0);
-  /** The largest npages and the kinds (a Filter) in the node's subtree. */
-  private maxPages = new Float64Array(0);
-  private kinds = new Uint8Array(0);
-  /** The random uint32 that orders the heap. */
-  private priority = new Float64Array(0);
+  private f = new Float64Array(0);
+  private i = new Int32Array(0);
   private readonly spans: (Span | null)[] = [null];
   /** Removed node ids, reused first; ids below `nextId` not in here are in use. */
   private readonly spareIds: number[] = [];
@@ -74,39 +78,45 @@ export class FreeTreap {
   }
 
   insert(s: Span): void {
-    const { left, right, key } = this;
+    const { f, i } = this;
+    const base = s.base;
     let parent = NIL;
-    for (let t = this.root; t !== NIL; t = s.base < key[t] ? left[t] : right[t]) {
-      if (key[t] === s.base) throw new Error(`free set: a span at 0x${s.base.toString(16)} is already held`);
+    for (let t = this.root; t !== NIL; ) {
+      const k = f[t * F64 + KEY];
+      if (k === base) throw new Error(`free set: a span at 0x${base.toString(16)} is already held`);
       parent = t;
+      t = base < k ? i[t * I32 + LEFT] : i[t * I32 + RIGHT];
     }
     const t = this.newNode(s);
-    this.parent[t] = parent;
+    const { f: f2, i: i2 } = this; // newNode may have grown the buffers
+    i2[t * I32 + PARENT] = parent;
     if (parent === NIL) this.root = t;
-    else if (s.base < this.key[parent]) this.left[parent] = t;
-    else this.right[parent] = t;
+    else if (base < f2[parent * F64 + KEY]) i2[parent * I32 + LEFT] = t;
+    else i2[parent * I32 + RIGHT] = t;
     // Rotate first, then fix the summaries above t once: each rotation leaves both nodes it moves
     // correct, so only the ancestors of t's final place still miss t.
-    while (this.parent[t] !== NIL && this.priority[this.parent[t]] > this.priority[t]) this.rotateUp(t);
-    this.updateUp(this.parent[t]);
+    const prio = f2[t * F64 + PRIO];
+    for (let p = i2[t * I32 + PARENT]; p !== NIL && f2[p * F64 + PRIO] > prio; p = i2[t * I32 + PARENT]) this.rotateUp(t);
+    this.updateUp(i2[t * I32 + PARENT]);
     this.count++;
-    this.hugePages += this.unscavHuge[t];
+    this.hugePages += f2[t * F64 + HUGE_PAGES];
   }
 
   remove(s: Span): void {
     const t = this.nodeOf(s);
-    const { left, right, priority } = this;
+    const { f, i } = this;
     // Rotate t down to a leaf, lifting whichever child keeps the priority order.
-    while (left[t] !== NIL || right[t] !== NIL) {
-      const l = left[t];
-      const r = right[t];
-      this.rotateUp(r === NIL || (l !== NIL && priority[l] < priority[r]) ? l : r);
+    for (;;) {
+      const l = i[t * I32 + LEFT];
+      const r = i[t * I32 + RIGHT];
+      if (l === NIL && r === NIL) break;
+      this.rotateUp(r === NIL || (l !== NIL && f[l * F64 + PRIO] < f[r * F64 + PRIO]) ? l : r);
     }
-    const parent = this.parent[t];
+    const parent = i[t * I32 + PARENT];
     this.replaceChild(parent, t, NIL);
     this.updateUp(parent);
     this.count--;
-    this.hugePages -= this.unscavHuge[t];
+    this.hugePages -= f[t * F64 + HUGE_PAGES];
     s.freeNode = NIL;
     this.spans[t] = null;
     this.spareIds.push(t);
@@ -144,35 +154,41 @@ export class FreeTreap {
 
   /** First fit: the lowest-addressed free span with at least npages, in O(depth). */
   find(npages: number): Span | undefined {
-    const { left, right, maxPages, pages } = this;
+    const { f, i } = this;
     let t = this.root;
-    if (t === NIL || maxPages[t] < npages) return undefined;
+    if (t === NIL || f[t * F64 + MAX] < npages) return undefined;
     for (;;) {
-      const l = left[t];
-      if (l !== NIL && maxPages[l] >= npages) t = l;
-      else if (pages[t] >= npages) return this.spans[t]!;
-      else t = right[t];
+      const l = i[t * I32 + LEFT];
+      if (l !== NIL && f[l * F64 + MAX] >= npages) t = l;
+      else if (f[t * F64 + PAGES] >= npages) return this.spans[t]!;
+      else t = i[t * I32 + RIGHT];
     }
   }
 
   /** The highest-addressed free span whose kind is in filter, in O(depth). */
   findLast(filter: Filter): Span | undefined {
-    const { left, right, kinds, kind } = this;
+    const i = this.i;
     let t = this.root;
-    if (t === NIL || (kinds[t] & filter) === 0) return undefined;
+    if (t === NIL || (i[t * I32 + KINDS] & filter) === 0) return undefined;
     for (;;) {
-      const r = right[t];
-      if (r !== NIL && (kinds[r] & filter) !== 0) t = r;
-      else if ((kind[t] & filter) !== 0) return this.spans[t]!;
-      else t = left[t];
+      const r = i[t * I32 + RIGHT];
+      if (r !== NIL && (i[r * I32 + KINDS] & filter) !== 0) t = r;
+      else if ((i[t * I32 + KIND] & filter) !== 0) return this.spans[t]!;
+      else t = i[t * I32 + LEFT];
     }
   }
 
   /** The free span with the highest base ≤ addr (it holds addr only if addr < its end). */
   floor(addr: number): Span | undefined {
+    const { f, i } = this;
     let best = NIL;
-    for (let t = this.root; t !== NIL; t = this.key[t] <= addr ? this.right[t] : this.left[t]) {
-      if (this.key[t] <= addr) best = t;
+    for (let t = this.root; t !== NIL; ) {
+      if (f[t * F64 + KEY] <= addr) {
+        best = t;
+        t = i[t * I32 + RIGHT];
+      } else {
+        t = i[t * I32 + LEFT];
+      }
     }
     return best === NIL ? undefined : this.spans[best]!;
   }
@@ -180,8 +196,8 @@ export class FreeTreap {
   /** The free spans in address order. */
   *[Symbol.iterator](): IterableIterator<Span> {
     const stack: number[] = [];
-    for (let t = this.root; t !== NIL || stack.length > 0; t = this.right[t]) {
-      for (; t !== NIL; t = this.left[t]) stack.push(t);
+    for (let t = this.root; t !== NIL || stack.length > 0; t = this.i[t * I32 + RIGHT]) {
+      for (; t !== NIL; t = this.i[t * I32 + LEFT]) stack.push(t);
       t = stack.pop()!;
       yield this.spans[t]!;
     }
@@ -196,32 +212,34 @@ export class FreeTreap {
 
   /** The first broken invariant of the tree's shape or summaries, or undefined if there is none. */
   validate(): string | undefined {
+    const { f, i } = this;
     let problem: string | undefined;
     let previousKey = -Infinity;
     let nodes = 0;
-    const at = (t: number): string => `node 0x${this.key[t].toString(16)}`;
+    const at = (t: number): string => `node 0x${f[t * F64 + KEY].toString(16)}`;
     const walk = (t: number, parent: number): void => {
       const s = this.spans[t];
       if (!s) {
         problem ??= `${at(t)} holds no span`;
         return;
       }
-      if (this.parent[t] !== parent) problem ??= `${at(t)} has a wrong parent pointer`;
-      if (parent !== NIL && this.priority[parent] > this.priority[t]) problem ??= `${at(t)} breaks the priority order`;
+      if (i[t * I32 + PARENT] !== parent) problem ??= `${at(t)} has a wrong parent pointer`;
+      if (parent !== NIL && f[parent * F64 + PRIO] > f[t * F64 + PRIO]) problem ??= `${at(t)} breaks the priority order`;
       if (s.freeNode !== t) problem ??= `${at(t)}: its span does not point back to it`;
-      if (this.left[t] !== NIL) walk(this.left[t], t);
-      if (this.key[t] !== s.base) problem ??= `${at(t)}: its span starts at 0x${s.base.toString(16)}`;
-      if (this.key[t] <= previousKey) problem ??= `${at(t)} is out of address order`;
-      previousKey = this.key[t];
+      if (i[t * I32 + LEFT] !== NIL) walk(i[t * I32 + LEFT], t);
+      if (f[t * F64 + KEY] !== s.base) problem ??= `${at(t)}: its span starts at 0x${s.base.toString(16)}`;
+      if (f[t * F64 + KEY] <= previousKey) problem ??= `${at(t)} is out of address order`;
+      previousKey = f[t * F64 + KEY];
       nodes++;
-      if (this.right[t] !== NIL) walk(this.right[t], t);
+      if (i[t * I32 + RIGHT] !== NIL) walk(i[t * I32 + RIGHT], t);
       // What load and update would write now, against what is cached; the cache is put back.
-      const had = [this.pages[t], this.kind[t], this.unscavHuge[t], this.maxPages[t], this.kinds[t]];
+      const read = () => [f[t * F64 + PAGES], i[t * I32 + KIND], f[t * F64 + HUGE_PAGES], f[t * F64 + MAX], i[t * I32 + KINDS]];
+      const had = read();
       this.load(t, s);
       this.update(t);
-      const want = [this.pages[t], this.kind[t], this.unscavHuge[t], this.maxPages[t], this.kinds[t]];
-      [this.pages[t], this.kind[t], this.unscavHuge[t], this.maxPages[t], this.kinds[t]] = had;
-      if (had.some((v, i) => v !== want[i])) {
+      const want = read();
+      [f[t * F64 + PAGES], i[t * I32 + KIND], f[t * F64 + HUGE_PAGES], f[t * F64 + MAX], i[t * I32 + KINDS]] = had;
+      if (had.some((v, k) => v !== want[k])) {
         problem ??= `${at(t)} summary is stale: (npages, kind, unscavenged huge pages, maxPages, kinds) ` +
           `are (${had.join(', ')}), want (${want.join(', ')})`;
       }
@@ -247,107 +265,98 @@ export class FreeTreap {
   private newNode(s: Span): number {
     let t = this.spareIds.pop();
     if (t === undefined) {
-      if (this.nextId === this.key.length) this.reserve(2 * this.key.length);
+      if (this.nextId * F64 === this.f.length) this.reserve(2 * this.nextId);
       t = this.nextId++;
     }
-    this.left[t] = this.right[t] = this.parent[t] = NIL;
-    this.priority[t] = this.rand.next();
+    const { f, i } = this;
+    i[t * I32 + LEFT] = i[t * I32 + RIGHT] = i[t * I32 + PARENT] = NIL;
+    f[t * F64 + PRIO] = this.rand.next();
     this.spans[t] = s;
     s.freeNode = t;
     this.load(t, s);
-    this.maxPages[t] = this.pages[t];
-    this.kinds[t] = this.kind[t];
+    f[t * F64 + MAX] = f[t * F64 + PAGES];
+    i[t * I32 + KINDS] = i[t * I32 + KIND];
     return t;
   }
 
-  /** Grow every per-node array to n entries, keeping their contents. */
+  /** Room for n node ids, keeping the nodes. */
   private reserve(n: number): void {
-    const grow = <A extends Int32Array | Float64Array | Uint8Array>(a: A, make: (n: number) => A): A => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.left = grow(this.left, (k) => new Int32Array(k));
-    this.right = grow(this.right, (k) => new Int32Array(k));
-    this.parent = grow(this.parent, (k) => new Int32Array(k));
-    this.key = grow(this.key, (k) => new Float64Array(k));
-    this.pages = grow(this.pages, (k) => new Float64Array(k));
-    this.kind = grow(this.kind, (k) => new Uint8Array(k));
-    this.unscavHuge = grow(this.unscavHuge, (k) => new Float64Array(k));
-    this.maxPages = grow(this.maxPages, (k) => new Float64Array(k));
-    this.kinds = grow(this.kinds, (k) => new Uint8Array(k));
-    this.priority = grow(this.priority, (k) => new Float64Array(k));
+    const f = new Float64Array(n * F64);
+    f.set(this.f);
+    this.f = f;
+    this.i = new Int32Array(f.buffer);
   }
 
   /** Read s's own figures into node t (the summaries are left to update). */
   private load(t: number, s: Span): void {
     const hugePages = s.hugePages();
-    this.key[t] = s.base;
-    this.pages[t] = s.npages;
-    this.kind[t] = kindBit(s, hugePages);
-    this.unscavHuge[t] = s.scavenged ? 0 : hugePages;
+    this.f[t * F64 + KEY] = s.base;
+    this.f[t * F64 + PAGES] = s.npages;
+    this.i[t * I32 + KIND] = kindBit(s, hugePages);
+    this.f[t * F64 + HUGE_PAGES] = s.scavenged ? 0 : hugePages;
   }
 
   /** Re-read t's span into t, fix the counter and the summaries up to the root. */
   private refreshNode(t: number): void {
-    this.hugePages -= this.unscavHuge[t];
+    this.hugePages -= this.f[t * F64 + HUGE_PAGES];
     this.load(t, this.spans[t]!);
-    this.hugePages += this.unscavHuge[t];
+    this.hugePages += this.f[t * F64 + HUGE_PAGES];
     this.updateUp(t);
   }
 
   /** Recompute t's summaries from its own figures and its children; true if they changed. */
   private update(t: number): boolean {
-    const { maxPages, kinds } = this;
-    let max = this.pages[t];
-    let k = this.kind[t];
-    const l = this.left[t];
-    const r = this.right[t];
+    const { f, i } = this;
+    let max = f[t * F64 + PAGES];
+    let k = i[t * I32 + KIND];
+    const l = i[t * I32 + LEFT];
+    const r = i[t * I32 + RIGHT];
     if (l !== NIL) {
-      if (maxPages[l] > max) max = maxPages[l];
-      k |= kinds[l];
+      if (f[l * F64 + MAX] > max) max = f[l * F64 + MAX];
+      k |= i[l * I32 + KINDS];
     }
     if (r !== NIL) {
-      if (maxPages[r] > max) max = maxPages[r];
-      k |= kinds[r];
+      if (f[r * F64 + MAX] > max) max = f[r * F64 + MAX];
+      k |= i[r * I32 + KINDS];
     }
-    const changed = max !== maxPages[t] || k !== kinds[t];
-    maxPages[t] = max;
-    kinds[t] = k;
+    const changed = max !== f[t * F64 + MAX] || k !== i[t * I32 + KINDS];
+    f[t * F64 + MAX] = max;
+    i[t * I32 + KINDS] = k;
     return changed;
   }
 
   /** Recompute summaries from t towards the root, stopping where nothing changed. */
   private updateUp(t: number): void {
-    for (; t !== NIL && this.update(t); t = this.parent[t]);
+    for (; t !== NIL && this.update(t); t = this.i[t * I32 + PARENT]);
   }
 
   /** Rotate x above its parent, keeping address order, and fix both nodes' summaries. */
   private rotateUp(x: number): void {
-    const { left, right, parent } = this;
-    const p = parent[x];
-    if (left[p] === x) {
-      const b = right[x];
-      left[p] = b;
-      if (b !== NIL) parent[b] = p;
-      right[x] = p;
+    const i = this.i;
+    const p = i[x * I32 + PARENT];
+    if (i[p * I32 + LEFT] === x) {
+      const b = i[x * I32 + RIGHT];
+      i[p * I32 + LEFT] = b;
+      if (b !== NIL) i[b * I32 + PARENT] = p;
+      i[x * I32 + RIGHT] = p;
     } else {
-      const b = left[x];
-      right[p] = b;
-      if (b !== NIL) parent[b] = p;
-      left[x] = p;
+      const b = i[x * I32 + LEFT];
+      i[p * I32 + RIGHT] = b;
+      if (b !== NIL) i[b * I32 + PARENT] = p;
+      i[x * I32 + LEFT] = p;
     }
-    this.replaceChild(parent[p], p, x);
-    parent[p] = x;
+    this.replaceChild(i[p * I32 + PARENT], p, x);
+    i[p * I32 + PARENT] = x;
     this.update(p);
     this.update(x);
   }
 
   /** Put `next` where `old` hangs under parent (or at the root). */
   private replaceChild(parent: number, old: number, next: number): void {
-    if (next !== NIL) this.parent[next] = parent;
+    const i = this.i;
+    if (next !== NIL) i[next * I32 + PARENT] = parent;
     if (parent === NIL) this.root = next;
-    else if (this.left[parent] === old) this.left[parent] = next;
-    else this.right[parent] = next;
+    else if (i[parent * I32 + LEFT] === old) i[parent * I32 + LEFT] = next;
+    else i[parent * I32 + RIGHT] = next;
   }
 }

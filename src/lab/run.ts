@@ -13,7 +13,9 @@
  * between ops, when the clock reaches them.
  */
 import { MHeap, CoalescePolicy } from '../heap/mheap';
-import type { Span } from '../heap/span';
+import { PageHeap } from '../heap/pageheap';
+import { PageSpans } from '../heap/pagespans';
+import type { HeapSpan, RuntimeHeap } from '../heap/runtime-heap';
 import { Sys, SysCalls } from '../sys/sys';
 import { LinuxMemory } from '../sys/linux';
 import { Mapping } from '../native/mapping';
@@ -46,8 +48,15 @@ function percentile(sorted: Float64Array, q: number): number {
 }
 import { BackgroundScavenger } from '../heap/scavenger';
 
+/** Which heap the lab runs: the Go 1.13 span heap (treap free set) or the Go 1.14-style page heap. */
+export type HeapKind = 'treap' | 'pagealloc';
+export const HEAP_KINDS: readonly HeapKind[] = ['treap', 'pagealloc'];
+
 export interface LabOptions {
+  /** The treap heap's huge-page policy; the page heap has one of its own (see src/heap/pageheap.ts) and ignores it. */
   policy: CoalescePolicy;
+  /** The heap (default treap). */
+  heap?: HeapKind;
   thp: 'always' | 'host';
   arenaBytes: number;
   ops: number;
@@ -122,9 +131,9 @@ export interface LabResult {
 /** A lab heap after the churn, the sweep, the collapse pass and the verification, still mapped. */
 export interface PreparedLab {
   mem: LinuxMemory;
-  heap: MHeap;
+  heap: RuntimeHeap;
   /** The spans still in use. */
-  live: Span[];
+  live: HeapSpan[];
   ops: LabResult['ops'];
   runtime: RuntimeStats;
   vmstat: Vmstat;
@@ -145,14 +154,12 @@ export function prepareLab(options: LabOptions, progress?: (done: number, total:
   const mem = new LinuxMemory();
   try {
     const vm0 = vmstat();
-    const heap = new MHeap(new Sys(mem, { thp: options.thp, release: options.release ?? 'free' }), {
-      arenaBytes: options.arenaBytes,
-      growBytes: Math.min(64 << 20, options.arenaBytes),
-      pageSize: options.pageSize ?? 8192,
-      policy: options.policy,
-    });
+    const sys = new Sys(mem, { thp: options.thp, release: options.release ?? 'free' });
+    const shape = { arenaBytes: options.arenaBytes, growBytes: Math.min(64 << 20, options.arenaBytes), pageSize: options.pageSize ?? 8192 };
+    const heap: RuntimeHeap =
+      (options.heap ?? 'treap') === 'pagealloc' ? new PageSpans(new PageHeap(sys, shape)) : new MHeap(sys, { ...shape, policy: options.policy });
     heap.sys.timed = true;
-    const live: Span[] = [];
+    const live: HeapSpan[] = [];
     // Each live span's id, parallel to `live` (swap-removed with it), and where an id sits: a
     // trace frees by id, the generated workloads by position, and a recording names both by id.
     const ids: number[] = [];

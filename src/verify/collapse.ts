@@ -4,7 +4,7 @@
  * (at least 512 - max_ptes_none of 512) — in use or free. Invariant: a frame is asked once;
  * every frame ends in exactly one bucket of the result.
  */
-import type { MHeap } from '../heap/mheap';
+import type { RuntimeHeap } from '../heap/runtime-heap';
 import { thpSettings } from '../native/host';
 import { frameTruth } from './frames';
 
@@ -26,7 +26,7 @@ export interface CollapseResult {
   ms: number;
 }
 
-export function collapse(heap: MHeap): CollapseResult {
+export function collapse(heap: RuntimeHeap): CollapseResult {
   const t0 = performance.now();
   const h = heap.physHugePageSize;
   const result: CollapseResult = { frames: 0, already: 0, collapsed: 0, refused: { nh: 0, notEligible: 0, notResident: 0, kernel: {} }, ms: 0 };

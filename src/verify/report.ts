@@ -4,7 +4,7 @@
  * it, and is it backed. Invariant: `free.claimed` is the heap's own incremental counter, never
  * recomputed from the kernel, so `countMinusTruth` is the runtime's error, not ours.
  */
-import type { MHeap } from '../heap/mheap';
+import type { RuntimeHeap } from '../heap/runtime-heap';
 import { frameTruth, Frame } from './frames';
 
 export interface SpanVerdict {
@@ -49,7 +49,7 @@ export interface Verification {
   spans: SpanVerdict[];
 }
 
-export function verify(heap: MHeap): Verification {
+export function verify(heap: RuntimeHeap): Verification {
   const h = heap.physHugePageSize;
   const start = heap.arenaBase;
   const end = heap.arenaBase + heap.heapSys;

@@ -64,6 +64,8 @@ describe('hugespan lab', () => {
   it.each([
     [['--policy', 'sometimes'], "--policy wants a list of none, coalesce, density, filler, hpa (or both, all), not 'sometimes'"],
     [['--policy', 'none,none'], "--policy wants a list of none, coalesce, density, filler, hpa (or both, all), not 'none,none'"],
+    [['--heap', 'radix'], "--heap wants a list of treap, pagealloc (or both), not 'radix'"],
+    [['--heap', 'pagealloc', '--policy', 'none'], "--policy is the treap heap's: give --heap treap (or both) with it"],
     [['--thp', 'never'], "--thp wants always or host, not 'never'"],
     [['--arena', '1M'], "--arena wants a size from 64M to 64G, not '1M'"],
     [['--ops', '0'], "--ops wants an integer from 1 to 10000000, not '0'"],

@@ -6,6 +6,9 @@
  * set is a treap, so the cost should grow with log(live): 100 000 / 1 000 ≤ 2.5×. Each pair must
  * also cost less than one madvise call (row 4's C baseline): bookkeeping must never be what
  * makes a huge-page policy expensive.
+ * Row 5b: the same pairs, the same workload, on the Go 1.14-style page heap (src/heap/pageheap.ts:
+ * a radix tree of summaries over a page bitmap, no span objects): the lab's second heap, measured
+ * side by side with the treap (all four heaps' slices interleave), with the same ≤ 2.5× target.
  * Row 9: madvise calls per alloc+free pair on the same seeded workload (with scavenging) under
  * `coalesce` and `none`; `coalesce` may add calls only where a merge created a new whole huge
  * page, which the bench counts independently before each free and checks against the difference.
@@ -16,19 +19,24 @@ const { plan, fill, churn } = require('../workload');
 const PAIRS_PER_SLICE = 20000;
 const SLICES = 3;
 
+/** A heap over FakeMemory: the treap MHeap under `policy`, or (policy 'pagealloc') the page heap. */
 function heapOver(ctx, arenaBytes, policy) {
   const { FakeMemory } = ctx.dist('sys/fake');
   const { Sys } = ctx.dist('sys/sys');
-  const { MHeap } = ctx.dist('heap/mheap');
   const sys = new Sys(new FakeMemory(), { thp: 'always' });
+  if (policy === 'pagealloc') {
+    const { PageHeap } = ctx.dist('heap/pageheap');
+    return { sys, heap: new PageHeap(sys, { arenaBytes }) };
+  }
+  const { MHeap } = ctx.dist('heap/mheap');
   return { sys, heap: new MHeap(sys, { arenaBytes, policy }) };
 }
 
-/** A heap in steady state with `live` small spans, and a timed slice of its next pairs. */
-function steadyHeap(ctx, live, runs) {
+/** A heap (the treap's 'coalesce', or 'pagealloc') in steady state with `live` small spans, and a timed slice of its next pairs. */
+function steadyHeap(ctx, live, runs, policy = 'coalesce') {
   // Small spans average 4.5 pages; 3× slack for fragmentation, whole 64 MiB chunks.
   const arena = Math.ceil((live * 4.5 * 8192 * 3) / (64 * MiB)) * 64 * MiB;
-  const { heap } = heapOver(ctx, arena, 'coalesce');
+  const { heap } = heapOver(ctx, arena, policy);
   const warm = Math.min(2 * live, 100000);
   const p = plan({ seed: 5, live, pairs: warm + PAIRS_PER_SLICE * (runs + 1) * SLICES, sizes: 'small' });
   const spans = fill(heap, p);
@@ -90,7 +98,13 @@ module.exports = async function bookkeepingRows(ctx) {
   // Row 5.
   const small = steadyHeap(ctx, 1000, ctx.runs);
   const large = steadyHeap(ctx, 100000, ctx.runs);
-  const t = await paired(ctx.runs, { small: small.slice, large: large.slice }, { slices: SLICES, deadline: ctx.deadline(0.7) });
+  const pageSmall = steadyHeap(ctx, 1000, ctx.runs, 'pagealloc');
+  const pageLarge = steadyHeap(ctx, 100000, ctx.runs, 'pagealloc');
+  const t = await paired(
+    ctx.runs,
+    { small: small.slice, large: large.slice, pageSmall: pageSmall.slice, pageLarge: pageLarge.slice },
+    { slices: SLICES, deadline: ctx.deadline(0.7) },
+  );
   const madviseC = ctx.result('4')?.baseline?.median;
   const growth = summary(ratios(t.large, t.small));
   const largeMed = summary(t.large).median;
@@ -112,6 +126,28 @@ module.exports = async function bookkeepingRows(ctx) {
   });
   small.heap.close();
   large.heap.close();
+
+  // Row 5b: the page heap, timed in the same runs.
+  const pageGrowth = summary(ratios(t.pageLarge, t.pageSmall));
+  const pageLargeMed = summary(t.pageLarge).median;
+  const pageBelowMadvise = madviseC === undefined ? undefined : pageLargeMed < madviseC;
+  results.push({
+    row: '5b',
+    what: 'same, Go 1.14-style page heap (radix summaries, no spans)',
+    ours: summary(t.pageLarge),
+    baseline: { label: 'same, 1 000 live', ...summary(t.pageSmall) },
+    ratio: pageGrowth,
+    target: `≤ 2.5×; each < 1 madvise${madviseC ? ` (${fmtNs(madviseC)})` : ''}`,
+    verdict: pageGrowth.median <= 2.5 && pageBelowMadvise !== false ? (pageBelowMadvise === undefined ? 'pass (ratio; row 4 not run)' : 'pass') : 'MISS',
+    note:
+      `1 000 live: ${fmtNs(summary(t.pageSmall).median)}/pair, 100 000 live: ${fmtNs(pageLargeMed)}/pair ` +
+      `(summary levels: ${pageSmall.heap.pages.levels} and ${pageLarge.heap.pages.levels}); ` +
+      `against the treap in the same runs: ${summary(ratios(t.pageSmall, t.small)).median.toFixed(2)}× at 1 000 live, ` +
+      `${summary(ratios(t.pageLarge, t.large)).median.toFixed(2)}× at 100 000`,
+    details: { pairsPerSlice: PAIRS_PER_SLICE, slices: SLICES, smallNs: summary(t.pageSmall), largeNs: summary(t.pageLarge), madviseC },
+  });
+  pageSmall.heap.close();
+  pageLarge.heap.close();
 
   // Row 9: seeds 1..runs, the same workload under both policies.
   const per = { coalesce: [], none: [] };
