@@ -9,6 +9,7 @@
       "native/smaps.cc",
       "native/smaps_napi.cc",
       "native/pagemap.cc",
+      "native/pageflags.cc",
       "native/host.cc",
       "native/process.cc"
     ],

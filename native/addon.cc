@@ -10,6 +10,7 @@ Napi::Value Smaps(const Napi::CallbackInfo&);
 Napi::Value ParseSmapsText(const Napi::CallbackInfo&);
 Napi::Value ReadProc(const Napi::CallbackInfo&);
 Napi::Value PagemapScan(const Napi::CallbackInfo&);
+Napi::Value ThpRanges(const Napi::CallbackInfo&);
 Napi::Value GetPageSize(const Napi::CallbackInfo&);
 Napi::Value ThpDisabled(const Napi::CallbackInfo&);
 Napi::Value SetThpDisabled(const Napi::CallbackInfo&);
@@ -51,6 +52,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"parseSmaps", Guarded<ParseSmapsText>},
       {"readProc", Guarded<ReadProc>},
       {"pagemapScan", Guarded<PagemapScan>},
+      {"thpRanges", Guarded<ThpRanges>},
       {"pageSize", Guarded<GetPageSize>},
       {"thpDisabled", Guarded<ThpDisabled>},
       {"setThpDisabled", Guarded<SetThpDisabled>},

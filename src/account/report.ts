@@ -8,7 +8,7 @@ import { hostInfo, HostInfo } from '../native/host';
 import { eachVma, flatSpan } from '../native/smaps';
 import type { Vma } from '../native/smaps';
 import { readProcessFlat, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
-import { openPageFlags, PageFlags, swappedPages } from './kpageflags';
+import { overlapBytes, swappedPages, thpRanges } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
@@ -89,7 +89,7 @@ interface Share {
  * Frames are visited where the walk found present pages only, so a huge sparse reservation
  * costs what it holds, not what it spans.
  */
-function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefined, flags: PageFlags | undefined): Measured {
+function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefined, thp: ThpPages): Measured {
   const anonymous = v.anonymous;
   const pmdMapped = Math.min(anonymous, v.anonHugePages);
   const reasons: Partial<Record<Reason, number>> = {};
@@ -102,7 +102,7 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
 
   if (c && anonVma) {
     huge = c.hugeBytes;
-    let ptePages: number | null = flags ? 0 : null;
+    let ptePages: number | null = thp.ranges ? 0 : null;
     const h = ctx.hugePage;
     const { runs, to } = c;
     const small: number[] = [];
@@ -127,13 +127,11 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
       pos = hi;
       if (hugeFrame || present === 0) continue;
       let inThp = 0;
-      if (ptePages !== null && flags) {
-        const t = flags.thpBytes(small);
-        if (t === undefined) ptePages = null;
-        else {
-          inThp = t;
-          ptePages += t;
-        }
+      if (ptePages !== null && thp.ranges) {
+        const o = overlapBytes(small, thp.ranges, thp.at);
+        thp.at = o.next;
+        inThp = o.bytes;
+        ptePages += inThp;
       }
       // Swap is read per frame only where smaps says the VMA has some: most have none.
       const swapped = !whole && v.swap > 0 ? (swappedPages(pid, lo, hi, ctx.pageSize) ?? 0) : 0;
@@ -143,10 +141,11 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
       fromFrames += present - inThp;
     }
     pte = ptePages;
-  } else if (anonVma && flags) {
+  } else if (anonVma && thp.visible) {
     // No per-frame truth: every THP page kpageflags sees, less the PMD-mapped ones smaps counts.
-    const t = flags.thpBytes([v.start, v.end]);
-    pte = t === undefined ? null : Math.max(0, Math.min(anonymous - pmdMapped, t - pmdMapped));
+    const t = thpRanges(pid, [v.start, v.end]);
+    const bytes = t && overlapBytes([v.start, v.end], t, 0).bytes;
+    pte = bytes === undefined ? null : Math.max(0, Math.min(anonymous - pmdMapped, bytes - pmdMapped));
   } else {
     // Copy-on-write pages of a file mapping are order-0 pages; with no PFNs we cannot say.
     pte = anonVma ? null : 0;
@@ -160,6 +159,32 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
     else trim(reasons, fromFrames - smallBytes);
   }
   return { huge, account: { anonymous, pmdMapped, pteMappedThp: pte, small: smallBytes, reasons }, frames };
+}
+
+/**
+ * THP pages mapped by PTEs, for the whole report: `ranges` (start, end pairs from kpageflags,
+ * read once for every small run the walk found; undefined when hidden or not read) and a cursor
+ * that only moves forward, since frames are measured in address order. `visible`: frame numbers
+ * can be read at all (root), for the per-VMA reads of a report without a walk.
+ */
+interface ThpPages {
+  visible: boolean;
+  ranges: Float64Array | undefined;
+  at: number;
+}
+
+/** The walk's small-page runs (huge 0), as start, end pairs. */
+function smallRuns(runs: Float64Array): Float64Array {
+  let n = 0;
+  for (let i = 0; i < runs.length; i += 3) if (runs[i + 2] !== 1) n += 2;
+  const out = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < runs.length; i += 3) {
+    if (runs[i + 2] === 1) continue;
+    out[k++] = runs[i];
+    out[k++] = runs[i + 1];
+  }
+  return out;
 }
 
 /** Private anonymous: the VMAs PAGEMAP_SCAN measures frame by frame. */
@@ -231,14 +256,17 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
     account: { anonymous: 0, pmdMapped: 0, pteMappedThp: 0, small: 0, reasons: {} },
     otherHuge: otherHuge(p.sums),
   };
-  const flags = openPageFlags(pid, host.pageSize);
-  try {
+  {
     // One walk over the VMAs kept (those holding anonymous memory); each private anonymous VMA
     // takes its runs by merge. Where the walk's smaps cross-check runs (6.7-6.15), it reads
     // smaps once more for itself.
     const span = method === 'pagemap_scan' && host.hugePageSize > 0 ? flatSpan(p.flat) : undefined;
     const walk = span ? scanFlat(pid, span[0], span[1]) : undefined;
     const excess = new Map(walk?.excess.map((e) => [e.start, e.bytes]));
+    // Which of the walk's small pages are THP mapped by PTEs: one read for the whole process.
+    // Without a walk, VMAs are read one by one, where frame numbers are visible at all.
+    const visible = thpRanges(pid, new Float64Array(0)) !== undefined;
+    const thp: ThpPages = { visible, ranges: walk && visible ? thpRanges(pid, smallRuns(walk.runs)) : undefined, at: 0 };
     sink.head({ schema: SCHEMA, kind: 'process', time: new Date().toISOString(), pid, comm: p.comm, host: hostJson(host), thp: thpJson(host), thpDisabled: p.thpDisabled ?? null, method });
     const runs = walk?.runs ?? new Float64Array(0);
     let r = 0;
@@ -252,7 +280,7 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
         for (; k < runs.length && runs[k] < v.end; k += 3) if (runs[k + 2] === 1) hugeBytes += Math.min(runs[k + 1], v.end) - Math.max(runs[k], v.start);
         share = { runs, from: r, to: k, hugeBytes: hugeBytes - (excess.get(v.start) ?? 0) };
       }
-      const j = vmaJson(v, measureVma(pid, v, ctx, share, flags));
+      const j = vmaJson(v, measureVma(pid, v, ctx, share, thp));
       totals.anonymous += j.anonymous;
       totals.anonHugePages += j.anonHugePages;
       totals.eligibleNotHuge += j.eligibleNotHuge;
@@ -260,8 +288,6 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
       addAccount(totals.account, j.account);
       sink.vma(j);
     });
-  } finally {
-    flags?.close();
   }
   totals.coverage = coverageRatio(totals.anonHugePages, totals.anonymous);
   return totals;

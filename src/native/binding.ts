@@ -42,6 +42,8 @@ export interface Binding {
   /** `piece`: feed the text through the reader's fixed buffer at most this many bytes a read (tests). */
   parseSmaps(text: string | Uint8Array, piece?: number): FlatSmaps;
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
+  /** Pages of the ranges (start, end pairs) whose frame is a THP (kpageflags), as pairs; null: frame numbers hidden (not root). */
+  thpRanges(pid: number | 'self', ranges: Float64Array): Float64Array | null;
   /** One walk over [start, end) with one fd; `withRuns` false: totals only, `runs` empty. */
   pagemapScan(pid: number | 'self', start: number, end: number, withRuns?: boolean): { presentBytes: number; hugeBytes: number; runs: Float64Array };
   pageSize(): number;
