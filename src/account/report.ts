@@ -50,7 +50,7 @@ function vmaJson(v: Vma, m: Measured): VmaJson {
   return {
     start: hexAddress(v.start),
     end: hexAddress(v.end),
-    size: v.size,
+    size: v.end - v.start,
     perms: v.perms,
     path: v.path,
     rss: v.rss,
@@ -223,9 +223,9 @@ export type ProcessReportHead = Omit<ProcessReport, 'vmas' | 'totals'>;
 
 /**
  * The smaps fields a report reads per VMA; the addon keeps no other (they are still summed, for
- * rss and otherHuge). The PMD fields are the walk's cross-check's (coverage.ts pmdBytes).
+ * rss and otherHuge). Size is end - start; the walk's cross-check (6.7-6.15) reads its own.
  */
-const REPORT_FIELDS = ['size', 'rss', 'anonymous', 'anonHugePages', 'swap', 'shmemPmdMapped', 'filePmdMapped', 'privateHugetlb', 'sharedHugetlb'] as const;
+const REPORT_FIELDS = ['rss', 'anonymous', 'anonHugePages', 'swap'] as const;
 
 /**
  * One process, streamed: `head` once, then `vma` for every VMA holding anonymous memory, in
