@@ -14,6 +14,7 @@ Napi::Value ThpRanges(const Napi::CallbackInfo&);
 Napi::Value GetPageSize(const Napi::CallbackInfo&);
 Napi::Value ThpDisabled(const Napi::CallbackInfo&);
 Napi::Value SetThpDisabled(const Napi::CallbackInfo&);
+Napi::Value ExitNow(const Napi::CallbackInfo&);
 Napi::Value CollapseIn(const Napi::CallbackInfo&);
 
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
@@ -56,6 +57,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"pageSize", Guarded<GetPageSize>},
       {"thpDisabled", Guarded<ThpDisabled>},
       {"setThpDisabled", Guarded<SetThpDisabled>},
+      {"exitNow", Guarded<ExitNow>},
       {"collapseIn", Guarded<CollapseIn>},
   };
   for (const auto& e : table) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));

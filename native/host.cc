@@ -2,6 +2,7 @@
 // Invariant: reads change nothing; setThpDisabled changes only this process (and its children).
 #include <errno.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "errors.h"
@@ -30,6 +31,17 @@ Napi::Value SetThpDisabled(const Napi::CallbackInfo& info) {
   if (prctl(PR_SET_THP_DISABLE, info[0].As<Napi::Boolean>().Value() ? 1 : 0, 0, 0, 0) < 0)
     ThrowSystemError(info.Env(), errno, "prctl");
   return info.Env().Undefined();
+}
+
+// exitNow(code): _exit(2), for a command whose output has all left. Node's own exit first
+// waits for V8's background threads to finish their current job, such as optimizing a function
+// that will never run again (30-40 ms after a 1 000-VMA report, measured with strace).
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE", "The \"code\" argument must be of type number");
+  double code = info[0].As<Napi::Number>().DoubleValue();
+  if (!(code >= 0 && code <= 255) || code != static_cast<int>(code))
+    ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE", "The \"code\" argument must be an integer from 0 to 255");
+  _exit(static_cast<int>(code));
 }
 
 }  // namespace hugespan

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliError, UsageError, colorEnabled, terminalWidth } from './ui';
+import { CliError, EXIT, UsageError, colorEnabled, terminalWidth } from './ui';
 
 /** What `--output FILE` names, as far as writing a report there goes. */
 export type OutputTarget =
@@ -207,7 +207,10 @@ export function destination(options: { output?: OutputTarget; watching: boolean 
         try {
           off += fs.writeSync(1, bytes, off);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          const code = (e as NodeJS.ErrnoException).code;
+          // A reader that stops early (`hugespan report | head`) is not an error, as for process.stdout.
+          if (code === 'EPIPE') process.exit(EXIT.ok);
+          if (code !== 'EAGAIN') throw e;
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
         }
       }

@@ -44,6 +44,8 @@ export interface Binding {
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
   /** Pages of the ranges (start, end pairs) whose frame is a THP (kpageflags), as pairs; null: frame numbers hidden (not root). */
   thpRanges(pid: number | 'self', ranges: Float64Array): Float64Array | null;
+  /** _exit(2): for a command whose output has all left (no exit handlers run). */
+  exitNow(code: number): never;
   /** One walk over [start, end) with one fd; `withRuns` false: totals only, `runs` empty. */
   pagemapScan(pid: number | 'self', start: number, end: number, withRuns?: boolean): { presentBytes: number; hugeBytes: number; runs: Float64Array };
   pageSize(): number;
