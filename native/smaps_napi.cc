@@ -303,20 +303,26 @@ Napi::Value Smaps(const Napi::CallbackInfo& info) {
   FlatSink sink(filter);
   SmapsParser parser(sink);
   std::string error;
-  int r, err;
-  if (rollup) {  // one short record: no thread for it
-    r = ParseStream(parser, ReadBuffer(), kReadBuffer, [fd](char* dst, size_t max) -> long {
-      for (;;) {
-        ssize_t n = read(fd, dst, max);
-        if (n >= 0 || errno != EINTR) return static_cast<long>(n);
+  // The first kReadBuffer bytes are read here; only a longer file gets a reader thread (a
+  // thread for our own 100 KiB smaps cost more than the overlap saves), and smaps_rollup never.
+  std::unique_ptr<ReadAhead> ahead;
+  size_t direct = 0;
+  int r = ParseStream(parser, ReadBuffer(), kReadBuffer, [&](char* dst, size_t max) -> long {
+    if (ahead) return ahead->read(dst, max);
+    if (direct >= kReadBuffer && !rollup) {
+      ahead.reset(new ReadAhead(fd));
+      return ahead->read(dst, max);
+    }
+    for (;;) {
+      ssize_t n = read(fd, dst, max);
+      if (n >= 0 || errno != EINTR) {
+        if (n > 0) direct += static_cast<size_t>(n);
+        return static_cast<long>(n);
       }
-    }, error);
-    err = errno;
-  } else {
-    ReadAhead ahead(fd);
-    r = ParseStream(parser, ReadBuffer(), kReadBuffer, [&ahead](char* dst, size_t max) { return ahead.read(dst, max); }, error);
-    err = errno;
-  }  // the reader thread has ended here, before the fd is closed
+    }
+  }, error);
+  int err = errno;
+  ahead.reset();  // the reader thread ends before the fd is closed
   close(fd);
   if (r < 0) ThrowSystemError(env, err, "read", ctx);
   if (r == 0) ThrowParse(env, path, error);
