@@ -11,6 +11,7 @@
       "native/pagemap.cc",
       "native/pageflags.cc",
       "native/host.cc",
+      "native/io.cc",
       "native/process.cc"
     ],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -15,6 +15,7 @@ Napi::Value GetPageSize(const Napi::CallbackInfo&);
 Napi::Value ThpDisabled(const Napi::CallbackInfo&);
 Napi::Value SetThpDisabled(const Napi::CallbackInfo&);
 Napi::Value ExitNow(const Napi::CallbackInfo&);
+Napi::Value WriteAll(const Napi::CallbackInfo&);
 Napi::Value CollapseIn(const Napi::CallbackInfo&);
 
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
@@ -58,6 +59,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"thpDisabled", Guarded<ThpDisabled>},
       {"setThpDisabled", Guarded<SetThpDisabled>},
       {"exitNow", Guarded<ExitNow>},
+      {"writeAll", Guarded<WriteAll>},
       {"collapseIn", Guarded<CollapseIn>},
   };
   for (const auto& e : table) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));

@@ -46,6 +46,8 @@ export interface Binding {
   thpRanges(pid: number | 'self', ranges: Float64Array): Float64Array | null;
   /** _exit(2): for a command whose output has all left (no exit handlers run). */
   exitNow(code: number): never;
+  /** Every byte to `fd`, waiting in poll(2) while a non-blocking pipe is full. */
+  writeAll(fd: number, bytes: Uint8Array): void;
   /** One walk over [start, end) with one fd; `withRuns` false: totals only, `runs` empty. */
   pagemapScan(pid: number | 'self', start: number, end: number, withRuns?: boolean): { presentBytes: number; hugeBytes: number; runs: Float64Array };
   pageSize(): number;
