@@ -20,5 +20,5 @@ export * from './heap';
 export * from './verify';
 export { runLab } from './lab/run';
 export type { LabOptions, LabResult } from './lab/run';
-export { processReport, systemReport, REASONS, meaningOf, ProcessError, SCHEMA } from './account';
-export type { Reason, ProcessReport, SystemReport, AccountJson, FrameJson, VmaJson, OtherHugeJson } from './account';
+export { processReport, streamProcessReport, systemReport, REASONS, meaningOf, ProcessError, SCHEMA } from './account';
+export type { Reason, ProcessReport, ProcessReportHead, SystemReport, AccountJson, FrameJson, VmaJson, OtherHugeJson, TotalsJson } from './account';

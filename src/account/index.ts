@@ -2,7 +2,8 @@
  * The accounting layer's public API: a Node service can read its own (or any readable
  * process's) huge-page coverage, buckets and reasons exactly as `hugespan report` prints them.
  */
-export { processReport, systemReport, hostJson, thpJson } from './report';
+export { processReport, streamProcessReport, systemReport, hostJson, thpJson } from './report';
+export type { ProcessReportHead } from './report';
 export { REASONS, meaningOf } from './reasons';
 export type { Reason } from './reasons';
 export { ProcessError } from './proc';

@@ -136,9 +136,9 @@ export interface ProcessReport {
   thpDisabled: boolean | null;
   /** How anonHugePages was measured: "pagemap_scan" exact to the page, "smaps" AnonHugePages per VMA. */
   method: 'pagemap_scan' | 'smaps';
-  totals: TotalsJson;
-  /** Every VMA holding anonymous memory, in address order. */
+  /** Every VMA holding anonymous memory, in address order (before the totals: the CLI streams them). */
   vmas: VmaJson[];
+  totals: TotalsJson;
 }
 
 export interface ProcessSummaryJson {
