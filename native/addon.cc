@@ -7,6 +7,9 @@
 
 namespace hugespan {
 Napi::Value Smaps(const Napi::CallbackInfo&);
+Napi::Value SmapsStreamOpen(const Napi::CallbackInfo&);
+Napi::Value SmapsStreamNext(const Napi::CallbackInfo&);
+Napi::Value SmapsStreamClose(const Napi::CallbackInfo&);
 Napi::Value ParseSmapsText(const Napi::CallbackInfo&);
 Napi::Value ReadProc(const Napi::CallbackInfo&);
 Napi::Value PagemapScan(const Napi::CallbackInfo&);
@@ -51,6 +54,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"mappings", Guarded<Mappings>},
       {"counters", Guarded<Counters>},
       {"smaps", Guarded<Smaps>},
+      {"smapsStream", Guarded<SmapsStreamOpen>},
+      {"smapsNext", Guarded<SmapsStreamNext>},
+      {"smapsClose", Guarded<SmapsStreamClose>},
       {"parseSmaps", Guarded<ParseSmapsText>},
       {"readProc", Guarded<ReadProc>},
       {"pagemapScan", Guarded<PagemapScan>},

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -82,28 +83,38 @@ struct SmapsFilter {
 };
 
 // The flat form, written while parsing:
-//   keys:  each field name once (every name met, kept or only summed);
+//   keys:  each field name once (every name met so far, kept or only summed);
 //   shape: per VMA, its kept field count n, n key ids, then thpEligible (0 absent, 1 false, 2 true);
 //   nums:  per VMA, start, end, offset, inode, then its n field values;
 //   strs:  per VMA, perms \0 dev \0 path \0 space-separated VmFlags \0 (the parser refuses NULs);
 //   total: how many VMAs the text held; sums: per key id, the field summed over all of them.
 // A VMA is written as it is parsed and taken back at its end if the filter drops it, so the
-// buffers hold the kept VMAs only.
+// buffers hold the kept VMAs only. A batch is `count` kept VMAs; with a batch size, each full
+// batch goes to `full` (a stream hands it to JS while the rest is parsed).
+struct FlatBatch {
+  std::vector<uint32_t> shape;
+  std::vector<double> nums;
+  std::string strs;
+  uint64_t count = 0;
+  std::vector<std::string> keys;
+};
+
 class FlatSink : public SmapsSink {
  public:
-  explicit FlatSink(const SmapsFilter& filter) : filter_(filter) {}
+  explicit FlatSink(const SmapsFilter& filter, uint64_t batch = UINT64_MAX, std::function<void(FlatBatch&)> full = nullptr)
+      : filter_(filter), batch_(batch), full_(std::move(full)) {}
 
   void BeginVma(const VmaHeader& h) override {
     ++total_;
-    marks_ = {shape_.size(), nums_.size(), strs_.size()};
+    marks_ = {b_.shape.size(), b_.nums.size(), b_.strs.size()};
     anonymous_ = 0;
     thp_ = 0;
     size_ = h.end - h.start;
-    shape_.push_back(0);  // the field count, known at EndVma
-    nums_.insert(nums_.end(), {static_cast<double>(h.start), static_cast<double>(h.end), static_cast<double>(h.offset), static_cast<double>(h.inode)});
-    strs_.append(h.perms, 4).push_back('\0');
-    strs_.append(h.dev, h.devLen).push_back('\0');
-    strs_.append(h.path, h.pathLen).push_back('\0');
+    b_.shape.push_back(0);  // the field count, known at EndVma
+    b_.nums.insert(b_.nums.end(), {static_cast<double>(h.start), static_cast<double>(h.end), static_cast<double>(h.offset), static_cast<double>(h.inode)});
+    b_.strs.append(h.perms, 4).push_back('\0');
+    b_.strs.append(h.dev, h.devLen).push_back('\0');
+    b_.strs.append(h.path, h.pathLen).push_back('\0');
     flags_ = 0;
   }
   void Field(const SmapsParser& parser, int key, uint64_t value) override {
@@ -118,60 +129,76 @@ class FlatSink : public SmapsSink {
     sums_[static_cast<size_t>(id)] += static_cast<double>(value);
     if (key == SmapsParser::AnonymousKey()) anonymous_ = value;
     if (!keep_[static_cast<size_t>(id)]) return;
-    shape_.push_back(static_cast<uint32_t>(id));
-    nums_.push_back(static_cast<double>(value));
+    b_.shape.push_back(static_cast<uint32_t>(id));
+    b_.nums.push_back(static_cast<double>(value));
   }
   void ThpEligible(bool eligible) override { thp_ = eligible ? 2 : 1; }
   void VmFlag(const char* f, size_t n) override {
-    if (flags_++) strs_.push_back(' ');
-    strs_.append(f, n);
+    if (flags_++) b_.strs.push_back(' ');
+    b_.strs.append(f, n);
   }
   void EndVma() override {
     if ((filter_.minAnonymous && anonymous_ < filter_.minAnonymous) || size_ < filter_.minSize) {
-      shape_.resize(marks_.shape);
-      nums_.resize(marks_.nums);
-      strs_.resize(marks_.strs);
+      b_.shape.resize(marks_.shape);
+      b_.nums.resize(marks_.nums);
+      b_.strs.resize(marks_.strs);
       return;
     }
-    shape_[marks_.shape] = static_cast<uint32_t>(shape_.size() - marks_.shape - 1);
-    shape_.push_back(thp_);
-    strs_.push_back('\0');
-    ++count_;
+    b_.shape[marks_.shape] = static_cast<uint32_t>(b_.shape.size() - marks_.shape - 1);
+    b_.shape.push_back(thp_);
+    b_.strs.push_back('\0');
+    if (++b_.count >= batch_ && full_) {
+      full_(Rest());
+      b_ = FlatBatch();
+    }
   }
 
-  // The buffers go to JS without a copy (a 60 000-VMA report's are ~10 MiB; a copy doubled
-  // them at the peak); the sink is spent after this.
-  Napi::Value ToJs(Napi::Env env) {
-    Napi::Uint32Array shape = HandOver<Napi::Uint32Array>(env, shape_);
-    Napi::Float64Array nums = HandOver<Napi::Float64Array>(env, nums_);
-    Napi::Array keys = Napi::Array::New(env, names_.size());
-    for (size_t i = 0; i < names_.size(); i++) keys.Set(static_cast<uint32_t>(i), Napi::String::New(env, names_[i]));
-    Napi::Float64Array sums = Napi::Float64Array::New(env, sums_.size());
-    std::copy(sums_.begin(), sums_.end(), sums.Data());
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("count", static_cast<double>(count_));
-    out.Set("keys", keys);
-    out.Set("shape", shape);
-    out.Set("nums", nums);
-    out.Set("strs", Napi::String::New(env, strs_));
-    out.Set("total", static_cast<double>(total_));
-    out.Set("sums", sums);
-    return out;
+  // The kept VMAs not yet handed on, with every key name met so far.
+  FlatBatch& Rest() {
+    b_.keys = names_;
+    return b_;
   }
+  uint64_t total() const { return total_; }
+  const std::vector<double>& sums() const { return sums_; }
 
  private:
   const SmapsFilter& filter_;
-  std::vector<uint32_t> shape_;
-  std::vector<double> nums_;
-  std::string strs_;
+  uint64_t batch_;
+  std::function<void(FlatBatch&)> full_;
+  FlatBatch b_;
   std::vector<int32_t> flat_;          // parser key id -> id in keys, -1 until met
   std::vector<std::string> names_;
   std::vector<double> sums_;
   std::vector<bool> keep_;
   struct { size_t shape, nums, strs; } marks_ = {0, 0, 0};
-  uint64_t anonymous_ = 0, size_ = 0, count_ = 0, total_ = 0;
+  uint64_t anonymous_ = 0, size_ = 0, total_ = 0;
   uint32_t thp_ = 0, flags_ = 0;
 };
+
+static Napi::Array KeysToJs(Napi::Env env, const std::vector<std::string>& names) {
+  Napi::Array keys = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); i++) keys.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
+  return keys;
+}
+
+// A batch as JS values. The buffers go over without a copy (a 60 000-VMA report's are
+// ~10 MiB; a copy doubled them at the peak); the batch is spent after this.
+static Napi::Object BatchToJs(Napi::Env env, FlatBatch& b) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("count", static_cast<double>(b.count));
+  out.Set("keys", KeysToJs(env, b.keys));
+  out.Set("shape", HandOver<Napi::Uint32Array>(env, b.shape));
+  out.Set("nums", HandOver<Napi::Float64Array>(env, b.nums));
+  out.Set("strs", Napi::String::New(env, b.strs));
+  return out;
+}
+
+static void SetTotals(Napi::Env env, Napi::Object out, uint64_t total, const std::vector<double>& sums) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, sums.size());
+  std::copy(sums.begin(), sums.end(), a.Data());
+  out.Set("total", static_cast<double>(total));
+  out.Set("sums", a);
+}
 
 // The fixed read buffer: 256 KiB, once per thread. The kernel prints at most a page of smaps
 // per read (seq_file), and a line is at most a path (PATH_MAX) and a header.
@@ -326,7 +353,169 @@ Napi::Value Smaps(const Napi::CallbackInfo& info) {
   close(fd);
   if (r < 0) ThrowSystemError(env, err, "read", ctx);
   if (r == 0) ThrowParse(env, path, error);
-  return sink.ToJs(env);
+  Napi::Object out = BatchToJs(env, sink.Rest());
+  SetTotals(env, out, sink.total(), sink.sums());
+  return out;
+}
+
+// A read of smaps handed to JS in batches while the rest is read and parsed on a thread of its
+// own, so a caller measures and writes one batch while the kernel prints the next. Invariants:
+// batches come in file order, each VMA in exactly one; at most two wait, so memory is two
+// batches and the read buffer whatever the file's size; the thread has ended (and the fd is
+// closed) when Close() returns or the object is destroyed, whether or not it was read through.
+class SmapsStream {
+ public:
+  static constexpr uint64_t kBatch = 4096;  // VMAs a batch
+
+  SmapsStream(int fd, SmapsFilter filter, std::string path)
+      : fd_(fd), filter_(std::move(filter)), path_(std::move(path)), buf_(new char[kReadBuffer]), thread_([this] { Run(); }) {}
+  ~SmapsStream() { Close(); }
+
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+  // The next batch into `out` (true), or false at the end of the file or on a failure (then
+  // err()/parseError() say which; both empty at the end).
+  bool Take(FlatBatch& out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !queue_.empty() || done_; });
+    if (queue_.empty()) return false;
+    out = std::move(queue_.front());
+    queue_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+  int err() const { return err_; }
+  const std::string& parseError() const { return parseError_; }
+  const std::string& path() const { return path_; }
+  uint64_t total() const { return total_; }
+  const std::vector<double>& sums() const { return sums_; }
+  const std::vector<std::string>& keys() const { return keys_; }
+
+ private:
+  void Push(FlatBatch& b) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return queue_.size() < 2 || stop_; });
+    if (stop_) return;  // nobody will take it; the next read ends the parse
+    queue_.push_back(std::move(b));
+    cv_.notify_all();
+  }
+  void Run() {
+    FlatSink sink(filter_, kBatch, [this](FlatBatch& b) { Push(b); });
+    SmapsParser parser(sink);
+    std::string error;
+    int r = ParseStream(parser, buf_.get(), kReadBuffer, [this](char* dst, size_t max) -> long {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) {
+          errno = ECANCELED;
+          return -1;
+        }
+      }
+      for (;;) {
+        ssize_t n = ::read(fd_, dst, max);
+        if (n >= 0 || errno != EINTR) return static_cast<long>(n);
+      }
+    }, error);
+    int err = r < 0 ? errno : 0;
+    if (r == 1) {
+      FlatBatch& rest = sink.Rest();
+      if (rest.count) Push(rest);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    err_ = err;
+    if (r == 0) parseError_ = error;
+    total_ = sink.total();
+    sums_ = sink.sums();
+    keys_ = sink.Rest().keys;
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  int fd_;
+  const SmapsFilter filter_;
+  const std::string path_;
+  std::unique_ptr<char[]> buf_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<FlatBatch> queue_;
+  bool done_ = false, stop_ = false;
+  int err_ = 0;
+  std::string parseError_;
+  uint64_t total_ = 0;
+  std::vector<double> sums_;
+  std::vector<std::string> keys_;
+  std::thread thread_;  // last: started once every member above exists
+};
+
+// The tag that proves an object is one of our streams (not something a caller made up).
+static const napi_type_tag kStreamTag = {0x6875676573706e31ull, 0x736d617073747265ull};
+
+static SmapsStream* StreamArg(const Napi::CallbackInfo& info) {
+  bool ours = false;
+  if (info[0].IsExternal()) napi_check_object_type_tag(info.Env(), info[0], &kStreamTag, &ours);
+  if (!ours) ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE", "The \"stream\" argument must be a stream from smapsStream()");
+  return info[0].As<Napi::External<SmapsStream>>().Data();
+}
+
+// smapsStream(pid | "self", minAnonymous = 0, minSize = 0, fields?) -> a stream: the file is
+// opened here (so a missing or forbidden process fails now, before anything is read), then
+// read and parsed on the stream's thread. Collecting the stream stops and joins it.
+Napi::Value SmapsStreamOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pid = ArgPid(info, 0);
+  SmapsFilter filter;
+  filter.minAnonymous = ArgOptionalUint(info, 1, "minAnonymous");
+  filter.minSize = ArgOptionalUint(info, 2, "minSize");
+  filter.fields = ArgFields(info, 3);
+  std::string path = ProcPath(pid, "smaps");
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    SysContext ctx;
+    ctx.path = path.c_str();
+    ThrowSystemError(env, errno, "open", ctx);
+  }
+  auto* stream = new SmapsStream(fd, std::move(filter), path);
+  Napi::External<SmapsStream> ext = Napi::External<SmapsStream>::New(env, stream, [](Napi::Env, SmapsStream* s) { delete s; });
+  napi_type_tag_object(env, ext, &kStreamTag);
+  return ext;
+}
+
+// smapsNext(stream) -> the next batch in the flat form ({ count, keys, shape, nums, strs }), or
+// at the end { count: 0, done: true, keys, total, sums }; a failed read or parse throws, as
+// smaps() would, and so does every later call.
+Napi::Value SmapsStreamNext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SmapsStream* s = StreamArg(info);
+  FlatBatch b;
+  if (s->Take(b)) return BatchToJs(env, b);
+  if (s->err()) {
+    SysContext ctx;
+    ctx.path = s->path().c_str();
+    ThrowSystemError(env, s->err(), "read", ctx);
+  }
+  if (!s->parseError().empty()) ThrowParse(env, s->path(), s->parseError());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("count", 0.0);
+  out.Set("done", true);
+  out.Set("keys", KeysToJs(env, s->keys()));
+  SetTotals(env, out, s->total(), s->sums());
+  return out;
+}
+
+// smapsClose(stream): stop and join now rather than when the stream is collected. Later
+// smapsNext calls end (or throw ECANCELED if it was stopped in the middle).
+Napi::Value SmapsStreamClose(const Napi::CallbackInfo& info) {
+  StreamArg(info)->Close();
+  return info.Env().Undefined();
 }
 
 // parseSmaps(text: string | Uint8Array, piece = whole) -> the flat form (see FlatSink), every
@@ -363,7 +552,9 @@ Napi::Value ParseSmapsText(const Napi::CallbackInfo& info) {
     return static_cast<long>(n);
   }, error);
   if (r != 1) ThrowParse(env, "smaps text", error);
-  return sink.ToJs(env);
+  Napi::Object out = BatchToJs(env, sink.Rest());
+  SetTotals(env, out, sink.total(), sink.sums());
+  return out;
 }
 
 // readProcText(pid | "self", leaf) -> string: for small /proc files (status, stat).

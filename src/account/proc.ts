@@ -7,8 +7,8 @@
  */
 import * as fs from 'node:fs';
 import { binding } from '../native/binding';
-import { readSmapsFlat, readSmapsRollup, readSmapsWhere, SmapsFilter, Vma } from '../native/smaps';
-import type { FlatSmaps } from '../native/binding';
+import { readSmapsRollup, readSmapsWhere, streamSmaps, SmapsFilter, Vma } from '../native/smaps';
+import type { FlatBatch } from '../native/binding';
 import { coverage, coverageFlat, Coverage, FlatCoverage } from '../native/coverage';
 import { thpDisabledFor } from '../native/host';
 
@@ -105,9 +105,36 @@ export function readProcess(pid: number, seen = false, filter: SmapsFilter = {})
   return read(pid, seen, () => readSmapsWhere(pid, filter));
 }
 
-/** readProcess with the VMAs left in the addon's flat form, to visit one at a time (eachVma). */
-export function readProcessFlat(pid: number, seen = false, filter: SmapsFilter = {}): Omit<ProcessMemory, 'vmas'> & { flat: FlatSmaps } {
-  return read(pid, seen, () => readSmapsFlat(pid, filter));
+/**
+ * readProcess in batches: `start` once the process is known to have memory to read (its
+ * identity and THP switch), before the first batch; then `batch` per few thousand VMAs in the
+ * flat form while the addon reads the rest. Returns the sums over every VMA.
+ */
+export function streamProcess(
+  pid: number,
+  seen: boolean,
+  filter: SmapsFilter,
+  start: (p: Identity & { thpDisabled: boolean | undefined }) => void,
+  batch: (flat: FlatBatch) => void,
+): { sums: Record<string, number> } {
+  const id = identify(pid, seen);
+  requireUserMemory(id, seen);
+  const thpDisabled = readingPid(pid, true, () => thpDisabledFor(pid));
+  let started = false;
+  const begin = (): void => {
+    if (!started) start({ ...id, thpDisabled });
+    started = true;
+  };
+  const { total, sums } = readingPid(pid, true, () =>
+    streamSmaps(pid, filter, (flat) => {
+      begin();
+      batch(flat);
+    }),
+  );
+  // identify() saw a live process with memory; an empty map now means it exited since.
+  if (total === 0) throw new ProcessError(`pid ${pid} exited while being read`, 'ERR_HUGESPAN_EXITED');
+  begin();
+  return { sums };
 }
 
 function read<T extends { total: number; sums: Record<string, number> }>(pid: number, seen: boolean, smaps: () => T): Identity & T & { thpDisabled: boolean | undefined } {

@@ -5,9 +5,10 @@
  * says its source. Nothing here prints: the CLI's renderers only read these values.
  */
 import { hostInfo, HostInfo } from '../native/host';
+import { mayMisreportZeroPage } from '../native/coverage';
 import { eachVma, flatSpan } from '../native/smaps';
 import type { Vma } from '../native/smaps';
-import { readProcessFlat, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
+import { streamProcess, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
 import { overlapBytes, swappedPages, thpRanges } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
@@ -223,9 +224,11 @@ export type ProcessReportHead = Omit<ProcessReport, 'vmas' | 'totals'>;
 
 /**
  * The smaps fields a report reads per VMA; the addon keeps no other (they are still summed, for
- * rss and otherHuge). Size is end - start; the walk's cross-check (6.7-6.15) reads its own.
+ * rss and otherHuge). Size is end - start. PMD_FIELDS: what the walk's cross-check reads, kept
+ * only where it runs (coverage.ts pmdBytes).
  */
 const REPORT_FIELDS = ['rss', 'anonymous', 'anonHugePages', 'swap'] as const;
+const PMD_FIELDS = ['shmemPmdMapped', 'filePmdMapped', 'privateHugetlb', 'sharedHugetlb'] as const;
 
 /**
  * One process, streamed: `head` once, then `vma` for every VMA holding anonymous memory, in
@@ -234,61 +237,73 @@ const REPORT_FIELDS = ['rss', 'anonymous', 'anonHugePages', 'swap'] as const;
  */
 export function streamProcessReport(pid: number, options: { exact: boolean; seen?: boolean }, sink: { head(h: ProcessReportHead): void; vma(v: VmaJson): void }): TotalsJson {
   const host = hostInfo();
-  // Only VMAs holding anonymous memory are kept, with only the fields read below; the totals
-  // come from the addon's sums.
-  const p = readProcessFlat(pid, options.seen, { minAnonymous: 1, fields: REPORT_FIELDS });
   const method = options.exact && host.pagemapScan ? 'pagemap_scan' : 'smaps';
-  const ctx: ReasonContext = {
-    thpDisabled: p.thpDisabled,
-    enabled: host.thp.enabled,
-    hugePage: host.hugePageSize,
-    pageSize: host.pageSize,
-    maxPtesNone: host.thp.khugepaged.max_ptes_none ?? 511,
-    maxPtesSwap: host.thp.khugepaged.max_ptes_swap ?? 64,
-  };
+  const walking = method === 'pagemap_scan' && host.hugePageSize > 0;
+  // The walk's smaps cross-check (kernels 6.7-6.15) needs each VMA's PMD counters.
+  const crossCheck = walking && mayMisreportZeroPage();
   const totals: TotalsJson = {
-    rss: p.sums.rss ?? 0,
+    rss: 0,
     anonymous: 0,
     anonHugePages: 0,
     coverage: 0,
     eligibleNotHuge: 0,
     noHugePage: 0,
     account: { anonymous: 0, pmdMapped: 0, pteMappedThp: 0, small: 0, reasons: {} },
-    otherHuge: otherHuge(p.sums),
+    otherHuge: otherHuge({}),
   };
-  {
-    // One walk over the VMAs kept (those holding anonymous memory); each private anonymous VMA
-    // takes its runs by merge. Where the walk's smaps cross-check runs (6.7-6.15), it reads
-    // smaps once more for itself.
-    const span = method === 'pagemap_scan' && host.hugePageSize > 0 ? flatSpan(p.flat) : undefined;
-    const walk = span ? scanFlat(pid, span[0], span[1]) : undefined;
-    const excess = new Map(walk?.excess.map((e) => [e.start, e.bytes]));
-    // Which of the walk's small pages are THP mapped by PTEs: one read for the whole process.
-    // Without a walk, VMAs are read one by one, where frame numbers are visible at all.
-    const visible = thpRanges(pid, new Float64Array(0)) !== undefined;
-    const thp: ThpPages = { visible, ranges: walk && visible ? thpRanges(pid, smallRuns(walk.runs)) : undefined, at: 0 };
-    sink.head({ schema: SCHEMA, kind: 'process', time: new Date().toISOString(), pid, comm: p.comm, host: hostJson(host), thp: thpJson(host), thpDisabled: p.thpDisabled ?? null, method });
-    const runs = walk?.runs ?? new Float64Array(0);
-    let r = 0;
-    eachVma(p.flat, (v) => {
-      let share: Share | undefined;
-      if (walk && isAnonVma(v)) {
-        // A run may span two adjacent VMAs (the kernel joins equal labels): pass only runs ending at or before this VMA.
-        while (r < runs.length && runs[r + 1] <= v.start) r += 3;
-        let k = r;
-        let hugeBytes = 0;
-        for (; k < runs.length && runs[k] < v.end; k += 3) if (runs[k + 2] === 1) hugeBytes += Math.min(runs[k + 1], v.end) - Math.max(runs[k], v.start);
-        share = { runs, from: r, to: k, hugeBytes: hugeBytes - (excess.get(v.start) ?? 0) };
-      }
-      const j = vmaJson(v, measureVma(pid, v, ctx, share, thp));
-      totals.anonymous += j.anonymous;
-      totals.anonHugePages += j.anonHugePages;
-      totals.eligibleNotHuge += j.eligibleNotHuge;
-      if (j.vmFlags.includes('nh')) totals.noHugePage += j.anonymous;
-      addAccount(totals.account, j.account);
-      sink.vma(j);
-    });
-  }
+  let ctx: ReasonContext | undefined;
+  // Frame numbers visible (root)? Then PTE-mapped THP is read per batch, or per VMA without a walk.
+  const visible = thpRanges(pid, new Float64Array(0)) !== undefined;
+  // Only VMAs holding anonymous memory are kept, with only the fields read below; the totals
+  // come from the addon's sums. Batches come while the addon reads the rest of the file.
+  const { sums } = streamProcess(
+    pid,
+    options.seen ?? false,
+    { minAnonymous: 1, fields: crossCheck ? [...REPORT_FIELDS, ...PMD_FIELDS] : REPORT_FIELDS },
+    (p) => {
+      ctx = {
+        thpDisabled: p.thpDisabled,
+        enabled: host.thp.enabled,
+        hugePage: host.hugePageSize,
+        pageSize: host.pageSize,
+        maxPtesNone: host.thp.khugepaged.max_ptes_none ?? 511,
+        maxPtesSwap: host.thp.khugepaged.max_ptes_swap ?? 64,
+      };
+      sink.head({ schema: SCHEMA, kind: 'process', time: new Date().toISOString(), pid, comm: p.comm, host: hostJson(host), thp: thpJson(host), thpDisabled: p.thpDisabled ?? null, method });
+    },
+    (flat) => {
+      // One walk over the batch's span; each private anonymous VMA takes its runs by merge.
+      const span = walking ? flatSpan(flat) : undefined;
+      let vmas: Vma[] | undefined;
+      if (span && crossCheck) eachVma(flat, (v) => (vmas ??= []).push(v));
+      const walk = span ? scanFlat(pid, span[0], span[1], vmas) : undefined;
+      const excess = new Map(walk?.excess.map((e) => [e.start, e.bytes]));
+      // Which of the walk's small pages are THP mapped by PTEs: one read for the batch.
+      const thp: ThpPages = { visible, ranges: walk && visible ? thpRanges(pid, smallRuns(walk.runs)) : undefined, at: 0 };
+      const runs = walk?.runs ?? new Float64Array(0);
+      let r = 0;
+      eachVma(flat, (v) => {
+        let share: Share | undefined;
+        if (walk && isAnonVma(v)) {
+          // A run may span two adjacent VMAs (the kernel joins equal labels): pass only runs ending at or before this VMA.
+          while (r < runs.length && runs[r + 1] <= v.start) r += 3;
+          let k = r;
+          let hugeBytes = 0;
+          for (; k < runs.length && runs[k] < v.end; k += 3) if (runs[k + 2] === 1) hugeBytes += Math.min(runs[k + 1], v.end) - Math.max(runs[k], v.start);
+          share = { runs, from: r, to: k, hugeBytes: hugeBytes - (excess.get(v.start) ?? 0) };
+        }
+        const j = vmaJson(v, measureVma(pid, v, ctx!, share, thp));
+        totals.anonymous += j.anonymous;
+        totals.anonHugePages += j.anonHugePages;
+        totals.eligibleNotHuge += j.eligibleNotHuge;
+        if (j.vmFlags.includes('nh')) totals.noHugePage += j.anonymous;
+        addAccount(totals.account, j.account);
+        sink.vma(j);
+      });
+    },
+  );
+  totals.rss = sums.rss ?? 0;
+  totals.otherHuge = otherHuge(sums);
   totals.coverage = coverageRatio(totals.anonHugePages, totals.anonymous);
   return totals;
 }

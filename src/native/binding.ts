@@ -39,6 +39,12 @@ export interface Binding {
   limits(): { maxView: number; maxReads: number; maxRanges: number };
   /** Only VMAs with ≥ minAnonymous Anonymous bytes and ≥ minSize bytes are handed over; `sums` covers all. */
   smaps(pid: number | 'self', rollup?: boolean, minAnonymous?: number, minSize?: number, fields?: readonly string[]): FlatSmaps;
+  /** smaps read and parsed on a thread of its own, handed over in batches (smapsNext) while the rest is read. */
+  smapsStream(pid: number | 'self', minAnonymous?: number, minSize?: number, fields?: readonly string[]): SmapsStream;
+  /** The next batch, or the end with the totals; throws what smaps() would. */
+  smapsNext(stream: SmapsStream): FlatBatch | (FlatBatch & { done: true; total: number; sums: Float64Array });
+  /** Stop the stream's thread now. */
+  smapsClose(stream: SmapsStream): void;
   /** `piece`: feed the text through the reader's fixed buffer at most this many bytes a read (tests). */
   parseSmaps(text: string | Uint8Array, piece?: number): FlatSmaps;
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
@@ -64,6 +70,12 @@ export interface Binding {
  * path and the space-separated VmFlags, each ended by a NUL. `count` VMAs are handed over
  * (those passing smaps()'s filter) of `total` read; `sums` per key id over all `total` of them.
  */
+/** Some of a read's VMAs in the flat form, without the read's totals (a batch of a stream). */
+export type FlatBatch = Omit<FlatSmaps, 'total' | 'sums'>;
+
+/** An open smaps stream (an addon object; only smapsNext/smapsClose take it). */
+export type SmapsStream = { readonly __smapsStream: unique symbol };
+
 export interface FlatSmaps {
   count: number;
   total: number;

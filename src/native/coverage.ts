@@ -125,7 +125,7 @@ export function runObjects(flat: Float64Array, from = 0, to = flat.length): Run[
  * Whether this kernel may report the huge zero page as present and huge: PAGEMAP_SCAN came in
  * 6.7 and the fix in 6.16, so 6.7-6.15 (a distribution's backport cannot be seen from here).
  */
-function mayMisreportZeroPage(): boolean {
+export function mayMisreportZeroPage(): boolean {
   const [major, minor] = os.release().split('.').map((x) => parseInt(x, 10));
   return !(major > 6 || (major === 6 && minor >= 16));
 }

@@ -3,7 +3,7 @@
  * Invariant: every numeric field is in bytes (the kernel's kB × 1024) except counts such as
  * protectionKey; fields the kernel adds later are kept under their camelCase names.
  */
-import { binding, FlatSmaps, RawVma } from './binding';
+import { binding, FlatBatch, FlatSmaps, RawVma } from './binding';
 
 export type Pid = number | 'self';
 
@@ -44,7 +44,7 @@ function maker(keys: string[], ids: number[], thp: boolean): Make {
  * when visited. A caller that does not keep them holds one at a time: a 60 000-VMA report then
  * never promotes 60 000 objects into the old generation.
  */
-export function eachVma({ count, keys, shape, nums, strs }: FlatSmaps, visit: (v: Vma) => void): void {
+export function eachVma({ count, keys, shape, nums, strs }: FlatBatch, visit: (v: Vma) => void): void {
   let at = 0;
   let o = 0;
   let p = 0; // position in strs
@@ -111,6 +111,13 @@ export interface SmapsFilter {
   fields?: readonly string[];
 }
 
+/** The smaps fields summed over every VMA, by name. */
+function sumsOf(keys: readonly string[], sums: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  keys.forEach((k, i) => (out[k] = sums[i]));
+  return out;
+}
+
 /**
  * The VMAs of a process that pass `filter`, in the flat form (visit them with eachVma), and
  * every smaps field summed over all of them (kept or not): the addon drops the rest before
@@ -118,9 +125,27 @@ export interface SmapsFilter {
  */
 export function readSmapsFlat(pid: Pid, filter: SmapsFilter): { flat: FlatSmaps; total: number; sums: Record<string, number> } {
   const flat = binding.smaps(pid, false, filter.minAnonymous ?? 0, filter.minSize ?? 0, filter.fields);
-  const sums: Record<string, number> = {};
-  flat.keys.forEach((k, i) => (sums[k] = flat.sums[i]));
-  return { flat, total: flat.total, sums };
+  return { flat, total: flat.total, sums: sumsOf(flat.keys, flat.sums) };
+}
+
+/**
+ * The VMAs that pass `filter`, handed to `batch` a few thousand at a time (in the flat form,
+ * in address order) while the addon reads and parses the rest on a thread of its own; returns
+ * the totals over every VMA. The file is opened before anything else, so a process that does
+ * not exist or may not be read throws before `batch` is called; the thread is stopped however
+ * this returns.
+ */
+export function streamSmaps(pid: Pid, filter: SmapsFilter, batch: (flat: FlatBatch) => void): { total: number; sums: Record<string, number> } {
+  const stream = binding.smapsStream(pid, filter.minAnonymous ?? 0, filter.minSize ?? 0, filter.fields);
+  try {
+    for (;;) {
+      const next = binding.smapsNext(stream);
+      if ('done' in next) return { total: next.total, sums: sumsOf(next.keys, next.sums) };
+      batch(next);
+    }
+  } finally {
+    binding.smapsClose(stream);
+  }
 }
 
 /** readSmapsFlat with every kept VMA built as an object. */
@@ -130,7 +155,7 @@ export function readSmapsWhere(pid: Pid, filter: SmapsFilter): { vmas: Vma[]; to
 }
 
 /** [first start, last end) of the VMAs of a flat form; undefined when it holds none. */
-export function flatSpan(flat: FlatSmaps): [number, number] | undefined {
+export function flatSpan(flat: FlatBatch): [number, number] | undefined {
   if (flat.count === 0) return undefined;
   // The last VMA's nums start where the shape says: walk the field counts.
   let at = 0;

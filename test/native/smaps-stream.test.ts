@@ -108,3 +108,58 @@ describe('the streaming smaps parser', () => {
     expect({ code: e.code, message: e.message }).toEqual({ code: 'ERR_HUGESPAN_SMAPS_PARSE', message: expect.stringContaining('longer than the 262144-byte read buffer') });
   });
 });
+
+describe('smaps in batches (smapsStream)', () => {
+  it('batches of a 6 000-VMA read, joined, are what one read gives; the end carries the totals', () => {
+    const m = new Mapping(6000 * PAGE);
+    try {
+      m.commit();
+      m.touch();
+      for (let i = 1; i < 6000; i += 2) m.decommit(i * PAGE, PAGE);
+      const ours = (vs: Vma[]): Vma[] => vs.filter((v) => v.start >= m.address && v.end <= m.end);
+      const { eachVma, streamSmaps } = require('../../src/native/smaps') as typeof import('../../src/native/smaps');
+      const batched: Vma[] = [];
+      let batches = 0;
+      const end = streamSmaps('self', {}, (flat) => {
+        batches++;
+        eachVma(flat, (v) => batched.push(v));
+      });
+      expect(batches).toBeGreaterThanOrEqual(2); // 4 096 VMAs a batch
+      expect(end.total).toBe(batched.length);
+      expect(end.sums.size).toBe(batched.reduce((n, v) => n + v.size, 0));
+      expect(ours(batched)).toEqual(ours(readSmaps('self')));
+      expect(ours(batched).length).toBe(6000);
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('a process that does not exist fails at open, before any batch', () => {
+    const e = thrown(() => binding.smapsStream(4194304));
+    expect({ code: e.code, syscall: e.syscall, path: e.path }).toEqual({ code: 'ENOENT', syscall: 'open', path: '/proc/4194304/smaps' });
+  });
+
+  it('only a stream is taken: anything else is a TypeError, nothing is read', () => {
+    for (const bad of [{}, null, 1, new Mapping(PAGE), Buffer.alloc(8)]) {
+      expect(thrown(() => binding.smapsNext(bad as never)).code).toBe('ERR_INVALID_ARG_TYPE');
+      expect(thrown(() => binding.smapsClose(bad as never)).code).toBe('ERR_INVALID_ARG_TYPE');
+    }
+  });
+
+  it('closed early, twice, or left to the collector: no hang, the next call ends or says ECANCELED', () => {
+    for (let i = 0; i < 20; i++) {
+      const s = binding.smapsStream('self', 0, 0);
+      if (i % 2) binding.smapsNext(s);
+      binding.smapsClose(s);
+      binding.smapsClose(s);
+      let ended: string;
+      try {
+        ended = 'done' in binding.smapsNext(s) ? 'done' : 'batch';
+      } catch (e) {
+        ended = (e as { code?: string }).code ?? 'error';
+      }
+      expect(['done', 'batch', 'ECANCELED']).toContain(ended);
+    }
+    for (let i = 0; i < 20; i++) binding.smapsStream('self'); // dropped unread: joined when collected
+  });
+});
