@@ -365,7 +365,7 @@ Napi::Value Smaps(const Napi::CallbackInfo& info) {
 // closed) when Close() returns or the object is destroyed, whether or not it was read through.
 class SmapsStream {
  public:
-  static constexpr uint64_t kBatch = 4096;  // VMAs a batch
+  static constexpr uint64_t kBatch = 1024;  // VMAs a batch
 
   SmapsStream(int fd, SmapsFilter filter, std::string path)
       : fd_(fd), filter_(std::move(filter)), path_(std::move(path)), buf_(new char[kReadBuffer]), thread_([this] { Run(); }) {}
