@@ -153,7 +153,12 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
   }
 
   const smallBytes = Math.max(0, anonymous - pmdMapped - (pte ?? 0));
-  if (!frames.length && smallBytes > 0) add(reasons, whole ?? (v.thpEligible === false ? 'kernel-ineligible' : 'not-determined'), smallBytes);
+  if (whole !== undefined) {
+    // A VMA-wide reason holds for every small byte, whatever the walk saw of them: a process
+    // that changed between reading smaps and the walk (one reading itself, say) changes nothing.
+    for (const r of Object.keys(reasons)) delete reasons[r as Reason];
+    add(reasons, whole, smallBytes);
+  } else if (!frames.length && smallBytes > 0) add(reasons, v.thpEligible === false ? 'kernel-ineligible' : 'not-determined', smallBytes);
   else if (fromFrames !== smallBytes) {
     // The process changed between reading smaps and scanning: keep the sum exact and say so.
     if (fromFrames < smallBytes) add(reasons, 'not-determined', smallBytes - fromFrames);
