@@ -101,8 +101,9 @@ struct FlatBatch {
 
 class FlatSink : public SmapsSink {
  public:
-  explicit FlatSink(const SmapsFilter& filter, uint64_t batch = UINT64_MAX, std::function<void(FlatBatch&)> full = nullptr)
-      : filter_(filter), batch_(batch), full_(std::move(full)) {}
+  // `first`: the size of the first batch (smaller, so that the caller can start early).
+  explicit FlatSink(const SmapsFilter& filter, uint64_t batch = UINT64_MAX, std::function<void(FlatBatch&)> full = nullptr, uint64_t first = UINT64_MAX)
+      : filter_(filter), batch_(std::min(batch, first)), next_(batch), full_(std::move(full)) {}
 
   void BeginVma(const VmaHeader& h) override {
     ++total_;
@@ -150,6 +151,7 @@ class FlatSink : public SmapsSink {
     if (++b_.count >= batch_ && full_) {
       full_(Rest());
       b_ = FlatBatch();
+      batch_ = next_;
     }
   }
 
@@ -163,7 +165,7 @@ class FlatSink : public SmapsSink {
 
  private:
   const SmapsFilter& filter_;
-  uint64_t batch_;
+  uint64_t batch_, next_;
   std::function<void(FlatBatch&)> full_;
   FlatBatch b_;
   std::vector<int32_t> flat_;          // parser key id -> id in keys, -1 until met
@@ -366,6 +368,7 @@ Napi::Value Smaps(const Napi::CallbackInfo& info) {
 class SmapsStream {
  public:
   static constexpr uint64_t kBatch = 1024;  // VMAs a batch
+  static constexpr uint64_t kFirst = 128;   // the first: JS starts on it while the rest is read
 
   SmapsStream(int fd, SmapsFilter filter, std::string path)
       : fd_(fd), filter_(std::move(filter)), path_(std::move(path)), buf_(new char[kReadBuffer]), thread_([this] { Run(); }) {}
@@ -409,7 +412,7 @@ class SmapsStream {
     cv_.notify_all();
   }
   void Run() {
-    FlatSink sink(filter_, kBatch, [this](FlatBatch& b) { Push(b); });
+    FlatSink sink(filter_, kBatch, [this](FlatBatch& b) { Push(b); }, kFirst);
     SmapsParser parser(sink);
     std::string error;
     int r = ParseStream(parser, buf_.get(), kReadBuffer, [this](char* dst, size_t max) -> long {
