@@ -7,6 +7,7 @@
  */
 
 import type { Sys } from '../sys/sys';
+import { HeapAccounts } from './memstats';
 import { heapError, hex } from './errors';
 import { Rand } from './rand';
 import { Span, hugePagesIn } from './span';
@@ -79,7 +80,7 @@ function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
-export class MHeap implements SpanOwner, PolicyHeap {
+export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   readonly sys: Sys;
   readonly pageSize: number;
   readonly physPageSize: number;
@@ -116,9 +117,9 @@ export class MHeap implements SpanOwner, PolicyHeap {
   private mapped = 0;
   private isClosed = false;
   /** The runtime's memstats, in bytes. heapFree is heap_idle − heap_released. */
-  private readonly memstats = { heapSys: 0, heapInuse: 0, heapFree: 0, heapReleased: 0 };
 
   constructor(sys: Sys, opts: MHeapOptions = {}) {
+    super();
     this.sys = sys;
     this.physPageSize = sys.physPageSize;
     this.physHugePageSize = sys.physHugePageSize;
@@ -154,29 +155,6 @@ export class MHeap implements SpanOwner, PolicyHeap {
     this.arenaBase = sys.sysReserve(this.arenaBytes);
     this.inUseFrames = new Float64Array(Math.ceil(this.arenaBytes / this.frameBytes));
     this.hooks.attach(this);
-  }
-
-  get heapSys(): number {
-    return this.memstats.heapSys;
-  }
-
-  get heapInuse(): number {
-    return this.memstats.heapInuse;
-  }
-
-  /** Free and not scavenged: resident, or as good as (MADV_FREE'd memory counts as released). */
-  get heapFree(): number {
-    return this.memstats.heapFree;
-  }
-
-  /** Free and scavenged: given back to the OS. */
-  get heapReleased(): number {
-    return this.memstats.heapReleased;
-  }
-
-  /** The runtime's estimate of the heap's RSS. */
-  get retained(): number {
-    return this.memstats.heapSys - this.memstats.heapReleased;
   }
 
   /** Whole huge pages inside free, unscavenged spans (the runtime's unscavHugePages), kept incrementally. */
@@ -223,28 +201,6 @@ export class MHeap implements SpanOwner, PolicyHeap {
     // (mheap.go allocSpanLocked → scavengeIfNeededLocked). piece is in use, so it cannot coalesce.
     if (s.scavenged) this.scavengeIfNeeded(bytes);
     return piece;
-  }
-
-  /**
-   * The runtime's mheap_.scavengeRetainedGoal: what gcPaceScavenger last set (1.1 × next_gc).
-   * Infinity until something paces the heap (a GcModel or a BackgroundScavenger): a bare heap
-   * never scavenges on its own.
-   */
-  scavengeRetainedGoal = Infinity;
-  /** Bytes released by scavengeIfNeeded so far (the synchronous scavenger's share). */
-  releasedOnAlloc = 0;
-
-  /**
-   * mheap.go scavengeIfNeededLocked (go1.13), verbatim: if heapRetained() + size is over the
-   * goal, scavenge min(size, the overage). (retained already includes the pages just
-   * allocated, so they count twice, as in the runtime.) Returns the bytes released.
-   */
-  scavengeIfNeeded(size: number): number {
-    const r = this.retained;
-    if (r + size <= this.scavengeRetainedGoal) return 0;
-    const released = this.scavenge(Math.min(size, r + size - this.scavengeRetainedGoal));
-    this.releasedOnAlloc += released;
-    return released;
   }
 
   /**

@@ -19,6 +19,7 @@
  */
 
 import type { Sys } from '../sys/sys';
+import { HeapAccounts } from './memstats';
 import { heapError, hex } from './errors';
 import { PageAlloc } from './pagealloc';
 import { hugePagesIn } from './span';
@@ -63,7 +64,7 @@ function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
 
-export class PageHeap {
+export class PageHeap extends HeapAccounts {
   readonly kind = 'pagealloc';
   readonly sys: Sys;
   readonly pageSize: number;
@@ -81,15 +82,11 @@ export class PageHeap {
   private hugeFree = 0;
   private mapped = 0;
   private isClosed = false;
-  private readonly memstats = { heapSys: 0, heapInuse: 0, heapFree: 0, heapReleased: 0 };
   /** Reused by scavenge: findDirty's answer. */
   private readonly run = { lo: 0, hi: 0 };
-  /** What the pacer last set (see MHeap.scavengeRetainedGoal); Infinity: never scavenge on alloc. */
-  scavengeRetainedGoal = Infinity;
-  /** Bytes released by scavengeIfNeeded so far. */
-  releasedOnAlloc = 0;
 
   constructor(sys: Sys, opts: PageHeapOptions = {}) {
+    super();
     this.sys = sys;
     this.physPageSize = sys.physPageSize;
     this.physHugePageSize = sys.physHugePageSize;
@@ -118,26 +115,6 @@ export class PageHeap {
     this.framePages = this.frameBytes / this.pageSize;
     this.frameDirty = new Int32Array(this.arenaBytes / this.frameBytes);
     this.arenaBase = sys.sysReserve(this.arenaBytes); // aligned to the huge page: frames start at arenaBase
-  }
-
-  get heapSys(): number {
-    return this.memstats.heapSys;
-  }
-
-  get heapInuse(): number {
-    return this.memstats.heapInuse;
-  }
-
-  get heapFree(): number {
-    return this.memstats.heapFree;
-  }
-
-  get heapReleased(): number {
-    return this.memstats.heapReleased;
-  }
-
-  get retained(): number {
-    return this.memstats.heapSys - this.memstats.heapReleased;
   }
 
   /** Huge-page frames wholly free and unscavenged (0 without huge pages). */
@@ -230,15 +207,6 @@ export class PageHeap {
   sizeOf(addr: number): number {
     const p = (addr - this.arenaBase) / this.pageSize;
     return Number.isInteger(p) ? this.pages.lengthAt(p) : 0;
-  }
-
-  /** mheap.go scavengeIfNeededLocked, as MHeap has it: past the goal, release min(size, the overage). */
-  scavengeIfNeeded(size: number): number {
-    const r = this.retained;
-    if (r + size <= this.scavengeRetainedGoal) return 0;
-    const released = this.scavenge(Math.min(size, r + size - this.scavengeRetainedGoal));
-    this.releasedOnAlloc += released;
-    return released;
   }
 
   /**
