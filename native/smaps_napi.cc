@@ -212,83 +212,6 @@ static char* ReadBuffer() {
   return buf.get();
 }
 
-// Reads a file on its own thread, a few blocks ahead of the parser: the kernel generates smaps
-// text while the text before it is parsed (they took about as long as each other at 60 000
-// VMAs, one after the other). Memory: at most kBlocks blocks in flight. Invariant: read() hands
-// out the file's bytes in order, exactly once, then 0 at its end or -1 with errno on failure;
-// the thread has ended when this object is gone, whether or not the file was read to the end.
-class ReadAhead {
- public:
-  explicit ReadAhead(int fd) : fd_(fd), thread_([this] { Run(); }) {}
-  ~ReadAhead() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  long read(char* dst, size_t max) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !full_.empty() || done_; });
-    if (full_.empty()) {
-      if (err_) errno = err_;
-      return err_ ? -1 : 0;
-    }
-    Block& b = full_.front();
-    size_t n = std::min(max, b.len - b.off);
-    std::memcpy(dst, b.data.get() + b.off, n);
-    b.off += n;
-    if (b.off == b.len) {
-      free_.push_back(std::move(b.data));
-      full_.pop_front();
-      cv_.notify_all();
-    }
-    return static_cast<long>(n);
-  }
-
- private:
-  static constexpr size_t kBlock = 64 * 1024, kBlocks = 4;
-  struct Block {
-    std::unique_ptr<char[]> data;
-    size_t len = 0, off = 0;
-  };
-  void Run() {
-    for (size_t i = 0; i < kBlocks; i++) free_.emplace_back(new char[kBlock]);
-    for (;;) {
-      std::unique_ptr<char[]> buf;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return !free_.empty() || stop_; });
-        if (stop_) return;
-        buf = std::move(free_.back());
-        free_.pop_back();
-      }
-      ssize_t n;
-      do n = ::read(fd_, buf.get(), kBlock);
-      while (n < 0 && errno == EINTR);
-      int err = n < 0 ? errno : 0;
-      std::lock_guard<std::mutex> lock(mu_);
-      if (n > 0) {
-        full_.push_back(Block{std::move(buf), static_cast<size_t>(n), 0});
-      } else {
-        done_ = true;
-        err_ = err;
-      }
-      cv_.notify_all();
-      if (n <= 0) return;
-    }
-  }
-  int fd_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Block> full_;
-  std::vector<std::unique_ptr<char[]>> free_;
-  bool done_ = false, stop_ = false;
-  int err_ = 0;
-  std::thread thread_;  // last: started once every member above exists
-};
-
 [[noreturn]] static void ThrowParse(Napi::Env env, const std::string& source, const std::string& error) {
   ThrowError(env, "ERR_HUGESPAN_SMAPS_PARSE", "cannot parse " + source + ": " + error);
 }
@@ -332,26 +255,15 @@ Napi::Value Smaps(const Napi::CallbackInfo& info) {
   FlatSink sink(filter);
   SmapsParser parser(sink);
   std::string error;
-  // The first kReadBuffer bytes are read here; only a longer file gets a reader thread (a
-  // thread for our own 100 KiB smaps cost more than the overlap saves), and smaps_rollup never.
-  std::unique_ptr<ReadAhead> ahead;
-  size_t direct = 0;
-  int r = ParseStream(parser, ReadBuffer(), kReadBuffer, [&](char* dst, size_t max) -> long {
-    if (ahead) return ahead->read(dst, max);
-    if (direct >= kReadBuffer && !rollup) {
-      ahead.reset(new ReadAhead(fd));
-      return ahead->read(dst, max);
-    }
+  // A long read that should overlap the kernel's text generation with the work on it goes
+  // through smapsStream; this one reads and parses in turn, with no thread to start.
+  int r = ParseStream(parser, ReadBuffer(), kReadBuffer, [fd](char* dst, size_t max) -> long {
     for (;;) {
       ssize_t n = read(fd, dst, max);
-      if (n >= 0 || errno != EINTR) {
-        if (n > 0) direct += static_cast<size_t>(n);
-        return static_cast<long>(n);
-      }
+      if (n >= 0 || errno != EINTR) return static_cast<long>(n);
     }
   }, error);
   int err = errno;
-  ahead.reset();  // the reader thread ends before the fd is closed
   close(fd);
   if (r < 0) ThrowSystemError(env, err, "read", ctx);
   if (r == 0) ThrowParse(env, path, error);

@@ -119,16 +119,6 @@ function sumsOf(keys: readonly string[], sums: Float64Array): Record<string, num
 }
 
 /**
- * The VMAs of a process that pass `filter`, in the flat form (visit them with eachVma), and
- * every smaps field summed over all of them (kept or not): the addon drops the rest before
- * anything is made in JS.
- */
-export function readSmapsFlat(pid: Pid, filter: SmapsFilter): { flat: FlatSmaps; total: number; sums: Record<string, number> } {
-  const flat = binding.smaps(pid, false, filter.minAnonymous ?? 0, filter.minSize ?? 0, filter.fields);
-  return { flat, total: flat.total, sums: sumsOf(flat.keys, flat.sums) };
-}
-
-/**
  * The VMAs that pass `filter`, handed to `batch` a few thousand at a time (in the flat form,
  * in address order) while the addon reads and parses the rest on a thread of its own; returns
  * the totals over every VMA. The file is opened before anything else, so a process that does
@@ -148,10 +138,14 @@ export function streamSmaps(pid: Pid, filter: SmapsFilter, batch: (flat: FlatBat
   }
 }
 
-/** readSmapsFlat with every kept VMA built as an object. */
+/**
+ * The VMAs that pass `filter`, built as objects, and every field summed over all of them: read
+ * through streamSmaps, so each batch is built while the addon reads the next.
+ */
 export function readSmapsWhere(pid: Pid, filter: SmapsFilter): { vmas: Vma[]; total: number; sums: Record<string, number> } {
-  const { flat, total, sums } = readSmapsFlat(pid, filter);
-  return { vmas: build(flat), total, sums };
+  const vmas: Vma[] = [];
+  const { total, sums } = streamSmaps(pid, filter, (flat) => eachVma(flat, (v) => vmas.push(v)));
+  return { vmas, total, sums };
 }
 
 /** [first start, last end) of the VMAs of a flat form; undefined when it holds none. */
