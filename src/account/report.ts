@@ -168,10 +168,10 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
 }
 
 /**
- * THP pages mapped by PTEs, for the whole report: `ranges` (start, end pairs from kpageflags,
- * read once for every small run the walk found; undefined when hidden or not read) and a cursor
- * that only moves forward, since frames are measured in address order. `visible`: frame numbers
- * can be read at all (root), for the per-VMA reads of a report without a walk.
+ * THP pages mapped by PTEs, for one batch: `ranges` (start, end pairs from kpageflags, read once
+ * for every small run the walk found; undefined when hidden or not read) and a cursor that only
+ * moves forward, since frames are measured in address order. `visible`: frame numbers can be
+ * read at all (root), for the per-VMA reads of a report without a walk.
  */
 interface ThpPages {
   visible: boolean;
@@ -257,8 +257,9 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
     otherHuge: otherHuge({}),
   };
   let ctx: ReasonContext | undefined;
-  // Frame numbers visible (root)? Then PTE-mapped THP is read per batch, or per VMA without a walk.
-  const visible = thpRanges(pid, new Float64Array(0)) !== undefined;
+  // PTE-mapped THP: with a walk, one read per batch (undefined where frame numbers are hidden);
+  // without one, per VMA, where a first empty read shows the frame numbers are visible at all.
+  const visible = !walking && thpRanges(pid, new Float64Array(0)) !== undefined;
   // Only VMAs holding anonymous memory are kept, with only the fields read below; the totals
   // come from the addon's sums. Batches come while the addon reads the rest of the file.
   const { sums } = streamProcess(
@@ -284,7 +285,7 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
       const walk = span ? scanFlat(pid, span[0], span[1], vmas) : undefined;
       const excess = new Map(walk?.excess.map((e) => [e.start, e.bytes]));
       // Which of the walk's small pages are THP mapped by PTEs: one read for the batch.
-      const thp: ThpPages = { visible, ranges: walk && visible ? thpRanges(pid, smallRuns(walk.runs)) : undefined, at: 0 };
+      const thp: ThpPages = { visible, ranges: walk ? thpRanges(pid, smallRuns(walk.runs)) : undefined, at: 0 };
       const runs = walk?.runs ?? new Float64Array(0);
       let r = 0;
       eachVma(flat, (v) => {
