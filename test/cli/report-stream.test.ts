@@ -4,10 +4,13 @@
  * processes, with none, and with more VMAs than a chunk (paths with non-ASCII text in them).
  */
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { processReport, streamProcessReport } from '../../src/account/report';
 import type { ProcessReport, VmaJson } from '../../src/account/schema';
 import { processJsonWriter } from '../../src/cli/report';
 import type { Writer } from '../../src/cli/output';
+import { Mapping } from '../../src/native/mapping';
+import { CLI } from './cli';
 
 /** Reports of this process and of a few others we may read (init, whatever runs). */
 function reports(): ProcessReport[] {
@@ -101,14 +104,12 @@ describe('the streaming JSON writer', () => {
 describe('report --pid --json into a pipe', () => {
   it('a reader that stops early (| head -c 10) is no error: exit 0, as for any other output', () => {
     // 2 000 VMAs of ours: far more JSON than a pipe holds, so the writer meets the closed pipe.
-    const { Mapping } = require('../../src/native/mapping') as typeof import('../../src/native/mapping');
     const P = 4096;
     const m = new Mapping(4000 * P, { commit: true });
     try {
       m.touch();
       for (let i = 1; i < 4000; i += 2) m.decommit(i * P, P);
-      const cli = require('node:path').join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
-      const r = require('node:child_process').spawnSync('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} report --pid ${process.pid} --json | head -c 10 > /dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 50000 });
+      const r = spawnSync('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} report --pid ${process.pid} --json | head -c 10 > /dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 50000 });
       expect({ status: r.stdout.trim(), stderr: r.stderr }).toEqual({ status: '0', stderr: '' });
     } finally {
       m.unmap();

@@ -5,7 +5,7 @@
  * plain JS parser (no code shared with the addon) must agree on the same text.
  */
 import * as fs from 'node:fs';
-import { parseSmaps, readSmaps, readSmapsWhere, Vma } from '../../src/native/smaps';
+import { eachVma, parseSmaps, readSmaps, readSmapsWhere, streamSmaps, Vma } from '../../src/native/smaps';
 import { Mapping } from '../../src/native/mapping';
 import { binding } from '../../src/native/binding';
 import { thrown } from '../support/errors';
@@ -117,7 +117,6 @@ describe('smaps in batches (smapsStream)', () => {
       m.touch();
       for (let i = 1; i < 6000; i += 2) m.decommit(i * PAGE, PAGE);
       const ours = (vs: Vma[]): Vma[] => vs.filter((v) => v.start >= m.address && v.end <= m.end);
-      const { eachVma, streamSmaps } = require('../../src/native/smaps') as typeof import('../../src/native/smaps');
       const batched: Vma[] = [];
       let batches = 0;
       const end = streamSmaps('self', {}, (flat) => {
