@@ -6,6 +6,7 @@
  * it shows as colour only, so piped output is the same plain ASCII whatever the reasons.
  */
 import { hostInfo } from '../native/host';
+import { printable } from './printable';
 import { framesOf, Run } from '../native/coverage';
 import type { Vma } from '../native/smaps';
 import { readProcess, scan, holdsAnonymous, coverageRatio } from '../account/proc';
@@ -178,7 +179,7 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
   };
 
   const lines = [
-    `${paint.bold(`pid ${pid} (${p.comm})`)}`,
+    `${paint.bold(`pid ${pid} (${printable(p.comm)})`)}`,
     hostLine(hostJson(info), thp),
     `THP ${thpStatus(thp, p.thpDisabled ?? null)}`,
     exact ? 'cells from PAGEMAP_SCAN: exact to the page' : 'cells from smaps counts: approximate (no PAGEMAP_SCAN on this kernel, Linux < 6.7: where in the VMA is unknown)',
@@ -200,7 +201,7 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
     const scale = per > 1 ? `, one cell = ${per} frames (${formatBytes(per * hugePage)}), by majority` : '';
     lines.push(
       '',
-      `${paint.bold(`${hex(vma.start)}-${hex(vma.end)}`)}  ${formatBytes(vma.size)}  ${vma.path || '[anon]'}${flags ? `  ${flags}` : ''}  ${coverage}  ${paint.dim(`${hugeFrames}/${frames} frames huge${scale}`)}`,
+      `${paint.bold(`${hex(vma.start)}-${hex(vma.end)}`)}  ${formatBytes(vma.size)}  ${vma.path ? printable(vma.path) : '[anon]'}${flags ? `  ${flags}` : ''}  ${coverage}  ${paint.dim(`${hugeFrames}/${frames} frames huge${scale}`)}`,
     );
     for (let i = 0; i < cells.length; i += perRow) lines.push(' '.repeat(INDENT) + cells.slice(i, i + perRow).map(drawn).join(''));
     // Why the small frames are small, frame by frame (only exact with PAGEMAP_SCAN: smaps counts cannot say).

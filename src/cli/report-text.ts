@@ -4,6 +4,7 @@
  * nothing is measured here, and a coverage THP could not have is never shown as a finding.
  */
 import type { AccountJson, CgroupReport, HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
+import { printable } from './printable';
 import { REASONS, Reason } from '../account/reasons';
 import { Palette, formatBytes, formatPercent, hex, renderTable, wrapItems } from './ui';
 
@@ -92,7 +93,7 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
       formatBytes(v.anonHugePages),
       relevant ? paintCoverage(v.coverage, paint)(cov) : paint.dim(cov),
       v.vmFlags.includes('nh') ? paint.yellow(flags(v)) : flags(v),
-      v.path || '[anon]',
+      v.path ? printable(v.path) : '[anon]',
     ];
   });
   const table = renderTable(
@@ -106,7 +107,7 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
     : [];
 
   return [
-    `${paint.bold(`pid ${r.pid} (${r.comm})`)}  ${paint.dim(when(r.time))}`,
+    `${paint.bold(`pid ${r.pid} (${printable(r.comm)})`)}  ${paint.dim(when(r.time))}`,
     labelled('host', hostLine(r.host, r.thp), paint),
     labelled('THP', blocked ? paint.yellow(thpStatus(r.thp, r.thpDisabled)) : thpStatus(r.thp, r.thpDisabled), paint),
     labelled('method', methodText(r.method, r.host), paint),
@@ -194,7 +195,7 @@ export function renderSystemTable(r: SystemReport, options: { paint: Palette; wi
   const stall = before ? `compact_stall ${perSecond(r.compaction, before.compaction, 'compact_stall', seconds) ?? '-'}` : `compact_stall ${r.compaction.compact_stall ?? 0}`;
   const rows = r.processes.map((p) => [
     String(p.pid),
-    p.comm,
+    printable(p.comm),
     formatBytes(p.anonymous),
     formatBytes(p.anonHugePages),
     p.thpDisabled ? paint.dim('-') : formatPercent(p.coverage),
@@ -226,10 +227,10 @@ export function renderSystemTable(r: SystemReport, options: { paint: Palette; wi
 
 export function renderCgroupTable(r: CgroupReport, options: { paint: Palette }): string {
   const { paint } = options;
-  const rows = r.processes.map((p) => [String(p.pid), p.comm, formatBytes(p.anonymous), formatBytes(p.anonHugePages), p.thpDisabled ? paint.dim('-') : formatPercent(p.coverage)]);
+  const rows = r.processes.map((p) => [String(p.pid), printable(p.comm), formatBytes(p.anonymous), formatBytes(p.anonHugePages), p.thpDisabled ? paint.dim('-') : formatPercent(p.coverage)]);
   const other = r.version === 2 ? ` · file THP ${formatBytes(r.fileThp ?? 0)} · shmem THP ${formatBytes(r.shmemThp ?? 0)}` : ' · (cgroup v1 counts no file or shmem THP)';
   return [
-    `${paint.bold(`cgroup ${r.path}`)}  ${paint.dim(`v${r.version} · ${when(r.time)}`)}`,
+    `${paint.bold(`cgroup ${printable(r.path)}`)}  ${paint.dim(`v${r.version} · ${when(r.time)}`)}`,
     labelled('host', hostLine(r.host, r.thp), paint),
     labelled('memory', `anonymous ${formatBytes(r.anonymous)} · on huge pages ${formatBytes(r.anonHugePages)} · coverage ${formatPercent(r.coverage)}${other} ${paint.dim('(memory.stat)')}`, paint),
     '',

@@ -5,6 +5,7 @@
  * OpenMetrics never disagree.
  */
 import { cgroupReport, processReport, streamProcessReport, systemReport } from '../account/report';
+import { jsonSafe, printable } from './printable';
 import type { ProcessReportHead } from '../account/report';
 import type { CgroupReport, ProcessReport, SystemReport, TotalsJson, VmaJson } from '../account/schema';
 import { renderCgroupTable, renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
@@ -22,7 +23,7 @@ export function unmeasurable(r: ProcessReport | SystemReport | CgroupReport): st
   if (r.kind === 'cgroup') {
     const blocked = thpBlocked(r.thp, null);
     if (blocked) return blocked;
-    if (r.anonymous === 0) return `cgroup ${r.path} has no anonymous memory charged to it`;
+    if (r.anonymous === 0) return `cgroup ${printable(r.path)} has no anonymous memory charged to it`;
     return undefined;
   }
   if (r.kind === 'process') {
@@ -224,7 +225,7 @@ export function processJsonWriter(compact: boolean, w: Writer): { head(h: Proces
     used = 0;
   };
   const put = (more: string): void => {
-    text += more;
+    text += jsonSafe(more);
     if (text.length >= 1 << 16) encode();
   };
   let first = true;
@@ -287,10 +288,10 @@ function streamProcessJson(pid: number, options: { exact: boolean; seen?: boolea
 
 /** `style.previous`: the system report of the frame before, whose counters the table turns into rates. */
 function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs, style: { compact: boolean; paint: Palette; width: number; previous?: SystemReport }): string {
-  if (r.kind === 'cgroup') return args.format === 'json' ? `${JSON.stringify(r, null, style.compact ? undefined : 2)}\n` : renderCgroupTable(r, { paint: style.paint });
+  if (r.kind === 'cgroup') return args.format === 'json' ? `${jsonSafe(JSON.stringify(r, null, style.compact ? undefined : 2))}\n` : renderCgroupTable(r, { paint: style.paint });
   switch (args.format) {
     case 'json':
-      return `${JSON.stringify(r, null, style.compact ? undefined : 2)}\n`;
+      return `${jsonSafe(JSON.stringify(r, null, style.compact ? undefined : 2))}\n`;
     case 'openmetrics': {
       // Loaded only for this format: a JSON or table report does not pay for it.
       const { processMetrics, systemMetrics } = require('./openmetrics') as typeof import('./openmetrics');

@@ -4,6 +4,7 @@
  * is watching (a TTY, NO_COLOR unset), so piped output is plain, stable text.
  */
 import { readFileSync } from 'node:fs';
+import { jsonSafe, printable } from './printable';
 import { inspect, parseArgs, ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -169,7 +170,7 @@ const plain = (s: string): string => s;
  * for a program (a pipe or a file), which is also faster to write and to parse.
  */
 export function jsonText(value: unknown, pretty = false): string {
-  return `${JSON.stringify(value, null, pretty || process.stdout.isTTY === true ? 2 : undefined)}\n`;
+  return `${jsonSafe(JSON.stringify(value, null, pretty || process.stdout.isTTY === true ? 2 : undefined))}\n`;
 }
 
 /** --pretty shapes JSON only: given without --json it is a usage error, not ignored. */
@@ -283,7 +284,8 @@ export function progressBar(label: string, total: number, stream: NodeJS.WriteSt
  */
 export function reportFailure(e: unknown, options: { debug?: boolean; hint?: string } = {}): number {
   const err = e instanceof Error ? e : new Error(String(e));
-  const message = err.message.replace(/^hugespan: /, '');
+  // A message may quote a path or a name another process chose: escaped line by line.
+  const message = err.message.replace(/^hugespan: /, '').split('\n').map(printable).join('\n');
   process.stderr.write(`hugespan: ${message}\n`);
   if (err instanceof UsageError) {
     process.stderr.write(`${options.hint ?? "Try 'hugespan --help'."}\n`);

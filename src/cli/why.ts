@@ -5,6 +5,7 @@
  * one `report` prints); the reasons sum to its small pages, in the vocabulary of REASONS.
  */
 import { processReport } from '../account/report';
+import { printable } from './printable';
 import { readMeminfo } from '../account/proc';
 import { REASONS, Reason } from '../account/reasons';
 import type { ProcessReport } from '../account/schema';
@@ -62,7 +63,7 @@ export function why(r: ProcessReport): WhyJson {
 
 function render(w: WhyJson, options: { all: boolean; paint: Palette }): string {
   const { paint } = options;
-  const lines = [`${paint.bold(`pid ${w.pid} (${w.comm})`)}`, renderAccount(w.account, paint), ''];
+  const lines = [`${paint.bold(`pid ${w.pid} (${printable(w.comm)})`)}`, renderAccount(w.account, paint), ''];
   if (!w.reasons.length) lines.push('every anonymous byte is on a huge page (or in a THP mapped by PTEs): nothing to explain', '');
   for (const r of w.reasons) {
     lines.push(`${paint.bold(r.reason)}  ${formatBytes(r.bytes)}  ${r.meaning}`, `  fix: ${r.fix}`);
@@ -74,7 +75,7 @@ function render(w: WhyJson, options: { all: boolean; paint: Palette }): string {
     lines.push(
       renderTable(
         [{ title: 'range' }, { title: 'bytes', align: 'right' }, { title: 'path' }],
-        shown.map((v) => [`${hex(Number(v.start))}-${hex(Number(v.end))}`, formatBytes(v.bytes), v.path || '[anon]']),
+        shown.map((v) => [`${hex(Number(v.start))}-${hex(Number(v.end))}`, formatBytes(v.bytes), v.path ? printable(v.path) : '[anon]']),
         { header: false, indent: 2 },
       ),
     );
