@@ -15,7 +15,7 @@ import { POLICY_NAMES, isPolicyName } from '../heap/policy';
 import type { PolicyName } from '../heap/policy';
 import { hostJson, thpJson } from '../account/report';
 import { hostLine } from './report-text';
-import { EXIT, UsageError, checkPretty, formatBytes, formatPercent, jsonText, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
+import { EXIT, UsageError, checkPretty, foldWidth, formatBytes, formatPercent, jsonText, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
 
 const usage = `usage: hugespan lab [--policy LIST|both|all] [--heap LIST|both] [--thp always|host] [--arena SIZE] [--ops N] [--seed S]
                    [--workload churn|steady|phase | --trace FILE] [--record FILE] [--json [--pretty]]
@@ -252,7 +252,7 @@ function text(report: LabReport, results: LabResult[]): string {
   const table = renderTable(
     [{ title: '' }, ...results.map((r) => ({ title: runLabel(r), align: 'right' as const }))],
     rows,
-    { header: paint.bold },
+    { header: paint.bold, width: foldWidth() },
   );
   const what = o.workload === 'trace' ? `trace ${o.trace}, ${o.ops} events` : `${o.workload ?? 'churn'}, ${o.ops} ops`;
   const setup =

@@ -82,6 +82,11 @@ async function main(argv: string[]): Promise<number> {
     if (name === undefined) throw new UsageError('which command? report, why, map, collapse, serve or lab');
     if (name.startsWith('-')) throw new UsageError(`'${name}' is not a command; options go after one: hugespan report|why|map|collapse|serve|lab [options]`);
     if (!known) throw new UsageError(`unknown command '${name}'; the commands are report, why, map, collapse, serve and lab`);
+    // --version means the same after any command (before the command's own options are judged).
+    if (rest.includes('--version')) {
+      process.stdout.write(`${version()}\n`);
+      return EXIT.ok;
+    }
     return await load(name, COMMANDS[name]).run(rest);
   } catch (e) {
     return reportFailure(e, { debug, hint: hint(known ? name : undefined) });

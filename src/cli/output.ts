@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CliError, EXIT, UsageError, colorEnabled, terminalWidth } from './ui';
+import { CliError, EXIT, UsageError, colorEnabled, foldWidth, terminalHeight, terminalWidth, visibleWidth } from './ui';
 
 /** What `--output FILE` names, as far as writing a report there goes. */
 export type OutputTarget =
@@ -33,8 +33,17 @@ export function judgeOutput(given: string): OutputTarget | { refused: string } {
   try {
     st = fs.lstatSync(given);
   } catch (e) {
-    // Nothing there yet: a new file (a missing directory fails at the write, exit 1).
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'file', file: given };
+    // Nothing there yet: a new file, if its directory is there to hold it.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      const dir = path.dirname(path.resolve(given));
+      let isDir = false;
+      try {
+        isDir = fs.statSync(dir).isDirectory();
+      } catch {
+        // missing, or not ours to see: said below
+      }
+      return isDir ? { kind: 'file', file: given } : { refused: `--output ${given}: its directory ${dir} does not exist (or is not a directory)` };
+    }
     throw new CliError(`cannot write ${given}: ${(e as Error).message}`, { cause: e, code: 'ERR_HUGESPAN_OUTPUT' });
   }
   let file = given;
@@ -163,6 +172,8 @@ export interface Destination {
   readonly colour: boolean;
   /** Columns to lay text out in. */
   readonly width: number;
+  /** Columns a table must fit in (a terminal, or COLUMNS); undefined where lines do not wrap (a pipe, a file). */
+  readonly fold: number | undefined;
   /** A person reads it (stdout on a TTY): JSON is indented for them, compact for programs. */
   readonly tty: boolean;
 }
@@ -172,7 +183,7 @@ export function destination(options: { output?: OutputTarget; watching: boolean 
   const { output, watching } = options;
   if (output?.kind === 'stream') {
     const write = streamWriter(output.file);
-    return { kind: 'stream', write, writer: () => ({ write, end: () => undefined }), appending: watching, colour: false, width: 80, tty: false };
+    return { kind: 'stream', write, writer: () => ({ write, end: () => undefined }), appending: watching, colour: false, width: 80, fold: undefined, tty: false };
   }
   if (output) {
     const writer = (): Writer => {
@@ -192,6 +203,7 @@ export function destination(options: { output?: OutputTarget; watching: boolean 
       appending: false,
       colour: false,
       width: 80,
+      fold: undefined,
       tty: false,
     };
   }
@@ -225,14 +237,17 @@ export function destination(options: { output?: OutputTarget; watching: boolean 
       appending: watching,
       colour: colorEnabled(),
       width,
+      fold: foldWidth(),
       tty,
     };
   }
   let first = true;
   const write = (text: string): void => {
     // Home the cursor and overwrite: each line erases its own tail, then the rest of the
-    // screen goes; clearing everything first would flicker at every frame.
-    const body = text.replace(/\n/g, '\x1b[K\n');
+    // screen goes; clearing everything first would flicker at every frame. A frame taller
+    // than the screen would scroll its headline away: cut it to the screen, as top does.
+    const rows = terminalHeight();
+    const body = (rows ? fitHeight(text, rows, terminalWidth()) : text).replace(/\n/g, '\x1b[K\n');
     process.stdout.write(`${first ? '\x1b[2J' : ''}\x1b[H${body}\x1b[J`);
     first = false;
   };
@@ -247,8 +262,31 @@ export function destination(options: { output?: OutputTarget; watching: boolean 
     appending: false,
     colour: colorEnabled(),
     width,
+    fold: foldWidth(),
     tty,
   };
+}
+
+/**
+ * `text` cut to what a screen of `rows` rows and `cols` columns shows without scrolling: its
+ * first lines (a line wider than the screen takes several rows), then one line saying how many
+ * were cut. Every line ends in a newline, so the last row stays free for the cursor.
+ */
+export function fitHeight(text: string, rows: number, cols: number): string {
+  const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+  const height = (line: string): number => Math.max(1, Math.ceil(visibleWidth(line) / Math.max(1, cols)));
+  const total = lines.reduce((n, l) => n + height(l), 0);
+  if (total <= rows - 1) return text;
+  const kept: string[] = [];
+  let used = 0;
+  for (const line of lines) {
+    if (used + height(line) > rows - 2) break;
+    kept.push(line);
+    used += height(line);
+  }
+  const cut = lines.length - kept.length;
+  const note = `… ${cut} more line${cut === 1 ? '' : 's'} below the screen's ${rows} rows (a taller terminal, or --output FILE, shows them)`;
+  return `${[...kept, note.length > cols ? `${note.slice(0, Math.max(1, cols - 1))}…` : note].join('\n')}\n`;
 }
 
 /**

@@ -3,13 +3,16 @@
  * the totals, then a table. Invariant: every number printed is a field of the report value;
  * nothing is measured here, and a coverage THP could not have is never shown as a finding.
  */
+import * as fs from 'node:fs';
 import type { AccountJson, CgroupReport, HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
 import { printable } from './printable';
 import { REASONS, Reason } from '../account/reasons';
-import { Palette, formatBytes, formatPercent, hex, renderTable, wrapItems } from './ui';
+import { Palette, formatBytes, formatPercent, hex, plural, renderTable, wrapItems } from './ui';
 
 /** VMAs the process table lists without --all. */
 const TOP_VMAS = 20;
+/** Processes a cgroup's table lists without --all: as many as the host view's. */
+const TOP_PROCESSES = 10;
 /** Width of the header labels ("host", "THP", "method" …). */
 const LABEL = 8;
 /** vmstat counters worth a glance; JSON carries all of them. */
@@ -65,7 +68,7 @@ function whyNone(r: ProcessReport): string {
   return r.thp.enabled === 'madvise' ? ': none of it is advised hugepage, and enabled=madvise backs only that' : ': none of it is in a THP-eligible VMA';
 }
 
-export function renderProcessTable(r: ProcessReport, options: { all: boolean; paint: Palette }): string {
+export function renderProcessTable(r: ProcessReport, options: { all: boolean; paint: Palette; fold?: number }): string {
   const { paint } = options;
   const t = r.totals;
   const blocked = thpBlocked(r.thp, r.thpDisabled);
@@ -76,9 +79,9 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
       ['anonymous', formatBytes(t.anonymous), `rss ${formatBytes(t.rss)}`],
       ['on huge pages', formatBytes(t.anonHugePages), coverage],
     ],
-    { header: false },
+    { header: false, width: options.fold },
   );
-  const account = renderAccount(t.account, paint);
+  const account = renderAccount(t.account, paint, options.fold);
   const other = otherHugeLine(r);
 
   const bySize = [...r.vmas].sort((a, b) => b.size - a.size || Number(a.start) - Number(b.start));
@@ -99,11 +102,11 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
   const table = renderTable(
     [{ title: 'range' }, { title: 'size', align: 'right' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }, { title: 'flags' }, { title: 'path' }],
     rows,
-    { header: paint.bold },
+    { header: paint.bold, width: options.fold },
   );
   const rest = bySize.slice(shown.length);
   const more = rest.length
-    ? [paint.dim(`… ${rest.length} smaller VMAs holding ${formatBytes(rest.reduce((n, v) => n + v.anonymous, 0))} anonymous (--all lists them)`)]
+    ? [paint.dim(`… ${plural(rest.length, "smaller VMA")} holding ${formatBytes(rest.reduce((n, v) => n + v.anonymous, 0))} anonymous (--all lists them)`)]
     : [];
 
   return [
@@ -144,7 +147,7 @@ export function reasonRows(reasons: AccountJson['reasons'], paint: Palette, inde
  * The buckets of AccountJson as an indented tree: anonymous = PMD-mapped + PTE-mapped THP +
  * small, small = the reasons. Every line says its source.
  */
-export function renderAccount(a: AccountJson, paint: Palette): string {
+export function renderAccount(a: AccountJson, paint: Palette, fold?: number): string {
   const pte = a.pteMappedThp === null ? ['  in THPs mapped by PTEs', '?', paint.dim('not visible without root (/proc/kpageflags): counted under small pages')] : ['  in THPs mapped by PTEs', formatBytes(a.pteMappedThp), paint.dim('split or partial THP, mTHP (pagemap PFNs + kpageflags)')];
   return renderTable(
     [{ title: '' }, { title: '', align: 'right' }, { title: '' }],
@@ -155,7 +158,7 @@ export function renderAccount(a: AccountJson, paint: Palette): string {
       ['  on small pages, why', formatBytes(a.small), paint.dim('the rest, by the first reason that applies (hugespan why)')],
       ...reasonRows(a.reasons, paint, '    '),
     ],
-    { header: false },
+    { header: false, width: fold },
   );
 }
 
@@ -183,7 +186,27 @@ function perSecond(now: Record<string, number>, before: Record<string, number>, 
  * are rates per second between the two reports' times, since totals since boot hide what is
  * happening now; the first frame, and JSON always, carry the totals.
  */
-export function renderSystemTable(r: SystemReport, options: { paint: Palette; width: number; previous?: SystemReport }): string {
+const CAP_SYS_PTRACE = 19;
+
+/**
+ * Why smaps was refused, from what this process may do: without CAP_SYS_PTRACE, ptrace read
+ * access is the rule (same user, or root); with it, only a security module or another user
+ * namespace can still refuse.
+ */
+function whyUnreadable(): string {
+  let caps = 0n;
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    caps = hex ? BigInt(`0x${hex}`) : 0n;
+  } catch {
+    // unknown: treated as no capability
+  }
+  if (caps & (1n << BigInt(CAP_SYS_PTRACE))) return 'refused even with CAP_SYS_PTRACE: a security module (SELinux, AppArmor) or another user namespace denies reading their memory map';
+  if (process.geteuid?.() === 0) return 'this root has no CAP_SYS_PTRACE (a container that dropped it?), which reading another user\'s memory map needs';
+  return 'their memory map needs ptrace read access (run as their user or root to include them)';
+}
+
+export function renderSystemTable(r: SystemReport, options: { paint: Palette; width: number; fold?: number; previous?: SystemReport }): string {
   const { paint } = options;
   const m = r.memory;
   const seconds = options.previous ? (Date.parse(r.time) - Date.parse(options.previous.time)) / 1000 : 0;
@@ -205,11 +228,9 @@ export function renderSystemTable(r: SystemReport, options: { paint: Palette; wi
   const table = renderTable(
     [{ title: 'pid', align: 'right' }, { title: 'comm' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }, { title: 'rss', align: 'right' }, { title: 'THP' }],
     rows,
-    { header: paint.bold },
+    { header: paint.bold, width: options.fold },
   );
-  const unreadable = r.unreadable
-    ? [paint.dim(`${r.unreadable} more process${r.unreadable === 1 ? '' : 'es'} not readable: their memory map needs ptrace read access (run as their user or root to include them)`)]
-    : [];
+  const unreadable = r.unreadable ? [paint.dim(`${plural(r.unreadable, 'more process', 'more processes')} not readable: ${whyUnreadable()}`)] : [];
   return [
     `${paint.bold('system')}  ${paint.dim(when(r.time))}`,
     labelled('host', hostLine(r.host, r.thp), paint),
@@ -218,24 +239,29 @@ export function renderSystemTable(r: SystemReport, options: { paint: Palette; wi
     labelled('order 9+', `${r.freeHugeBlocks.map((z) => `${z.zone} ${z.blocks}`).join(' · ') || '-'} ${paint.dim(`free huge-page-sized blocks (buddyinfo); ${stall}`)}`, paint),
     ...mthpLines(r, paint),
     '',
-    `${paint.bold(`${r.processes.length === r.readable ? 'all' : `top ${r.processes.length} of`} ${r.readable} processes by anonymous memory`)} ${paint.dim('(smaps_rollup)')}`,
+    `${paint.bold(`${r.processes.length === r.readable ? (r.readable === 1 ? 'the one' : 'all') : `top ${r.processes.length} of`} ${r.readable === 1 ? 'process' : `${r.readable} processes`} by anonymous memory`)} ${paint.dim('(smaps_rollup)')}`,
     table,
     ...unreadable,
     '',
   ].join('\n');
 }
 
-export function renderCgroupTable(r: CgroupReport, options: { paint: Palette }): string {
+export function renderCgroupTable(r: CgroupReport, options: { paint: Palette; fold?: number; all?: boolean }): string {
   const { paint } = options;
-  const rows = r.processes.map((p) => [String(p.pid), printable(p.comm), formatBytes(p.anonymous), formatBytes(p.anonHugePages), p.thpDisabled ? paint.dim('-') : formatPercent(p.coverage)]);
+  // The largest first, the top ones as in the host view (JSON keeps them all).
+  const ranked = [...r.processes].sort((a, b) => b.anonymous - a.anonymous || a.pid - b.pid);
+  const shown = options.all ? ranked : ranked.slice(0, TOP_PROCESSES);
+  const rest = ranked.slice(shown.length);
+  const rows = shown.map((p) => [String(p.pid), printable(p.comm), formatBytes(p.anonymous), formatBytes(p.anonHugePages), p.thpDisabled ? paint.dim('-') : formatPercent(p.coverage)]);
   const other = r.version === 2 ? ` · file THP ${formatBytes(r.fileThp ?? 0)} · shmem THP ${formatBytes(r.shmemThp ?? 0)}` : ' · (cgroup v1 counts no file or shmem THP)';
   return [
     `${paint.bold(`cgroup ${printable(r.path)}`)}  ${paint.dim(`v${r.version} · ${when(r.time)}`)}`,
     labelled('host', hostLine(r.host, r.thp), paint),
     labelled('memory', `anonymous ${formatBytes(r.anonymous)} · on huge pages ${formatBytes(r.anonHugePages)} · coverage ${formatPercent(r.coverage)}${other} ${paint.dim('(memory.stat)')}`, paint),
     '',
-    `${paint.bold(`${r.processes.length} processes in it`)} ${paint.dim('(smaps_rollup)')}${r.unreadable ? paint.dim(` · ${r.unreadable} more not readable`) : ''}`,
-    renderTable([{ title: 'pid', align: 'right' }, { title: 'comm' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }], rows, { header: paint.bold }),
+    `${paint.bold(`${rest.length ? `top ${shown.length} of ` : ''}${plural(r.processes.length, 'process', 'processes')} in it${rest.length ? ', by anonymous memory' : ''}`)} ${paint.dim('(smaps_rollup)')}${r.unreadable ? paint.dim(` · ${r.unreadable} more not readable`) : ''}`,
+    renderTable([{ title: 'pid', align: 'right' }, { title: 'comm' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }], rows, { header: paint.bold, width: options.fold }),
+    ...(rest.length ? [paint.dim(`… ${plural(rest.length, 'more process', 'more processes')} holding ${formatBytes(rest.reduce((n, p) => n + p.anonymous, 0))} anonymous (--all lists them)`)] : []),
     '',
   ].join('\n');
 }

@@ -8,9 +8,10 @@ import { cgroupReport, processReport, streamProcessReport, systemReport } from '
 import { jsonSafe, printable } from './printable';
 import type { ProcessReportHead } from '../account/report';
 import type { CgroupReport, ProcessReport, SystemReport, TotalsJson, VmaJson } from '../account/schema';
+import { SCHEMA } from '../account/schema';
 import { renderCgroupTable, renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
 import { destination, outputTarget, repeat, OutputTarget, Writer } from './output';
-import { EXIT, Palette, UsageError, parseCommandArgs, parseNumber, parsePid, formatPercent, palette } from './ui';
+import { EXIT, Palette, UsageError, foldLines, parseCommandArgs, parseNumber, parsePid, formatPercent, palette } from './ui';
 
 // --- the gate ---
 
@@ -59,7 +60,7 @@ export function gate(r: ProcessReport | SystemReport | CgroupReport, min: number
 // --- the command ---
 
 export const usage = `usage: hugespan report [--pid PID | --cgroup PATH] [--all] [--json | --format table|json|openmetrics] [--pretty]
-                       [--watch SECONDS] [--min-coverage R [--unmeasurable pass|fail]]
+                       [--watch SECONDS [--count N]] [--min-coverage R [--unmeasurable pass|fail]]
                        [--output FILE] [--exact | --no-exact]
 
 How much memory is on transparent huge pages: one process (--pid), or the whole system.
@@ -69,13 +70,15 @@ How much memory is on transparent huge pages: one process (--pid), or the whole 
   --cgroup PATH      one memory cgroup (its directory; v2 or v1): its THP from memory.stat,
                      and its processes (table or json)
   --all              every VMA (with --pid) or every readable process (without), not the top ones
-  --json             the same as --format json (schema 1, see the README)
+  --json             the same as --format json (schema ${SCHEMA}, see the README)
   --format F         table (default), json, or openmetrics (Prometheus text exposition)
   --pretty           indented JSON; the default only on a terminal (piped or --output: one
                      compact line, which is 1.5-2x faster to write for a large process)
   --watch SECONDS    report again every SECONDS until interrupted (Ctrl-C); with openmetrics
                      only into an --output file, which is rewritten whole each time; the
-                     system table then shows its vmstat counters per second (JSON: totals)
+                     system table then shows its vmstat counters per second (JSON: totals);
+                     on a terminal each frame is cut to its height, headline first
+  --count N          with --watch: stop after N frames
   --min-coverage R   exit 3 when coverage (0..1) is below R, for CI gates; exit 4 when there is
                      no coverage to judge: THP impossible for the process (prctl), host
                      (enabled=never) or kernel, or no anonymous memory
@@ -98,7 +101,7 @@ interface ReportArgs {
   /** Indented JSON (--pretty); otherwise only for a person at a terminal. */
   pretty: boolean;
   watch?: number;
-  /** Hidden: stop after this many frames (tests). */
+  /** With --watch: stop after this many frames. */
   count?: number;
   minCoverage?: number;
   unmeasurable?: UnmeasurablePolicy;
@@ -136,6 +139,7 @@ function parseReportArgs(argv: string[]): ReportArgs {
   if (policy !== undefined && v['min-coverage'] === undefined) throw new UsageError('--unmeasurable only means something with --min-coverage');
   if (v.pid !== undefined && v.cgroup !== undefined) throw new UsageError('--pid and --cgroup each choose what to report; give one of them');
   if (v.cgroup !== undefined && format === 'openmetrics') throw new UsageError("--cgroup reports as a table or JSON; for Prometheus, 'hugespan serve' exports processes");
+  if (v.count !== undefined && v.watch === undefined) throw new UsageError('--count only means something with --watch (it counts the frames)');
   if (v.cgroup === '') throw new UsageError('--cgroup wants the cgroup directory, e.g. /sys/fs/cgroup/system.slice/foo.service');
   const args: ReportArgs = {
     pid: v.pid === undefined ? undefined : parsePid(v.pid),
@@ -185,7 +189,7 @@ export async function run(argv: string[]): Promise<number> {
     const report =
       args.cgroup !== undefined ? cgroupReport(args.cgroup) : args.pid === undefined ? systemReport({ all: args.all }) : processReport(args.pid, { exact: args.exact, seen });
     seen = true;
-    out.write(render(report, args, { compact, paint, width: out.width, previous }));
+    out.write(render(report, args, { compact, paint, width: out.width, fold: out.fold, previous }));
     if (report.kind === 'system') previous = report;
     return report;
   });
@@ -287,8 +291,8 @@ function streamProcessJson(pid: number, options: { exact: boolean; seen?: boolea
 }
 
 /** `style.previous`: the system report of the frame before, whose counters the table turns into rates. */
-function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs, style: { compact: boolean; paint: Palette; width: number; previous?: SystemReport }): string {
-  if (r.kind === 'cgroup') return args.format === 'json' ? `${jsonSafe(JSON.stringify(r, null, style.compact ? undefined : 2))}\n` : renderCgroupTable(r, { paint: style.paint });
+function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs, style: { compact: boolean; paint: Palette; width: number; fold?: number; previous?: SystemReport }): string {
+  if (r.kind === 'cgroup') return args.format === 'json' ? `${jsonSafe(JSON.stringify(r, null, style.compact ? undefined : 2))}\n` : foldLines(renderCgroupTable(r, { paint: style.paint, fold: style.fold, all: args.all }), style.fold);
   switch (args.format) {
     case 'json':
       return `${jsonSafe(JSON.stringify(r, null, style.compact ? undefined : 2))}\n`;
@@ -298,6 +302,6 @@ function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs
       return r.kind === 'process' ? processMetrics(r) : systemMetrics(r);
     }
     case 'table':
-      return r.kind === 'process' ? renderProcessTable(r, { all: args.all, paint: style.paint }) : renderSystemTable(r, { paint: style.paint, width: style.width, previous: style.previous });
+      return r.kind === 'process' ? foldLines(renderProcessTable(r, { all: args.all, paint: style.paint, fold: style.fold }), style.fold) : foldLines(renderSystemTable(r, { paint: style.paint, width: style.width, fold: style.fold, previous: style.previous }), style.fold);
   }
 }

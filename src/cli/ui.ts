@@ -192,9 +192,68 @@ export function visibleWidth(s: string): number {
   return [...s.replace(ANSI, '')].length;
 }
 
-/** Where text wraps: the terminal's width on a TTY, 80 columns anywhere else. */
+/** Where text folds: COLUMNS when set (as ls and ps take it), else the terminal's width on a TTY, else 80. */
 export function terminalWidth(stream: NodeJS.WriteStream = process.stdout): number {
+  const env = Number(process.env.COLUMNS);
+  if (Number.isSafeInteger(env) && env > 0) return env;
   return stream.isTTY && stream.columns ? stream.columns : 80;
+}
+
+/** Where a table must fold: COLUMNS when set, else the terminal's width on a TTY; undefined (never) for a pipe or a file, which do not wrap. */
+export function foldWidth(stream: NodeJS.WriteStream = process.stdout): number | undefined {
+  const env = Number(process.env.COLUMNS);
+  if (Number.isSafeInteger(env) && env > 0) return env;
+  return stream.isTTY && stream.columns ? stream.columns : undefined;
+}
+
+/** Rows the text may take: LINES when set, else the terminal's height on a TTY; undefined elsewhere (no limit). */
+export function terminalHeight(stream: NodeJS.WriteStream = process.stdout): number | undefined {
+  const env = Number(process.env.LINES);
+  if (Number.isSafeInteger(env) && env > 0) return env;
+  return stream.isTTY && stream.rows ? stream.rows : undefined;
+}
+
+const ANSI_OR_CHAR = /\x1b\[[0-9;?]*[A-Za-z]|[\s\S]/gu;
+
+/**
+ * `text` broken into lines of at most `width` columns: at spaces where it can, inside a word
+ * longer than a line where it must. Colour codes stay whole and take no room.
+ */
+export function foldText(text: string, width: number): string[] {
+  const room = Math.max(1, width);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    let rest = word;
+    if (line && visibleWidth(line) + 1 + visibleWidth(rest) <= room) {
+      line = `${line} ${rest}`;
+      continue;
+    }
+    if (line) lines.push(line);
+    line = '';
+    while (visibleWidth(rest) > room) {
+      let piece = '';
+      let used = 0;
+      let cut = 0;
+      for (const m of rest.matchAll(ANSI_OR_CHAR)) {
+        const w = m[0].length > 2 && m[0].startsWith('\x1b[') ? 0 : 1;
+        if (used + w > room) break;
+        piece += m[0];
+        used += w;
+        cut = m.index! + m[0].length;
+      }
+      lines.push(piece);
+      rest = rest.slice(cut);
+    }
+    line = rest;
+  }
+  if (line || !lines.length) lines.push(line);
+  return lines;
+}
+
+/** "1 VMA", "3 VMAs", "1 process", "2 processes": `n` and the word in its number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 // --- tables ---
@@ -207,22 +266,78 @@ export interface Column {
 
 /**
  * Aligned columns separated by two spaces under a header row styled by `header` (none when
- * `header` is false); the last column is not padded, so no line ends in spaces.
+ * `header` is false); the last column is not padded, so no line ends in spaces. Given a
+ * `width`, no line is longer: the last column folds under itself when the others leave it
+ * room, and otherwise each row becomes a block — its first cell, then the other cells under
+ * it as "title value", folded — so a narrow terminal never wraps a table into noise.
  */
-export function renderTable(columns: Column[], rows: string[][], options: { header?: ((s: string) => string) | false; indent?: number } = {}): string {
+export function renderTable(columns: Column[], rows: string[][], options: { header?: ((s: string) => string) | false; indent?: number; width?: number } = {}): string {
   const all = options.header === false ? rows : [columns.map((c) => c.title), ...rows];
   const widths = columns.map((_, i) => Math.max(0, ...all.map((r) => visibleWidth(r[i] ?? ''))));
-  const pad = ' '.repeat(options.indent ?? 0);
-  const line = (cells: string[], style: (s: string) => string = plain): string =>
-    pad +
-    cells
-      .map((cell, i) => {
-        const room = ' '.repeat(widths[i] - visibleWidth(cell));
-        return columns[i].align === 'right' ? room + style(cell) : style(cell) + room;
+  const indent = options.indent ?? 0;
+  const pad = ' '.repeat(indent);
+  const cellsOf = (cells: string[], style: (s: string) => string, n = cells.length): string[] =>
+    cells.slice(0, n).map((cell, i) => {
+      const room = ' '.repeat(widths[i] - visibleWidth(cell));
+      return columns[i].align === 'right' ? room + style(cell) : style(cell) + room;
+    });
+  const line = (cells: string[], style: (s: string) => string = plain): string => (pad + cellsOf(cells, style).join('  ')).trimEnd();
+  const styleOf = (i: number): ((s: string) => string) => (i === 0 && options.header ? options.header : plain);
+  const width = options.width ?? Infinity;
+  const full = indent + widths.reduce((a, b) => a + b, 0) + 2 * (columns.length - 1);
+  if (full <= width) return all.map((r, i) => line(r, styleOf(i))).join('\n');
+
+  // The last column folds under itself: the others keep their places.
+  const last = columns.length - 1;
+  const fixed = indent + widths.slice(0, last).reduce((a, b) => a + b, 0) + 2 * last;
+  if (last > 0 && width - fixed >= 16) {
+    return all
+      .map((r, i) => {
+        const head = pad + cellsOf(r, styleOf(i), last).join('  ') + '  ';
+        const folded = foldText(styleOf(i)(r[last] ?? ''), width - fixed);
+        return folded.map((piece, k) => `${k === 0 ? head : ' '.repeat(fixed)}${piece}`.trimEnd()).join('\n');
       })
-      .join('  ')
-      .trimEnd();
-  return all.map((r, i) => line(r, i === 0 && options.header ? options.header : plain)).join('\n');
+      .join('\n');
+  }
+  // Too narrow for columns: a block per row, the header's titles naming the values.
+  const inner = Math.max(1, width - indent - 2);
+  const blocks: string[] = [];
+  for (const r of rows) {
+    const items = r.slice(1).flatMap((cell, k) => {
+      if (!visibleWidth(cell)) return [];
+      const title = columns[k + 1].title;
+      return [title ? `${title} ${cell}` : cell];
+    });
+    // The first cell's own leading spaces (a tree's depth) indent its block.
+    const lead = /^ */.exec(r[0] ?? '')![0].length;
+    const head = pad + ' '.repeat(lead);
+    const room = Math.max(1, inner - lead);
+    const lines = foldText((r[0] ?? '').slice(lead), width - indent - lead).map((l) => head + l);
+    for (const item of wrapItems(items.flatMap((it) => (visibleWidth(it) > room ? foldText(it, room) : [it])), room)) lines.push(`${head}  ${item}`);
+    blocks.push(lines.map((l) => l.trimEnd()).join('\n'));
+  }
+  return blocks.join('\n');
+}
+
+/**
+ * Every line of `text` no wider than `width`: a wider one folds at spaces, its continuation
+ * lines indented as far as its text starts (past a "label    " column, or its own indent).
+ * For what is not a table (headlines, labelled lines); tables fold themselves (renderTable).
+ */
+export function foldLines(text: string, width: number | undefined): string {
+  if (width === undefined) return text;
+  return text
+    .split('\n')
+    .flatMap((line) => {
+      if (visibleWidth(line) <= width) return [line];
+      const plainLine = line.replace(ANSI, '');
+      const at = /^(?:\S+ {2,}| +)/.exec(plainLine)?.[0].length ?? 0;
+      const indent = at > 0 && at <= width / 2 ? at : 0;
+      const pieces = foldText(line, width);
+      if (pieces.length <= 1 || !indent) return pieces;
+      return [pieces[0], ...foldText(pieces.slice(1).join(' '), width - indent).map((p) => ' '.repeat(indent) + p)];
+    })
+    .join('\n');
 }
 
 /** Items joined by two spaces, broken into lines of at most `width` columns. */

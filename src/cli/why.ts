@@ -10,7 +10,7 @@ import { readMeminfo } from '../account/proc';
 import { REASONS, Reason } from '../account/reasons';
 import type { ProcessReport } from '../account/schema';
 import { renderAccount } from './report-text';
-import { EXIT, Palette, UsageError, checkPretty, formatBytes, hex, jsonText, palette, parseCommandArgs, parsePid, renderTable } from './ui';
+import { EXIT, Palette, UsageError, checkPretty, foldLines, foldWidth, plural, formatBytes, hex, jsonText, palette, parseCommandArgs, parsePid, renderTable } from './ui';
 
 export const usage = `usage: hugespan why --pid PID [--json [--pretty]] [--all]
 
@@ -61,9 +61,9 @@ export function why(r: ProcessReport): WhyJson {
   return { schema: r.schema, kind: 'why', pid: r.pid, comm: r.comm, account: r.totals.account, khugepaged, reasons };
 }
 
-function render(w: WhyJson, options: { all: boolean; paint: Palette }): string {
+function render(w: WhyJson, options: { all: boolean; paint: Palette; fold?: number }): string {
   const { paint } = options;
-  const lines = [`${paint.bold(`pid ${w.pid} (${printable(w.comm)})`)}`, renderAccount(w.account, paint), ''];
+  const lines = [`${paint.bold(`pid ${w.pid} (${printable(w.comm)})`)}`, renderAccount(w.account, paint, options.fold), ''];
   if (!w.reasons.length) lines.push('every anonymous byte is on a huge page (or in a THP mapped by PTEs): nothing to explain', '');
   for (const r of w.reasons) {
     lines.push(`${paint.bold(r.reason)}  ${formatBytes(r.bytes)}  ${r.meaning}`, `  fix: ${r.fix}`);
@@ -76,10 +76,10 @@ function render(w: WhyJson, options: { all: boolean; paint: Palette }): string {
       renderTable(
         [{ title: 'range' }, { title: 'bytes', align: 'right' }, { title: 'path' }],
         shown.map((v) => [`${hex(Number(v.start))}-${hex(Number(v.end))}`, formatBytes(v.bytes), v.path ? printable(v.path) : '[anon]']),
-        { header: false, indent: 2 },
+        { header: false, indent: 2, width: options.fold },
       ),
     );
-    if (r.vmas.length > shown.length) lines.push(paint.dim(`  … ${r.vmas.length - shown.length} more VMAs (--all lists them)`));
+    if (r.vmas.length > shown.length) lines.push(paint.dim(`  … ${plural(r.vmas.length - shown.length, 'more VMA')} (--all lists them)`));
     lines.push('');
   }
   return lines.join('\n');
@@ -95,6 +95,6 @@ export async function run(argv: string[]): Promise<number> {
   checkPretty(v.pretty, v.json);
   const pid = parsePid(v.pid);
   const w = why(processReport(pid, { exact: true }));
-  process.stdout.write(v.json ? jsonText(w, v.pretty) : render(w, { all: v.all ?? false, paint: palette() }));
+  process.stdout.write(v.json ? jsonText(w, v.pretty) : foldLines(render(w, { all: v.all ?? false, paint: palette(), fold: foldWidth() }), foldWidth()));
   return EXIT.ok;
 }

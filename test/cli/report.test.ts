@@ -128,10 +128,11 @@ describe('report --format openmetrics', () => {
     }
   });
 
-  it('--output into a directory that does not exist: one line, exit 1', () => {
+  it('--output into a directory that does not exist: refused before reading, naming the directory (not a temp file), exit 2', () => {
     const r = cli(['report', '--pid', String(target.pid), '--output', '/nonexistent-dir/x.prom']);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^hugespan: cannot write \/nonexistent-dir\/x\.prom: ENOENT[^\n]*\n$/);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^hugespan: --output \/nonexistent-dir\/x\.prom: its directory \/nonexistent-dir does not exist[^\n]*\n/);
+    expect(r.stderr).not.toMatch(/\.tmp/);
   });
 });
 
