@@ -6,6 +6,7 @@
  * without changing what they hold, and only on this explicit command.
  */
 import { binding } from '../native/binding';
+import type { Pidfd } from '../native/binding';
 import { processReport } from '../account/report';
 import type { ProcessReport } from '../account/schema';
 import type { Reason } from '../account/reasons';
@@ -49,8 +50,34 @@ function coverage(r: ProcessReport): number {
   return a.anonymous ? a.pmdMapped / a.anonymous : 0;
 }
 
+/** Whole-process failures of process_madvise/pidfd_open, as the CLI says them. */
+function refusal(pid: number, e: unknown): never {
+  const code = (e as { code?: string }).code;
+  if (code === 'EPERM' || code === 'EACCES') throw new CliError(`not permitted to advise pid ${pid}'s memory (process_madvise needs ptrace read access and CAP_SYS_NICE; try as root)`, { cause: e });
+  if (code === 'ESRCH') throw new CliError(`pid ${pid} exited`, { cause: e });
+  if (code === 'ENOSYS') throw new CliError('this kernel has no pidfd_open/process_madvise (Linux >= 5.10; MADV_COLLAPSE through it >= 6.1)', { cause: e });
+  throw e;
+}
+
 export function collapse(pid: number, range: [number, number] | undefined): CollapseJson {
+  // The pidfd first: from here on the pid names this process or none, so what is read by pid
+  // below is this process's as long as the pidfd says it is alive after the reading.
+  let pidfd: Pidfd;
+  try {
+    pidfd = binding.pidfdOpen(pid);
+  } catch (e) {
+    refusal(pid, e);
+  }
+  try {
+    return collapseThrough(pid, pidfd, range);
+  } finally {
+    binding.pidfdClose(pidfd);
+  }
+}
+
+function collapseThrough(pid: number, pidfd: Pidfd, range: [number, number] | undefined): CollapseJson {
   const before = processReport(pid, { exact: true });
+  if (!binding.pidfdAlive(pidfd)) throw new CliError(`pid ${pid} exited`);
   if (before.method !== 'pagemap_scan') throw new CliError('collapse needs PAGEMAP_SCAN (Linux >= 6.7) to find collapsible frames exactly; this kernel lacks it');
   const H = before.thp.hugePageSize;
   const inRange = (start: number) => !range || (start >= range[0] && start + H <= range[1]);
@@ -71,15 +98,11 @@ export function collapse(pid: number, range: [number, number] | undefined): Coll
     ranges[2 * i + 1] = H;
   });
   const t0 = process.hrtime.bigint();
-  let results: (0 | string)[];
+  let results: (0 | string)[] = [];
   try {
-    results = targets.length ? binding.collapseIn(pid, ranges) : [];
+    if (targets.length) results = binding.collapseIn(pidfd, ranges);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'EPERM' || code === 'EACCES') throw new CliError(`not permitted to advise pid ${pid}'s memory (process_madvise needs ptrace read access and CAP_SYS_NICE; try as root)`, { cause: e });
-    if (code === 'ESRCH') throw new CliError(`pid ${pid} exited`, { cause: e });
-    if (code === 'ENOSYS') throw new CliError('this kernel has no pidfd_open/process_madvise (Linux >= 5.10; MADV_COLLAPSE through it >= 6.1)', { cause: e });
-    throw e;
+    refusal(pid, e);
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const frames = targets.map((start, i) => ({ start: `0x${start.toString(16)}`, outcome: results[i] === 0 ? 'collapsed' : String(results[i]) }));
@@ -89,19 +112,22 @@ export function collapse(pid: number, range: [number, number] | undefined): Coll
   return { kind: 'collapse', pid, frames, collapsed: frames.length - Object.values(failed).reduce((a, b) => a + b, 0), failed, notAttempted, coverageBefore: coverage(before), coverageAfter: coverage(after), ms };
 }
 
-/** What process_madvise's errno means for one frame. */
-const WHY: Record<string, string> = {
-  EAGAIN: 'a page was busy (locked, under migration): try again',
-  ENOMEM: 'no free huge page could be allocated (memory fragmented or the cgroup at its limit)',
-  EINVAL: 'the kernel refused the range (not eligible any more, or MADV_COLLAPSE through process_madvise needs Linux >= 6.1)',
-  EPERM: 'not permitted (CAP_SYS_NICE)',
+/**
+ * What MADV_COLLAPSE's errno means for one frame (mm/khugepaged.c madvise_collapse_errno):
+ * ENOMEM only for a huge page that could not be allocated; a cgroup charge failure is EBUSY.
+ */
+export const COLLAPSE_ERRNO: Record<string, string> = {
+  EAGAIN: 'a page was busy (locked, under migration, off the LRU, or held by an extra reference such as a pin): tried twice; try again later',
+  EBUSY: "the cgroup could not be charged for the huge page (at memory.max), or the VMA is registered with userfaultfd and the frame has holes, which the kernel will not fill",
+  ENOMEM: 'no huge page could be allocated (memory too fragmented: compaction found no free 2 MiB block), or the frame is no longer mapped',
+  EINVAL: 'the kernel refused the frame for good (not eligible any more, a KSM or uffd write-protected page, or MADV_COLLAPSE through process_madvise needs Linux >= 6.1)',
 };
 
 function render(c: CollapseJson): string {
   const lines = [
     `pid ${c.pid}: collapsed ${c.collapsed} of ${c.frames.length} collapsible frames in ${c.ms.toFixed(1)} ms; coverage ${formatPercent(c.coverageBefore)} -> ${formatPercent(c.coverageAfter)}`,
   ];
-  for (const [errno, n] of Object.entries(c.failed)) lines.push(`  ${n} failed with ${errno}: ${WHY[errno] ?? 'see madvise(2)'}`);
+  for (const [errno, n] of Object.entries(c.failed)) lines.push(`  ${n} failed with ${errno}: ${COLLAPSE_ERRNO[errno] ?? 'see madvise(2) and process_madvise(2)'}`);
   const left = Object.entries(c.notAttempted) as [Reason, number][];
   if (left.length) {
     lines.push('left alone (not collapsible now):');
