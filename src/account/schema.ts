@@ -4,6 +4,7 @@
  * meaning or vanishes. Every size is in bytes, every ratio in 0..1.
  */
 import type { Reason } from './reasons';
+import type { BloatJson } from './bloat';
 
 /** 2: per-VMA and total `account` buckets with reasons, `frames`, `otherHuge`. */
 export const SCHEMA = 2 as const;
@@ -139,6 +140,8 @@ export interface ProcessReport {
   /** Every VMA holding anonymous memory, in address order (before the totals: the CLI streams them). */
   vmas: VmaJson[];
   totals: TotalsJson;
+  /** With --bloat only: the zero 4 KiB subpages of its PMD-mapped THPs (src/account/bloat.ts). */
+  bloat?: BloatJson;
 }
 
 export interface ProcessSummaryJson {
