@@ -11,8 +11,12 @@ import { Palette, formatBytes, formatPercent, hex, renderTable, wrapItems } from
 const TOP_VMAS = 20;
 /** Width of the header labels ("host", "THP", "method" …). */
 const LABEL = 8;
-/** vmstat counters worth a glance; JSON carries all of them. */
-const KEY_COUNTERS = ['thp_fault_alloc', 'thp_fault_fallback', 'thp_collapse_alloc', 'thp_collapse_alloc_failed', 'thp_split_page', 'thp_split_pmd', 'thp_deferred_split_page'];
+/**
+ * vmstat counters worth a glance; JSON carries all of them. The splits are the cost side: PMD
+ * splits, THPs queued for a deferred split (partly unmapped), and (Linux 6.12+) THPs the
+ * underused-THP shrinker split because most of their subpages held only zeros.
+ */
+const KEY_COUNTERS = ['thp_fault_alloc', 'thp_fault_fallback', 'thp_collapse_alloc', 'thp_collapse_alloc_failed', 'thp_split_page', 'thp_split_pmd', 'thp_deferred_split_page', 'thp_underused_split_page'];
 
 function labelled(label: string, text: string, paint: Palette): string {
   return `${paint.bold(label.padEnd(LABEL))}  ${text}`;
