@@ -37,7 +37,7 @@ export interface BloatVmaJson extends BloatCount {
   origin: BloatOrigin;
 }
 
-/** `report --pid PID --bloat`, `why --bloat`: the zero subpages of the process's THPs (schema 2, optional `bloat`). */
+/** `report --pid PID --bloat`, `why --bloat`: the zero subpages of the process's THPs (ProcessReport.bloat, only with --bloat). */
 export interface BloatJson extends BloatCount {
   /** Bytes the read was allowed (--bloat-budget). */
   budget: number;

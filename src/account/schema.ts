@@ -5,6 +5,7 @@
  */
 import type { Reason } from './reasons';
 import type { BloatJson } from './bloat';
+import type { CgroupSharingJson } from './cgroup-sharing';
 
 /** 2: per-VMA and total `account` buckets with reasons, `frames`, `otherHuge`. */
 export const SCHEMA = 2 as const;
@@ -214,4 +215,9 @@ export interface CgroupReport {
   processes: ProcessSummaryJson[];
   /** Processes in it we may not read. */
   unreadable: number;
+  /**
+   * The cgroup counts a page once; each process counts every page it maps, so pages shared
+   * between them (a forked child) make the processes' sum exceed the cgroup's.
+   */
+  sharing: CgroupSharingJson;
 }

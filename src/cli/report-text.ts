@@ -240,5 +240,21 @@ export function renderCgroupTable(r: CgroupReport, options: { paint: Palette }):
     `${paint.bold(`${r.processes.length} processes in it`)} ${paint.dim('(smaps_rollup)')}${r.unreadable ? paint.dim(` · ${r.unreadable} more not readable`) : ''}`,
     renderTable([{ title: 'pid', align: 'right' }, { title: 'comm' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }], rows, { header: paint.bold }),
     '',
+    ...sharingLines(r),
   ].join('\n');
+}
+
+/**
+ * The cgroup's total beside its processes' sum: pages shared between processes are charged once
+ * to the cgroup and counted in each process's figures; the lines say so and show by how much.
+ */
+function sharingLines(r: CgroupReport): string[] {
+  const s = r.sharing;
+  return [
+    `the processes' anonymous memory sums to ${formatBytes(s.processesAnonymous)}; the cgroup counts ${formatBytes(r.anonymous)} (difference ${formatBytes(s.difference)}):`,
+    `  pages shared between processes (a forked child's copy-on-write pages) are charged once to the cgroup`,
+    `  but counted in each process's figures: here ${formatBytes(s.sharedExcess)} counted more than once (Σ Anonymous - Σ Pss_Anon);`,
+    `  the rest, ${formatBytes(s.difference - s.sharedExcess)}: below 0, memory charged that no readable process maps; above, pages charged to another cgroup; or the cgroup changing while read`,
+    '',
+  ];
 }
