@@ -160,7 +160,7 @@ function collapseThrough(pid: number, pidfd: Pidfd, options: CollapseOptions): C
  */
 export const COLLAPSE_ERRNO: Record<string, string> = {
   EAGAIN: 'a page was busy (locked, under migration, off the LRU, or held by an extra reference such as a pin): tried twice; try again later',
-  EBUSY: "the cgroup could not be charged for the huge page (at memory.max), or the VMA is registered with userfaultfd and the frame has holes, which the kernel will not fill",
+  EBUSY: "the cgroup could not be charged for the huge page (at its limit: memory.max, v1 memory.limit_in_bytes), or the VMA is registered with userfaultfd and the frame has holes, which the kernel will not fill",
   ENOMEM: 'no huge page could be allocated (memory too fragmented: compaction found no free 2 MiB block), or the frame is no longer mapped',
   EINVAL: 'the kernel refused the frame for good (not eligible any more, a KSM or uffd write-protected page, or MADV_COLLAPSE through process_madvise needs Linux >= 6.1)',
 };
