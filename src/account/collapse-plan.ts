@@ -20,10 +20,13 @@ import type { Reason } from './reasons';
 import type { ProcessReport } from './schema';
 
 /**
- * Reasons whose frames MADV_COLLAPSE collapses on request. (Reasons under which it fails or
- * which it must not touch — nohugepage, file-backed, ineligible — are skipped with them.)
+ * Reasons whose frames the command collapses: in a VMA that wants huge pages, those khugepaged
+ * will collapse later and those only MADV_COLLAPSE will, since it ignores khugepaged's
+ * max_ptes_none/swap/shared (what that costs is the plan's to say). Not the VMA-wide reasons
+ * MADV_COLLAPSE would also override (not advised, THP off host-wide): that choice was made by
+ * the program or the host. Strings, not Reason: the vocabulary grows (shared-with-other-process).
  */
-export const COLLAPSE_ON_REQUEST: ReadonlySet<string> = new Set<Reason>(['collapsible-waiting']);
+export const COLLAPSE_ON_REQUEST: ReadonlySet<string> = new Set<string>(['collapsible-waiting', 'too-few-present', 'too-many-swapped', 'shared-with-other-process']);
 
 /** Why a frame of the plan is not collapsed. */
 export type SkipReason = Reason | 'over-max-growth' | 'uffd-write-protected' | 'gone';

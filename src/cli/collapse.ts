@@ -1,7 +1,8 @@
 /**
  * `hugespan collapse --pid PID [--range START-END]`: collapse now, into huge pages, the frames
- * the accounting calls collapsible (khugepaged would get there, later), after printing what it
- * will cost (src/account/collapse-plan.ts), and say per frame what happened. Invariant: only
+ * the accounting calls collapsible (by khugepaged later, or by MADV_COLLAPSE only: see
+ * COLLAPSE_ON_REQUEST), after printing what it will cost (src/account/collapse-plan.ts), and
+ * say per frame what happened. Invariant: only
  * frames the plan marks `collapse` are touched (never an `nh` VMA, never a frame with another
  * reason, never past --max-growth), only through MADV_COLLAPSE, which moves pages without
  * changing what they hold, only on this explicit command, and never with --dry-run.
@@ -28,7 +29,9 @@ export const usage = `usage: hugespan collapse --pid PID [--range START-END] [--
                          [--json [--pretty]]
 
 Collapse into huge pages, now, the frames of PID that 'hugespan why' calls
-collapsible-waiting (small pages in an eligible VMA, waiting for khugepaged), through
+collapsible-waiting (small pages in an eligible VMA, waiting for khugepaged), and those
+khugepaged refuses and MADV_COLLAPSE takes (too-few-present, too-many-swapped, pages shared
+with another process), through
 process_madvise(MADV_COLLAPSE) on a pidfd (Linux >= 6.1; needs ptrace read access to PID
 and CAP_SYS_NICE, e.g. root). Frames with any other reason are left alone and counted.
 
