@@ -1,7 +1,8 @@
 /**
  * The JSON contract: docs/schema.json is what `npm run schema` generates from the TypeScript
  * interfaces today, the README's JSON example validates against it, and so does real output of
- * `report --pid` (with `--bloat` too), `report` (system), `lab` and `collapse --dry-run`. The schema number in the example is the code's.
+ * `report --pid` (with `--bloat` too), `report` (system), `lab` and `collapse --dry-run`. The
+ * schema number in the example is the code's.
  * Invariant: the schema requires every field and allows no other, so a dropped, renamed or
  * invented field fails (the controls below show the validator failing on both).
  */
