@@ -12,7 +12,8 @@
       "native/pageflags.cc",
       "native/host.cc",
       "native/io.cc",
-      "native/process.cc"
+      "native/process.cc",
+      "native/bloat.cc"
     ],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

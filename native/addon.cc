@@ -20,6 +20,10 @@ Napi::Value SetThpDisabled(const Napi::CallbackInfo&);
 Napi::Value ExitNow(const Napi::CallbackInfo&);
 Napi::Value WriteAll(const Napi::CallbackInfo&);
 Napi::Value CollapseIn(const Napi::CallbackInfo&);
+Napi::Value PidfdOpen(const Napi::CallbackInfo&);
+Napi::Value PidfdAlive(const Napi::CallbackInfo&);
+Napi::Value PidfdClose(const Napi::CallbackInfo&);
+Napi::Value ZeroPages(const Napi::CallbackInfo&);
 
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 static Napi::Value Guarded(const Napi::CallbackInfo& info) {
@@ -67,6 +71,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"exitNow", Guarded<ExitNow>},
       {"writeAll", Guarded<WriteAll>},
       {"collapseIn", Guarded<CollapseIn>},
+      {"pidfdOpen", Guarded<PidfdOpen>},
+      {"pidfdAlive", Guarded<PidfdAlive>},
+      {"pidfdClose", Guarded<PidfdClose>},
+      {"zeroPages", Guarded<ZeroPages>},
   };
   for (const auto& e : table) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

@@ -12,6 +12,7 @@ import { streamProcess, scanFlat, coverageRatio, summarizeProcesses, readMeminfo
 import { overlapBytes, swappedPages, thpRanges } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
+import { cgroupSharing } from './cgroup-sharing';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
 
 
@@ -369,7 +370,8 @@ export function cgroupReport(path: string): CgroupReport {
   const v2 = 'anon' in stat;
   const anonymous = v2 ? stat.anon : (stat.total_rss ?? stat.rss ?? 0);
   const anonHugePages = v2 ? (stat.anon_thp ?? 0) : (stat.total_rss_huge ?? stat.rss_huge ?? 0);
-  const { processes, unreadable } = summarizeProcesses(cgroupPids(path));
+  const pids = cgroupPids(path);
+  const { processes, unreadable } = summarizeProcesses(pids);
   return {
     schema: SCHEMA,
     kind: 'cgroup',
@@ -387,5 +389,6 @@ export function cgroupReport(path: string): CgroupReport {
       .sort((a, b) => b.anonymous - a.anonymous || a.pid - b.pid)
       .map((p) => ({ pid: p.pid, comm: p.comm, rss: p.rss, anonymous: p.anonymous, anonHugePages: p.anonHugePages, coverage: coverageRatio(p.anonHugePages, p.anonymous), thpDisabled: p.thpDisabled ?? null })),
     unreadable,
+    sharing: cgroupSharing(pids, anonymous),
   };
 }

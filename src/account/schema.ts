@@ -4,6 +4,8 @@
  * meaning or vanishes. Every size is in bytes, every ratio in 0..1.
  */
 import type { Reason } from './reasons';
+import type { BloatJson } from './bloat';
+import type { CgroupSharingJson } from './cgroup-sharing';
 
 /** 2: per-VMA and total `account` buckets with reasons, `frames`, `otherHuge`. */
 export const SCHEMA = 2 as const;
@@ -139,6 +141,8 @@ export interface ProcessReport {
   /** Every VMA holding anonymous memory, in address order (before the totals: the CLI streams them). */
   vmas: VmaJson[];
   totals: TotalsJson;
+  /** With --bloat only: the zero 4 KiB subpages of its PMD-mapped THPs (src/account/bloat.ts). */
+  bloat?: BloatJson;
 }
 
 export interface ProcessSummaryJson {
@@ -211,4 +215,9 @@ export interface CgroupReport {
   processes: ProcessSummaryJson[];
   /** Processes in it we may not read. */
   unreadable: number;
+  /**
+   * The cgroup counts a page once; each process counts every page it maps, so pages shared
+   * between them (a forked child) make the processes' sum exceed the cgroup's.
+   */
+  sharing: CgroupSharingJson;
 }

@@ -15,8 +15,12 @@ const TOP_VMAS = 20;
 const TOP_PROCESSES = 10;
 /** Width of the header labels ("host", "THP", "method" …). */
 const LABEL = 8;
-/** vmstat counters worth a glance; JSON carries all of them. */
-const KEY_COUNTERS = ['thp_fault_alloc', 'thp_fault_fallback', 'thp_collapse_alloc', 'thp_collapse_alloc_failed', 'thp_split_page', 'thp_split_pmd', 'thp_deferred_split_page'];
+/**
+ * vmstat counters worth a glance; JSON carries all of them. The splits are the cost side: PMD
+ * splits, THPs queued for a deferred split (partly unmapped), and (Linux 6.12+) THPs the
+ * underused-THP shrinker split because most of their subpages held only zeros.
+ */
+const KEY_COUNTERS = ['thp_fault_alloc', 'thp_fault_fallback', 'thp_collapse_alloc', 'thp_collapse_alloc_failed', 'thp_split_page', 'thp_split_pmd', 'thp_deferred_split_page', 'thp_underused_split_page'];
 
 function labelled(label: string, text: string, paint: Palette): string {
   return `${paint.bold(label.padEnd(LABEL))}  ${text}`;
@@ -263,5 +267,21 @@ export function renderCgroupTable(r: CgroupReport, options: { paint: Palette; fo
     renderTable([{ title: 'pid', align: 'right' }, { title: 'comm' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }], rows, { header: paint.bold, width: options.fold }),
     ...(rest.length ? [paint.dim(`… ${plural(rest.length, 'more process', 'more processes')} holding ${formatBytes(rest.reduce((n, p) => n + p.anonymous, 0))} anonymous (--all lists them)`)] : []),
     '',
+    ...sharingLines(r),
   ].join('\n');
+}
+
+/**
+ * The cgroup's total beside its processes' sum: pages shared between processes are charged once
+ * to the cgroup and counted in each process's figures; the lines say so and show by how much.
+ */
+function sharingLines(r: CgroupReport): string[] {
+  const s = r.sharing;
+  return [
+    `the processes' anonymous memory sums to ${formatBytes(s.processesAnonymous)}; the cgroup counts ${formatBytes(r.anonymous)} (difference ${formatBytes(s.difference)}):`,
+    `  pages shared between processes (a forked child's copy-on-write pages) are charged once to the cgroup`,
+    `  but counted in each process's figures: here ${formatBytes(s.sharedExcess)} counted more than once (Σ Anonymous - Σ Pss_Anon);`,
+    `  the rest, ${formatBytes(s.difference - s.sharedExcess)}: below 0, memory charged that no readable process maps; above, pages charged to another cgroup; or the cgroup changing while read`,
+    '',
+  ];
 }

@@ -10,8 +10,10 @@ import type { ProcessReportHead } from '../account/report';
 import type { CgroupReport, ProcessReport, SystemReport, TotalsJson, VmaJson } from '../account/schema';
 import { SCHEMA } from '../account/schema';
 import { renderCgroupTable, renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
+import { bloat, DEFAULT_BLOAT_BUDGET } from '../account/bloat';
+import { renderBloat } from './bloat-text';
 import { destination, outputTarget, repeat, OutputTarget, Writer } from './output';
-import { EXIT, Palette, UsageError, foldLines, parseCommandArgs, parseNumber, parsePid, formatPercent, palette } from './ui';
+import { EXIT, Palette, UsageError, foldLines, parseBytes, parseCommandArgs, parseNumber, parsePid, formatPercent, palette } from './ui';
 
 // --- the gate ---
 
@@ -61,7 +63,7 @@ export function gate(r: ProcessReport | SystemReport | CgroupReport, min: number
 
 export const usage = `usage: hugespan report [--pid PID | --cgroup PATH] [--all] [--json | --format table|json|openmetrics] [--pretty]
                        [--watch SECONDS [--count N]] [--min-coverage R [--unmeasurable pass|fail]]
-                       [--output FILE] [--exact | --no-exact]
+                       [--output FILE] [--exact | --no-exact] [--bloat [--bloat-budget SIZE]]
 
 How much memory is on transparent huge pages: one process (--pid), or the whole system.
 
@@ -88,7 +90,11 @@ How much memory is on transparent huge pages: one process (--pid), or the whole 
                      file + rename), a device or FIFO is written directly; a directory or
                      anything else is refused (exit 2); '-' is stdout
   --exact            huge bytes per VMA from PAGEMAP_SCAN, exact to the page (default; Linux >= 6.7)
-  --no-exact         huge bytes from smaps AnonHugePages per VMA only`;
+  --no-exact         huge bytes from smaps AnonHugePages per VMA only
+  --bloat            with --pid: read its PMD-mapped THPs (process_vm_readv: needs ptrace read
+                     access) and count the 4 KiB subpages that hold only zeros, per VMA and by
+                     origin (JSON: bloat); read-only
+  --bloat-budget S   read at most S bytes for --bloat (default 1G); THPs past it are counted unread`;
 
 const FORMATS = ['table', 'json', 'openmetrics'] as const;
 type Format = (typeof FORMATS)[number];
@@ -108,6 +114,8 @@ interface ReportArgs {
   /** Where --output points, judged before anything is read; undefined: standard output ('-' too). */
   output?: OutputTarget;
   exact: boolean;
+  /** --bloat: the byte budget of the zero-subpage read; undefined without --bloat. */
+  bloat?: number;
   help: boolean;
 }
 
@@ -126,6 +134,8 @@ function parseReportArgs(argv: string[]): ReportArgs {
     output: { type: 'string' },
     exact: { type: 'boolean' },
     'no-exact': { type: 'boolean' },
+    bloat: { type: 'boolean' },
+    'bloat-budget': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return { all: false, format: 'table', pretty: false, exact: true, help: true };
@@ -141,6 +151,8 @@ function parseReportArgs(argv: string[]): ReportArgs {
   if (v.cgroup !== undefined && format === 'openmetrics') throw new UsageError("--cgroup reports as a table or JSON; for Prometheus, 'hugespan serve' exports processes");
   if (v.count !== undefined && v.watch === undefined) throw new UsageError('--count only means something with --watch (it counts the frames)');
   if (v.cgroup === '') throw new UsageError('--cgroup wants the cgroup directory, e.g. /sys/fs/cgroup/system.slice/foo.service');
+  if (v['bloat-budget'] !== undefined && !v.bloat) throw new UsageError('--bloat-budget only means something with --bloat');
+  if (v.bloat && (v.pid === undefined || format === 'openmetrics')) throw new UsageError('--bloat reads one process: give --pid, as a table or JSON');
   const args: ReportArgs = {
     pid: v.pid === undefined ? undefined : parsePid(v.pid),
     cgroup: v.cgroup,
@@ -154,6 +166,7 @@ function parseReportArgs(argv: string[]): ReportArgs {
     // '-' is standard output, as everywhere on Unix; anything else is judged now, before any reading.
     output: v.output === undefined || v.output === '-' ? undefined : outputTarget(v.output),
     exact: !v['no-exact'],
+    bloat: v.bloat ? (v['bloat-budget'] === undefined ? DEFAULT_BLOAT_BUDGET : parseBytes(v['bloat-budget'], '--bloat-budget')) : undefined,
     help: false,
   };
   // One stream of several '# EOF'-terminated documents is valid to no scraper; a file
@@ -180,7 +193,7 @@ export async function run(argv: string[]): Promise<number> {
   // stringify as on one line, and programs (jq, a pipe, a file) do not need the spaces.
   const compact = !args.pretty && (out.appending || !out.tty);
   const last = await repeat(args.watch, args.count, () => {
-    if (args.pid !== undefined && args.cgroup === undefined && args.format === 'json') {
+    if (args.pid !== undefined && args.cgroup === undefined && args.format === 'json' && args.bloat === undefined) {
       // Written as it is measured, VMA by VMA: memory stays bounded however many VMAs.
       const r = streamProcessJson(args.pid, { exact: args.exact, seen }, compact, out.writer());
       seen = true;
@@ -189,6 +202,7 @@ export async function run(argv: string[]): Promise<number> {
     const report =
       args.cgroup !== undefined ? cgroupReport(args.cgroup) : args.pid === undefined ? systemReport({ all: args.all }) : processReport(args.pid, { exact: args.exact, seen });
     seen = true;
+    if (report.kind === 'process' && args.bloat !== undefined) report.bloat = bloat(report.pid, report.vmas, report.thp.hugePageSize, args.bloat);
     out.write(render(report, args, { compact, paint, width: out.width, fold: out.fold, previous }));
     if (report.kind === 'system') previous = report;
     return report;
@@ -302,6 +316,10 @@ function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs
       return r.kind === 'process' ? processMetrics(r) : systemMetrics(r);
     }
     case 'table':
-      return r.kind === 'process' ? foldLines(renderProcessTable(r, { all: args.all, paint: style.paint, fold: style.fold }), style.fold) : foldLines(renderSystemTable(r, { paint: style.paint, width: style.width, fold: style.fold, previous: style.previous }), style.fold);
+      if (r.kind === 'process') {
+        const bloatText = r.bloat ? renderBloat(r.bloat, { all: args.all, paint: style.paint }) : '';
+        return foldLines(`${renderProcessTable(r, { all: args.all, paint: style.paint, fold: style.fold })}${bloatText}`, style.fold);
+      }
+      return foldLines(renderSystemTable(r, { paint: style.paint, width: style.width, fold: style.fold, previous: style.previous }), style.fold);
   }
 }

@@ -10,9 +10,11 @@ import { readMeminfo } from '../account/proc';
 import { REASONS, Reason } from '../account/reasons';
 import type { ProcessReport } from '../account/schema';
 import { renderAccount } from './report-text';
-import { EXIT, Palette, UsageError, checkPretty, foldLines, foldWidth, plural, formatBytes, hex, jsonText, palette, parseCommandArgs, parsePid, renderTable } from './ui';
+import { bloat, BloatJson, DEFAULT_BLOAT_BUDGET } from '../account/bloat';
+import { renderBloat } from './bloat-text';
+import { EXIT, Palette, UsageError, checkPretty, foldLines, foldWidth, parseBytes, plural, formatBytes, hex, jsonText, palette, parseCommandArgs, parsePid, renderTable } from './ui';
 
-export const usage = `usage: hugespan why --pid PID [--json [--pretty]] [--all]
+export const usage = `usage: hugespan why --pid PID [--json [--pretty]] [--all] [--bloat [--bloat-budget SIZE]]
 
 Where PID's anonymous memory is not on huge pages, and why: bytes by reason, biggest
 first, with the VMAs that hold them and what would change it. Reasons, in the order
@@ -23,7 +25,9 @@ ${REASONS.map((r) => `  ${r.code.padEnd(26)} ${r.meaning}`).join('\n')}
   --pid PID   the process to explain (decimal, below pid_max)
   --json      the reasons as JSON (schema as 'report --json': totals.account, vmas[].frames)
   --pretty    indented JSON; the default only on a terminal (piped: one compact line)
-  --all       list every VMA under each reason (default: the 5 largest)`;
+  --all       list every VMA under each reason (default: the 5 largest)
+  --bloat     the other side: the 4 KiB subpages of its PMD-mapped THPs that hold only
+              zeros, read (process_vm_readv, read-only) up to --bloat-budget (default 1G)`;
 
 export interface WhyJson {
   schema: ProcessReport['schema'];
@@ -38,6 +42,8 @@ export interface WhyJson {
    */
   khugepaged: { pagesToScan: number; scanSleepMs: number; fullScans: number; passSeconds: number } | null;
   /** Biggest first. */
+  /** With --bloat: the zero subpages of its huge pages (as report --bloat). */
+  bloat?: BloatJson;
   reasons: { reason: Reason; meaning: string; fix: string; bytes: number; vmas: { start: string; end: string; path: string; bytes: number }[] }[];
 }
 
@@ -82,11 +88,12 @@ function render(w: WhyJson, options: { all: boolean; paint: Palette; fold?: numb
     if (r.vmas.length > shown.length) lines.push(paint.dim(`  … ${plural(r.vmas.length - shown.length, 'more VMA')} (--all lists them)`));
     lines.push('');
   }
+  if (w.bloat) lines.push(renderBloat(w.bloat, options));
   return lines.join('\n');
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const v = parseCommandArgs(argv, { pid: { type: 'string' }, json: { type: 'boolean' }, pretty: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const v = parseCommandArgs(argv, { pid: { type: 'string' }, json: { type: 'boolean' }, pretty: { type: 'boolean' }, all: { type: 'boolean' }, bloat: { type: 'boolean' }, 'bloat-budget': { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (v.help) {
     process.stdout.write(`${usage}\n`);
     return EXIT.ok;
@@ -94,7 +101,11 @@ export async function run(argv: string[]): Promise<number> {
   if (v.pid === undefined) throw new UsageError('why needs --pid PID');
   checkPretty(v.pretty, v.json);
   const pid = parsePid(v.pid);
-  const w = why(processReport(pid, { exact: true }));
+  if (v['bloat-budget'] !== undefined && !v.bloat) throw new UsageError('--bloat-budget only means something with --bloat');
+  const budget = v['bloat-budget'] === undefined ? DEFAULT_BLOAT_BUDGET : parseBytes(v['bloat-budget'], '--bloat-budget');
+  const r = processReport(pid, { exact: true });
+  const w = why(r);
+  if (v.bloat) w.bloat = bloat(pid, r.vmas, r.thp.hugePageSize, budget);
   process.stdout.write(v.json ? jsonText(w, v.pretty) : foldLines(render(w, { all: v.all ?? false, paint: palette(), fold: foldWidth() }), foldWidth()));
   return EXIT.ok;
 }

@@ -15,6 +15,9 @@ export interface Handle {
   readonly length: number;
 }
 
+/** An open pidfd (pidfdOpen), closed by pidfdClose or when collected. */
+export type Pidfd = { readonly __pidfd: unique symbol };
+
 /** The addon's raw exports. Addresses and lengths are Numbers (x86-64 user space < 2^47). */
 export interface Binding {
   map(length: number, align?: number, commit?: boolean): Handle;
@@ -59,8 +62,15 @@ export interface Binding {
   pageSize(): number;
   thpDisabled(): boolean;
   setThpDisabled(disabled: boolean): void;
-  /** MADV_COLLAPSE in another process (process_madvise on a pidfd): per range 0, or the errno name. */
-  collapseIn(pid: number | 'self', ranges: Float64Array): (0 | string)[];
+  /** A pidfd: the process itself, or none, whatever becomes of its pid. */
+  pidfdOpen(pid: number | 'self'): Pidfd;
+  /** The process has not exited: its pid is still its own. */
+  pidfdAlive(pidfd: Pidfd): boolean;
+  pidfdClose(pidfd: Pidfd): void;
+  /** MADV_COLLAPSE in another process (process_madvise on its pidfd): per range 0, or the errno name. */
+  collapseIn(pidfd: Pidfd, ranges: Float64Array): (0 | string)[];
+  /** Zero pages per range (start, length pairs) of a process's memory, read (process_vm_readv) up to `budget` bytes in all. */
+  zeroPages(pid: number | 'self', ranges: Float64Array, budget: number): { zero: Float64Array; read: Float64Array; bytes: number; ns: number };
 }
 
 /**

@@ -3,6 +3,9 @@
  * to it too): the cgroup's own THP counters from memory.stat, v2 or v1, and its processes.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { cli, startTarget, Target } from './cli';
 import { itThp, itUnless } from '../support/thp';
 
@@ -57,6 +60,51 @@ describe('report --cgroup', () => {
     const me = j.processes.find((p: { pid: number }) => p.pid === target.pid);
     expect(me.anonHugePages).toBeGreaterThanOrEqual(40 << 20);
     expect(j.anonHugePages).toBeGreaterThanOrEqual(me.anonHugePages);
+  });
+
+  const hasPython = spawnSync('python3', ['-c', 'import mmap, os'], { encoding: 'utf8' }).status === 0;
+  itUnless(hasPython ? undefined : 'python3 makes the forked pair (os.fork); it is not here', 'a forked pair: the processes\' sum exceeds the cgroup by the pages they share, and the table says so', async () => {
+    // 16 MiB written, then fork: parent and child each map (and count) all of it; the cgroup is charged once.
+    const SHARED = 16 << 20;
+    const file = path.join(os.tmpdir(), `hugespan-cgroup-fork-${process.pid}.py`);
+    fs.writeFileSync(file, `
+import mmap, os, sys
+m = mmap.mmap(-1, ${SHARED}, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for k in range(0, ${SHARED}, 4096): m[k] = 1
+pid = os.fork()
+if pid == 0:
+    sys.stdin.read(); os._exit(0)
+print(pid, flush=True)
+sys.stdin.read()
+os.waitpid(pid, 0)
+`);
+    let child = 0;
+    const pair: ChildProcess = spawn('python3', [file], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      child = await new Promise<number>((resolve, reject) => {
+        pair.once('exit', (c) => reject(new Error(`python3 exited ${c}`)));
+        pair.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      });
+      const j = json();
+      const [a, b] = [pair.pid, child].map((pid) => j.processes.find((p: { pid: number }) => p.pid === pid));
+      expect(a.anonymous).toBeGreaterThanOrEqual(SHARED);
+      expect(b.anonymous).toBeGreaterThanOrEqual(SHARED);
+      const s = j.sharing;
+      // Read a moment after the table's rows: within what the cgroup's other processes change meanwhile.
+      expect(Math.abs(s.processesAnonymous - j.processes.reduce((n: number, p: { anonymous: number }) => n + p.anonymous, 0))).toBeLessThan(64 << 20);
+      // Each of the two counts the 16 MiB; Pss counts it once between them: at least 16 MiB counted twice.
+      expect(s.sharedExcess).toBeGreaterThanOrEqual(SHARED);
+      expect(s.sharedExcess).toBe(s.processesAnonymous - s.processesAnonymousOnce);
+      expect(s.difference).toBe(s.processesAnonymous - j.anonymous);
+      const t = cli(['report', '--cgroup', own.path]).stdout;
+      expect(t).toContain("pages shared between processes (a forked child's copy-on-write pages) are charged once to the cgroup");
+      expect(t).toMatch(/counted more than once \(Σ Anonymous - Σ Pss_Anon\)/);
+    } finally {
+      if (child) process.kill(child, 'SIGKILL');
+      pair.kill('SIGKILL');
+      pair.stdin!.destroy();
+      fs.rmSync(file, { force: true });
+    }
   });
 
   it('the table; and the refusals: with --pid, as openmetrics (usage), not a cgroup (exit 1)', () => {

@@ -117,4 +117,11 @@ describe('report (system)', () => {
     // The same reading, same time: no interval, so the totals.
     expect(renderSystemTable(now, { paint: palette(false), width: 200, previous: now })).toMatch(/^events {4}fault_alloc 150 {2}fault_fallback 3 {2}split_pmd 7$/m);
   });
+
+  it('the splits, the cost side of THP, as rates: split_pmd, deferred_split_page, underused_split_page', () => {
+    const counters = (n: number) => ({ thp_split_pmd: 10 * n, thp_deferred_split_page: 20 * n, thp_underused_split_page: 2 * n });
+    const before = { ...report, time: '2026-01-01T00:00:00.000Z', counters: counters(1), compaction: {} };
+    const now = { ...report, time: '2026-01-01T00:00:02.000Z', counters: counters(3), compaction: {} };
+    expect(renderSystemTable(now, { paint: palette(false), width: 200, previous: before })).toMatch(/^events\/s {2}split_pmd 10\.0\/s {2}deferred_split_page 20\.0\/s {2}underused_split_page 2\.0\/s {2}\(per second/m);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * The JSON contract: docs/schema.json is what `npm run schema` generates from the TypeScript
  * interfaces today, the README's JSON example validates against it, and so does real output of
- * `report --pid`, `report` (system) and `lab`. The schema number in the example is the code's.
+ * `report --pid` (with `--bloat` too), `report` (system), `lab` and `collapse --dry-run`. The
+ * schema number in the example is the code's.
  * Invariant: the schema requires every field and allows no other, so a dropped, renamed or
  * invented field fails (the controls below show the validator failing on both).
  */
@@ -9,6 +10,11 @@ import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
+import { itUnless, SCAN_REASON } from '../support/thp';
+import { pagemapScanSupported } from '../../src/native/coverage';
+
+/** --bloat and collapse find THPs and frames with PAGEMAP_SCAN. */
+const SCAN_REASON_HERE = pagemapScanSupported() ? undefined : SCAN_REASON;
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -73,6 +79,18 @@ describe('real output validates', () => {
     const r = cli(['report', '--pid', String(target.pid), '--json']);
     expect(r.pid).toBe(target.pid);
     expect(problems(r)).toEqual([]);
+  });
+
+  itUnless(SCAN_REASON_HERE, 'report --pid PID --bloat --json, and collapse --pid PID --dry-run --json (its plan)', () => {
+    const r = cli(['report', '--pid', String(target!.pid), '--bloat', '--json']);
+    expect(r.bloat).toMatchObject({ complete: true });
+    expect(problems(r)).toEqual([]);
+    const c = cli(['collapse', '--pid', String(target!.pid), '--dry-run', '--json']);
+    expect(c).toMatchObject({ kind: 'collapse', dryRun: true, frames: [] });
+    expect(c.plan.frames.length).toBeGreaterThan(0);
+    expect(problems(c)).toEqual([]);
+    const wrong = { ...c, plan: { ...c.plan, totals: { ...c.plan.totals, unshared: 1 } } };
+    expect(problems(wrong).join('\n')).toMatch(/additional/);
   });
 
   it('report --json (the system)', () => {
