@@ -9,8 +9,9 @@ import { mayMisreportZeroPage } from '../native/coverage';
 import { eachVma, flatSpan } from '../native/smaps';
 import type { Vma } from '../native/smaps';
 import { streamProcess, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
-import { overlapBytes, swappedPages, thpRanges } from './kpageflags';
-import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
+import { overlapBytes, thpRanges } from './kpageflags';
+import { readFrameFacts } from './frame-facts';
+import { Reason, ReasonContext, frameReason, isAnonVma, reasonContext, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
 
@@ -134,9 +135,10 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
         inThp = o.bytes;
         ptePages += inThp;
       }
-      // Swap is read per frame only where smaps says the VMA has some: most have none.
-      const swapped = !whole && v.swap > 0 ? (swappedPages(pid, lo, hi, ctx.pageSize) ?? 0) : 0;
-      const reason = whole ?? frameReason(v, base, present, ctx, swapped);
+      // The frame's PTEs (empty, swapped, shared, uffd-wp) decide between khugepaged and
+      // collapse only: read where no VMA-wide reason holds already.
+      const facts = whole ? undefined : readFrameFacts(pid, base, base + h, { hugePage: h, pageSize: ctx.pageSize, zero: true })?.[0];
+      const reason = whole ?? frameReason(v, base, present, ctx, facts);
       frames.push({ start: hexAddress(base), present, reason });
       add(reasons, reason, present - inThp);
       fromFrames += present - inThp;
@@ -191,11 +193,6 @@ function smallRuns(runs: Float64Array): Float64Array {
     out[k++] = runs[i + 1];
   }
   return out;
-}
-
-/** Private anonymous: the VMAs PAGEMAP_SCAN measures frame by frame. */
-function isAnonVma(v: Vma): boolean {
-  return v.inode === 0 && v.perms[3] !== 's';
 }
 
 /** Take `excess` bytes out of the biggest buckets (frames counted more than smaps has now). */
@@ -267,14 +264,7 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
     options.seen ?? false,
     { minAnonymous: 1, fields: crossCheck ? [...REPORT_FIELDS, ...PMD_FIELDS] : REPORT_FIELDS },
     (p) => {
-      ctx = {
-        thpDisabled: p.thpDisabled,
-        enabled: host.thp.enabled,
-        hugePage: host.hugePageSize,
-        pageSize: host.pageSize,
-        maxPtesNone: host.thp.khugepaged.max_ptes_none ?? 511,
-        maxPtesSwap: host.thp.khugepaged.max_ptes_swap ?? 64,
-      };
+      ctx = reasonContext(host, p.thpDisabled);
       sink.head({ schema: SCHEMA, kind: 'process', time: new Date().toISOString(), pid, comm: p.comm, host: hostJson(host), thp: thpJson(host), thpDisabled: p.thpDisabled ?? null, method });
     },
     (flat) => {

@@ -45,8 +45,8 @@ describe('frame reasons and khugepaged thresholds', () => {
     expect(frameReason(vma({ thpEligible: false }), 5 * H, H, ctx)).toBe('kernel-ineligible');
   });
   it('more swapped pages than max_ptes_swap: too-many-swapped; at the limit, not', () => {
-    expect(frameReason(vma(), 5 * H, H / 2, ctx, 65)).toBe('too-many-swapped');
-    expect(frameReason(vma(), 5 * H, H / 2, ctx, 64)).toBe('collapsible-waiting');
+    expect(frameReason(vma(), 5 * H, H / 2, ctx, { swapped: 65 })).toBe('too-many-swapped');
+    expect(frameReason(vma(), 5 * H, H / 2, ctx, { swapped: 64 })).toBe('collapsible-waiting');
   });
   it('present pages below 512 - max_ptes_none: too-few-present (with 511, one page is enough)', () => {
     expect(frameReason(vma(), 5 * H, P, ctx)).toBe('collapsible-waiting');
