@@ -136,6 +136,25 @@ export function vmaReason(v: Vma, ctx: ReasonContext): Reason | undefined {
 /** The uffd VmFlags: registered in missing, write-protect or minor mode (userfaultfd_armed). */
 const UFFD = ['um', 'uw', 'ui'];
 
+/** A VMA registered with userfaultfd: its frames' PTEs decide whether even MADV_COLLAPSE can act. */
+export function uffdArmed(v: Vma): boolean {
+  return UFFD.some((f) => v.vmFlags.includes(f));
+}
+
+/**
+ * Where a VMA-wide reason says only `hugespan collapse` will act, the frame-level cases that
+ * stop MADV_COLLAPSE too (userfaultfd holes and write protection) still apply: the frame's
+ * reason, else the VMA's.
+ */
+export function frameReasonUnder(whole: Reason, v: Vma, ctx: ReasonContext, facts: Partial<FrameFacts> | undefined): Reason {
+  if (!facts || !uffdArmed(v) || REASONS.find((r) => r.code === whole)?.will !== 'collapse-only') return whole;
+  const empty = (facts.none ?? 0) + (facts.zero ?? 0);
+  if ((facts.uffdWp ?? 0) > 0 && empty === 0) return 'uffd-wp-protected';
+  if (empty > 0) return 'uffd-armed-holes';
+  if ((facts.uffdWp ?? 0) > 0) return 'uffd-wp-protected';
+  return whole;
+}
+
 /**
  * The reason of one frame of an otherwise eligible VMA. `presentBytes`: from PAGEMAP_SCAN;
  * `facts`: the frame's PTEs from /proc/PID/pagemap (frame-facts.ts), where they could be read;
@@ -149,7 +168,7 @@ export function frameReason(v: Vma, base: number, presentBytes: number, ctx: Rea
   // khugepaged and MADV_COLLAPSE count an empty PTE and one of the zero page alike (none_or_zero).
   const empty = facts?.none !== undefined ? facts.none + zero : nr - presentBytes / ctx.pageSize;
   if ((facts?.uffdWp ?? 0) > 0 && empty === 0) return 'uffd-wp-protected';
-  if (UFFD.some((f) => v.vmFlags.includes(f)) && empty > 0) return 'uffd-armed-holes';
+  if (uffdArmed(v) && empty > 0) return 'uffd-armed-holes';
   if ((facts?.uffdWp ?? 0) > 0) return 'uffd-wp-protected';
   const swapped = facts?.swapped ?? 0;
   const present = facts?.present !== undefined ? facts.present - zero : presentBytes / ctx.pageSize;

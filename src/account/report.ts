@@ -11,7 +11,7 @@ import type { Vma } from '../native/smaps';
 import { streamProcess, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
 import { overlapBytes, thpRanges } from './kpageflags';
 import { readFrameFacts } from './frame-facts';
-import { Reason, ReasonContext, frameReason, isAnonVma, reasonContext, vmaReason } from './reasons';
+import { Reason, ReasonContext, frameReason, frameReasonUnder, isAnonVma, reasonContext, uffdArmed, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
 
@@ -101,6 +101,8 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
   let huge = v.anonHugePages;
   let pte: number | null;
   let fromFrames = 0;
+  // A frame of a VMA-wide reason's VMA that has a reason of its own (userfaultfd: frameReasonUnder).
+  let overridden = false;
 
   if (c && anonVma) {
     huge = c.hugeBytes;
@@ -136,9 +138,11 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
         ptePages += inThp;
       }
       // The frame's PTEs (empty, swapped, shared, uffd-wp) decide between khugepaged and
-      // collapse only: read where no VMA-wide reason holds already.
-      const facts = whole ? undefined : readFrameFacts(pid, base, base + h, { hugePage: h, pageSize: ctx.pageSize, zero: true })?.[0];
-      const reason = whole ?? frameReason(v, base, present, ctx, facts);
+      // collapse only: read where no VMA-wide reason holds already, or where userfaultfd may
+      // stop even the collapse a VMA-wide reason promises.
+      const facts = !whole || uffdArmed(v) ? readFrameFacts(pid, base, base + h, { hugePage: h, pageSize: ctx.pageSize, zero: true })?.[0] : undefined;
+      const reason = whole ? frameReasonUnder(whole, v, ctx, facts) : frameReason(v, base, present, ctx, facts);
+      if (reason !== whole) overridden = true;
       frames.push({ start: hexAddress(base), present, reason });
       add(reasons, reason, present - inThp);
       fromFrames += present - inThp;
@@ -155,7 +159,7 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
   }
 
   const smallBytes = Math.max(0, anonymous - pmdMapped - (pte ?? 0));
-  if (whole !== undefined) {
+  if (whole !== undefined && !overridden) {
     // A VMA-wide reason holds for every small byte, whatever the walk saw of them: a process
     // that changed between reading smaps and the walk (one reading itself, say) changes nothing.
     for (const r of Object.keys(reasons)) delete reasons[r as Reason];

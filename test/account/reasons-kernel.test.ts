@@ -52,6 +52,7 @@ interface Case {
 }
 
 const cases: Case[] = [];
+const CONTROL = 'control: small pages, advised, above every other region';
 const reports = new Map<Target, ProcessReport>();
 let uffdReason: string | undefined;
 let childPid = 0;
@@ -114,11 +115,14 @@ const advised: Case[] = [];
 beforeAll(async () => {
   if (baseReason) return;
   const a = Target.start(built.bin!);
-  // Fork first, so that only the shared region is shared with the child.
+  // The control is mapped first, so it lies above every other region (mmap hands out addresses
+  // top down) and khugepaged, which scans an mm upwards, reaches it last; it is touched only
+  // after the fork, so that only the shared region is shared with the child.
+  const control = await region(a, 1, async () => undefined, CONTROL, 'collapsible-waiting');
   const shared = await region(a, 2, (s) => touch(a, s, 2 * H), 'fork-shared pages', 'shared-with-other-process');
   childPid = await a.ok('fork');
-  advised.push(shared);
-  advised.push(await region(a, 1, (s) => touch(a, s, H), 'control: small pages, advised', 'collapsible-waiting'));
+  await touch(a, control.start, H);
+  advised.push(control, shared);
   advised.push(await region(a, 1, (s) => touch(a, s, (NR - NONE) * P), `${NR - NONE} present pages (max_ptes_none ${NONE})`, 'collapsible-waiting'));
   if (NR - NONE - 1 > 0) advised.push(await region(a, 1, (s) => touch(a, s, (NR - NONE - 1) * P), `${NR - NONE - 1} present pages (max_ptes_none ${NONE})`, 'too-few-present'));
   advised.push(await region(a, 1, (s) => a.ok(`mlock ${s} ${H}`).then(() => undefined), 'mlocked', 'collapsible-waiting'));
@@ -153,6 +157,13 @@ beforeAll(async () => {
   if (!uffdReason) {
     advised.push(await region(a, 1, (s) => touch(a, s, H / 2).then(() => a.ok(`uffd ${s} ${H} 1`)).then(() => undefined), 'userfaultfd-registered, half the frame empty', 'uffd-armed-holes'));
     advised.push(await region(a, 1, (s) => touch(a, s, H).then(() => a.ok(`uffd ${s} ${H} 1`)).then(() => undefined), 'userfaultfd-registered, no hole', 'collapsible-waiting'));
+    if (mode === 'madvise') {
+      // Unadvised, so only hugespan collapse could act: and userfaultfd stops even that.
+      const un = await a.ok('map 1');
+      await touch(a, un, H / 2);
+      await a.ok(`uffd ${un} ${H} 1`);
+      cases.push({ name: 'userfaultfd-registered, unadvised, half empty', target: a, start: un, frames: 1, reason: 'uffd-armed-holes' });
+    }
     const wp = await a.cmd('map 1');
     await a.ok(`advise ${wp.value} ${H} ${ADVICE.nohugepage}`);
     await touch(a, wp.value, H);
@@ -247,6 +258,10 @@ describe('each case gets the reason it was made for', () => {
 describe('khugepaged does what each reason says', () => {
   itUnless(khugepagedReason, 'frames it will collapse are huge; frames it won\'t are not, after two full scans past them', () => {
     expect(interference).toEqual([]); // else another test changed khugepaged's knobs under this one
+    // khugepaged scanned past every region of the control's process: the control is above them all and collapsed.
+    const control = cases.find((c) => c.name === CONTROL)!;
+    for (const c of cases) if (c.target === control.target && c !== control) expect(c.start).toBeLessThan(control.start);
+    expect(hugeBytes(control)).toBe(H);
     const rows = cases.map((c) => ({ case: c.name, reason: c.reason, huge: hugeBytes(c) / H }));
     const want = cases.map((c) => ({ case: c.name, reason: c.reason, huge: willOf(c.reason).will === 'khugepaged' && !c.proviso ? c.frames : 0 }));
     expect(rows).toEqual(want);
