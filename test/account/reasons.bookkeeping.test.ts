@@ -4,6 +4,8 @@
  * khugepaged tunables other than the defaults, a VMA the kernel calls ineligible. The live
  * reasons are tested on real processes in account.test.ts.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { REASONS, frameReason, frameReasonUnder, vmaReason, ReasonContext, pmdMode } from '../../src/account/reasons';
 import type { Vma } from '../../src/native/smaps';
 
@@ -132,5 +134,20 @@ describe('every reason states its prediction', () => {
       if (r.will === 'collapse-only') expect(r.meaning).toMatch(/hugespan collapse (still )?will/);
       if (r.will === 'nothing') expect(r.meaning).toMatch(/no fault, khugepaged or|neither khugepaged nor|nothing will|never anonymous THP/);
     }
+  });
+});
+
+describe("the README's reasons table is REASONS", () => {
+  it('one row per reason, in order, with its prediction, meaning and fix', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const rows = [...readme.matchAll(/^\| (\d+) \| `([a-z-]+)` \| ([^|]+) \| (.+) \| (.+) \|$/gm)];
+    expect(rows.map((m) => m[2])).toEqual(REASONS.map((r) => r.code));
+    rows.forEach((m, i) => {
+      const r = REASONS[i];
+      expect(m[3]).toContain({ khugepaged: 'khugepaged will', 'collapse-only': 'only hugespan collapse', nothing: 'nothing', unknown: '-' }[r.will]);
+      if (r.errno) expect(m[3]).toContain(r.errno);
+      expect(m[4].replace(/\\\|/g, '|')).toBe(r.meaning);
+      expect(m[5].replace(/\\\|/g, '|')).toBe(r.fix);
+    });
   });
 });
