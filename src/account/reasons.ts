@@ -63,6 +63,21 @@ export function meaningOf(r: Reason): string {
   return REASONS.find((x) => x.code === r)!.meaning;
 }
 
+/** The prediction in a few words, for tables: who will put the frame on a huge page. */
+export function predictionOf(r: Reason): string {
+  const x = REASONS.find((y) => y.code === r)!;
+  switch (x.will) {
+    case 'khugepaged':
+      return 'khugepaged will collapse it (if touched lately), hugespan collapse now';
+    case 'collapse-only':
+      return "khugepaged won't; hugespan collapse will";
+    case 'nothing':
+      return `nothing will${x.errno ? ` (MADV_COLLAPSE: ${x.errno})` : ''}`;
+    default:
+      return 'not known: see hugespan why --help';
+  }
+}
+
 /** What decides a reason beyond the VMA itself. */
 export interface ReasonContext {
   /** THP disabled completely for the process (prctl; status THP_enabled: 0); undefined where the kernel does not say. */

@@ -4,7 +4,7 @@
  * nothing is measured here, and a coverage THP could not have is never shown as a finding.
  */
 import type { AccountJson, CgroupReport, HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
-import { REASONS, Reason } from '../account/reasons';
+import { REASONS, Reason, predictionOf } from '../account/reasons';
 import { Palette, formatBytes, formatPercent, hex, renderTable, wrapItems } from './ui';
 
 /** VMAs the process table lists without --all. */
@@ -132,11 +132,11 @@ function mthpLines(r: SystemReport, paint: Palette): string[] {
   );
 }
 
-/** A reason's short label for tables: the code itself, which JSON and docs use too. */
+/** A reason's short label for tables: the code itself, which JSON and docs use too, and its prediction in a few words. */
 export function reasonRows(reasons: AccountJson['reasons'], paint: Palette, indent: string): string[][] {
   return (Object.entries(reasons) as [Reason, number][])
     .sort((a, b) => b[1] - a[1] || REASONS.findIndex((x) => x.code === a[0]) - REASONS.findIndex((x) => x.code === b[0]))
-    .map(([code, n]) => [`${indent}${code}`, formatBytes(n), paint.dim(REASONS.find((x) => x.code === code)!.meaning)]);
+    .map(([code, n]) => [`${indent}${code}`, formatBytes(n), paint.dim(predictionOf(code))]);
 }
 
 /**
