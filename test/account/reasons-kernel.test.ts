@@ -58,6 +58,7 @@ const CONTROL = 'control: small pages, advised, above every other region';
 const reports = new Map<Target, ProcessReport>();
 let uffdReason: string | undefined;
 let childPid = 0;
+let dzSplit = 0;
 /** Knob values seen during the fast window that were not this test's (another test on the host changed them). */
 const interference: string[] = [];
 const knobs: Record<string, string> = {};
@@ -137,6 +138,13 @@ beforeAll(async () => {
   const devzero: Case = { name: 'private /dev/zero map, advised', target: a, start: dz, frames: 1, reason: 'collapsible-waiting' };
   cases.push(devzero);
   advised.push(devzero);
+  // And one faulted in huge, then split by dropping a page: a THP mapped by PTEs, which only
+  // kpageflags (root) tells. nohugepage after, so nothing collapses it back before the report.
+  dzSplit = await a.ok('devzero 1');
+  await a.ok(`advise ${dzSplit} ${H} ${ADVICE.hugepage}`);
+  await touch(a, dzSplit, H);
+  await a.ok(`advise ${dzSplit} ${P} ${ADVICE.dontneed}`);
+  await a.ok(`advise ${dzSplit} ${H} ${ADVICE.nohugepage}`);
   if (mode === 'madvise') {
     const dz2 = await a.ok('devzero 1');
     await touch(a, dz2, H);
@@ -258,6 +266,13 @@ describe('each case gets the reason it was made for', () => {
     expect(v.path).toBe('/dev/zero');
     expect(v.account).toMatchObject({ anonymous: H, small: H - (v.account.pteMappedThp ?? 0) });
     expect(Object.keys(v.account.reasons)).not.toContain('file-backed-vma');
+  });
+
+  itUnless(baseReason ?? (root ? undefined : 'not root: page frame numbers are hidden, PTE-mapped THP is "not visible without root"'), 'a split THP in a private /dev/zero map is counted as a THP mapped by PTEs (kpageflags)', () => {
+    const r = reports.get(cases[0].target)!;
+    const v = r.vmas.find((x) => Number(x.start) === dzSplit)!;
+    expect(v.path).toBe('/dev/zero');
+    expect(v.account).toMatchObject({ anonymous: H - P, pmdMapped: 0, pteMappedThp: H - P, small: 0 });
   });
 });
 
