@@ -11,6 +11,7 @@ import type { Vma } from '../native/smaps';
 import { streamProcess, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
 import { overlapBytes, thpRanges } from './kpageflags';
 import { readFrameFacts } from './frame-facts';
+import type { FrameFacts } from './frame-facts';
 import { Reason, ReasonContext, frameReason, frameReasonUnder, isAnonVma, reasonContext, uffdArmed, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
@@ -140,7 +141,7 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
       // The frame's PTEs (empty, swapped, shared, uffd-wp) decide between khugepaged and
       // collapse only: read where no VMA-wide reason holds already, or where userfaultfd may
       // stop even the collapse a VMA-wide reason promises.
-      const facts = !whole || uffdArmed(v) ? readFrameFacts(pid, base, base + h, { hugePage: h, pageSize: ctx.pageSize, zero: true })?.[0] : undefined;
+      const facts = !whole || uffdArmed(v) ? frameFactsFor(pid, v, base, ctx) : undefined;
       const reason = whole ? frameReasonUnder(whole, v, ctx, facts) : frameReason(v, base, present, ctx, facts);
       if (reason !== whole) overridden = true;
       frames.push({ start: hexAddress(base), present, reason });
@@ -171,6 +172,20 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
     else trim(reasons, fromFrames - smallBytes);
   }
   return { huge, account: { anonymous, pmdMapped, pteMappedThp: pte, small: smallBytes, reasons }, frames };
+}
+
+/**
+ * The PTE facts of the frame at `base`, for its reason. Zero-page PTEs look shared in pagemap and
+ * count as empty to khugepaged; telling them apart costs a kpageflags read per shared page
+ * (root only), so it is paid only where it could change the reason: enough shared PTEs to pass
+ * max_ptes_shared or, counted empty, max_ptes_none, or a userfaultfd-armed VMA (holes).
+ */
+export function frameFactsFor(pid: number, v: Vma, base: number, ctx: ReasonContext): FrameFacts | undefined {
+  const options = { hugePage: ctx.hugePage, pageSize: ctx.pageSize };
+  const f = readFrameFacts(pid, base, base + ctx.hugePage, options)?.[0];
+  if (!f || f.shared === 0) return f;
+  const matters = f.shared > (ctx.maxPtesShared ?? 256) || f.none + f.shared > ctx.maxPtesNone || uffdArmed(v);
+  return matters ? (readFrameFacts(pid, base, base + ctx.hugePage, { ...options, zero: true })?.[0] ?? f) : f;
 }
 
 /**

@@ -10,8 +10,7 @@ import { framesOf, Run } from '../native/coverage';
 import type { Vma } from '../native/smaps';
 import { readProcess, scan, holdsAnonymous, coverageRatio } from '../account/proc';
 import { REASONS, Reason, ReasonContext, frameReason, frameReasonUnder, isAnonVma, reasonContext, uffdArmed, vmaReason } from '../account/reasons';
-import { readFrameFacts } from '../account/frame-facts';
-import { hostJson, thpJson } from '../account/report';
+import { frameFactsFor, hostJson, thpJson } from '../account/report';
 import { hostLine, thpBlocked, thpStatus } from './report-text';
 import { CliError, EXIT, Palette, UsageError, formatBytes, formatPercent, hex, palette, parseBytes, parseCommandArgs, parsePid, terminalWidth } from './ui';
 
@@ -76,7 +75,7 @@ function* frameStates(pid: number, v: Vma, runs: readonly Run[], hugePage: numbe
   const nh = v.vmFlags.includes('nh');
   const whole = vmaReason(v, ctx);
   // The frame's PTEs from pagemap, as the accounting reads them (report.ts), where no VMA-wide reason holds.
-  const facts = (base: number) => readFrameFacts(pid, base, base + hugePage, { hugePage, pageSize: ctx.pageSize, zero: true })?.[0];
+  const facts = (base: number) => frameFactsFor(pid, v, base, ctx);
   for (const f of framesOf(runs, v.start, v.end, hugePage)) {
     const reason = f.huge || f.presentBytes === 0 ? undefined : whole ? frameReasonUnder(whole, v, ctx, uffdArmed(v) ? facts(f.base) : undefined) : frameReason(v, f.base, f.presentBytes, ctx, facts(f.base));
     yield { cell: nh ? 'nh' : f.huge ? 'huge' : f.presentBytes > 0 ? 'small' : 'empty', reason };
