@@ -45,8 +45,11 @@ interface Case {
   frames: number;
   /** The reason the region was made for. */
   reason: Reason;
-  /** khugepaged's proviso applies (nothing references the frame): it will not collapse it although its reason says it may. */
-  proviso?: boolean;
+  /**
+   * The proviso of collapsible-waiting applies: nothing references the frame (khugepaged skips
+   * it, MADV_COLLAPSE collapses it), or a page of it is held (both refuse; MADV_COLLAPSE EAGAIN).
+   */
+  proviso?: 'unreferenced' | 'held';
   /** Frames on huge pages at the end of khugepaged's fast window. */
   hugeAfterKhugepaged?: number;
   /** Found by the report: every frame's reason (an already huge frame counts as 'huge'). */
@@ -136,7 +139,8 @@ beforeAll(async () => {
     // lowered max_ptes_none it is too-few-present (never shared-with-other-process).
     advised.push(await region(a, 1, (s) => a.ok(`read ${s} ${300 * P} ${P}`).then(() => touch(a, s + 300 * P, H - 300 * P)), '300 zero-page PTEs, the rest written', NR - NONE <= NR - 300 ? 'collapsible-waiting' : 'too-few-present'));
   }
-  advised.push(await region(a, 1, (s) => touch(a, s, H).then(() => a.ok(`advise ${s} ${H} ${ADVICE.free}`)).then(() => undefined), 'MADV_FREEd (nothing references it)', 'collapsible-waiting', { proviso: true }));
+  advised.push(await region(a, 1, (s) => touch(a, s, H).then(() => a.ok(`advise ${s} ${H} ${ADVICE.free}`)).then(() => undefined), 'MADV_FREEd (nothing references it)', 'collapsible-waiting', { proviso: 'unreferenced' }));
+  advised.push(await region(a, 1, (s) => touch(a, s, H).then(() => a.ok(`vmsplice ${s + 8 * P} ${P}`)), 'a page held by a pipe (vmsplice)', 'collapsible-waiting', { proviso: 'held' }));
   // A private /dev/zero map: anonymous memory, whatever smaps' path and inode say.
   const dz = await a.ok('devzero 1');
   await a.ok(`advise ${dz} ${H} ${ADVICE.nohugepage}`);
@@ -303,9 +307,10 @@ describe('MADV_COLLAPSE does what each reason says', () => {
     for (const c of cases) {
       const info = willOf(c.reason);
       const a = await c.target.cmd(`collapse ${c.start} ${c.frames * H}`);
-      const collapses = info.will === 'khugepaged' || info.will === 'collapse-only';
+      const held = c.proviso === 'held';
+      const collapses = (info.will === 'khugepaged' || info.will === 'collapse-only') && !held;
       rows.push({ case: c.name, reason: c.reason, rc: a.rc, errno: a.rc ? a.errno : 0, huge: hugeBytes(c) / H });
-      want.push({ case: c.name, reason: c.reason, rc: collapses ? 0 : -1, errno: collapses ? 0 : info.errno ? errno[info.errno] : a.errno, huge: collapses ? c.frames : 0 });
+      want.push({ case: c.name, reason: c.reason, rc: collapses ? 0 : -1, errno: collapses ? 0 : held ? errno.EAGAIN : info.errno ? errno[info.errno] : a.errno, huge: collapses ? c.frames : 0 });
     }
     expect(rows).toEqual(want);
   });

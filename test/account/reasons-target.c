@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef MADV_COLLAPSE
@@ -70,6 +71,11 @@ int main(void) {
       unsigned long s = 0;
       for (unsigned long i = 0; i < b; i += c) s += ((volatile char *)a)[i];
       answer(0, s);
+    } else if (!strcmp(cmd, "vmsplice")) { /* vmsplice ADDR LEN: the pages go into a pipe nobody reads, which holds a reference to each */
+      int p[2];
+      if (pipe(p)) { answer(-1, 0); continue; }
+      struct iovec iov = {.iov_base = (void *)a, .iov_len = b};
+      answer(vmsplice(p[1], &iov, 1, 0) < 0 ? -1 : 0, (unsigned long)p[0]);
     } else if (!strcmp(cmd, "mlock")) {
       answer(mlock((void *)a, b), 0);
     } else if (!strcmp(cmd, "prctl")) { /* prctl DISABLE FLAGS: PR_SET_THP_DISABLE */
