@@ -4,7 +4,7 @@
  */
 export { processReport, streamProcessReport, systemReport, hostJson, thpJson } from './report';
 export type { ProcessReportHead } from './report';
-export { REASONS, meaningOf } from './reasons';
+export { REASONS, meaningOf, predictionOf } from './reasons';
 export type { Reason } from './reasons';
 export { ProcessError } from './proc';
 export type { ProcessErrorCode } from './proc';

@@ -5,7 +5,6 @@
  * root (CAP_SYS_ADMIN) only. Invariant: where a PFN reads 0 or kpageflags cannot be opened the
  * answer is `undefined` ("not visible without root"), never 0; read-only, no memory touched.
  */
-import * as fs from 'node:fs';
 import { binding } from '../native/binding';
 
 /**
@@ -36,39 +35,4 @@ export function overlapBytes(a: ArrayLike<number>, b: Float64Array, from: number
     for (let j = k; j < b.length && b[j] < e; j += 2) bytes += Math.min(e, b[j + 1]) - Math.max(s, b[j]);
   }
   return { bytes, next: k };
-}
-
-/** Read `bytes` at `position` into the reused `buf` (grown when short); the bytes read. */
-function readAt(fd: number, buf: { b: Buffer }, bytes: number, position: number): number {
-  if (buf.b.length < bytes) buf.b = Buffer.allocUnsafe(Math.max(bytes, 2 * buf.b.length));
-  let got = 0;
-  while (got < bytes) {
-    const n = fs.readSync(fd, buf.b, got, bytes - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}
-
-/** Bit 62 of a pagemap entry (swapped), bit 30 of its high half. */
-const SWAPPED_HI = 0x40000000;
-
-/**
- * Swapped-out pages of [start, end) by /proc/PID/pagemap bit 62, which the kernel shows without
- * root; undefined where the file cannot be read.
- */
-export function swappedPages(pid: number | 'self', start: number, end: number, pageSize: number): number | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(`/proc/${pid}/pagemap`, 'r');
-    const buf = { b: Buffer.allocUnsafe(0) };
-    const got = readAt(fd, buf, ((end - start) / pageSize) * 8, (start / pageSize) * 8);
-    let n = 0;
-    for (let k = 0; k + 8 <= got; k += 8) if (buf.b.readUInt32LE(k + 4) & SWAPPED_HI) n++;
-    return n;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
 }

@@ -9,8 +9,10 @@ import { mayMisreportZeroPage } from '../native/coverage';
 import { eachVma, flatSpan } from '../native/smaps';
 import type { Vma } from '../native/smaps';
 import { streamProcess, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
-import { overlapBytes, swappedPages, thpRanges } from './kpageflags';
-import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
+import { overlapBytes, thpRanges } from './kpageflags';
+import { readFrameFacts } from './frame-facts';
+import type { FrameFacts } from './frame-facts';
+import { Reason, ReasonContext, frameReason, frameReasonUnder, isAnonVma, reasonContext, uffdArmed, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
 import { cgroupSharing } from './cgroup-sharing';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
@@ -101,6 +103,8 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
   let huge = v.anonHugePages;
   let pte: number | null;
   let fromFrames = 0;
+  // A frame of a VMA-wide reason's VMA that has a reason of its own (userfaultfd: frameReasonUnder).
+  let overridden = false;
 
   if (c && anonVma) {
     huge = c.hugeBytes;
@@ -135,9 +139,12 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
         inThp = o.bytes;
         ptePages += inThp;
       }
-      // Swap is read per frame only where smaps says the VMA has some: most have none.
-      const swapped = !whole && v.swap > 0 ? (swappedPages(pid, lo, hi, ctx.pageSize) ?? 0) : 0;
-      const reason = whole ?? frameReason(v, base, present, ctx, swapped);
+      // The frame's PTEs (empty, swapped, shared, uffd-wp) decide between khugepaged and
+      // collapse only: read where no VMA-wide reason holds already, or where userfaultfd may
+      // stop even the collapse a VMA-wide reason promises.
+      const facts = !whole || uffdArmed(v) ? frameFactsFor(pid, v, base, ctx) : undefined;
+      const reason = whole ? frameReasonUnder(whole, v, ctx, facts) : frameReason(v, base, present, ctx, facts);
+      if (reason !== whole) overridden = true;
       frames.push({ start: hexAddress(base), present, reason });
       add(reasons, reason, present - inThp);
       fromFrames += present - inThp;
@@ -154,7 +161,7 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
   }
 
   const smallBytes = Math.max(0, anonymous - pmdMapped - (pte ?? 0));
-  if (whole !== undefined) {
+  if (whole !== undefined && !overridden) {
     // A VMA-wide reason holds for every small byte, whatever the walk saw of them: a process
     // that changed between reading smaps and the walk (one reading itself, say) changes nothing.
     for (const r of Object.keys(reasons)) delete reasons[r as Reason];
@@ -166,6 +173,20 @@ function measureVma(pid: number, v: Vma, ctx: ReasonContext, c: Share | undefine
     else trim(reasons, fromFrames - smallBytes);
   }
   return { huge, account: { anonymous, pmdMapped, pteMappedThp: pte, small: smallBytes, reasons }, frames };
+}
+
+/**
+ * The PTE facts of the frame at `base`, for its reason. Zero-page PTEs look shared in pagemap and
+ * count as empty to khugepaged; telling them apart costs a kpageflags read per shared page
+ * (root only), so it is paid only where it could change the reason: enough shared PTEs to pass
+ * max_ptes_shared or, counted empty, max_ptes_none, or a userfaultfd-armed VMA (holes).
+ */
+export function frameFactsFor(pid: number, v: Vma, base: number, ctx: ReasonContext): FrameFacts | undefined {
+  const options = { hugePage: ctx.hugePage, pageSize: ctx.pageSize };
+  const f = readFrameFacts(pid, base, base + ctx.hugePage, options)?.[0];
+  if (!f || f.shared === 0) return f;
+  const matters = f.shared > (ctx.maxPtesShared ?? 256) || f.none + f.shared > ctx.maxPtesNone || uffdArmed(v);
+  return matters ? (readFrameFacts(pid, base, base + ctx.hugePage, { ...options, zero: true })?.[0] ?? f) : f;
 }
 
 /**
@@ -192,11 +213,6 @@ function smallRuns(runs: Float64Array): Float64Array {
     out[k++] = runs[i + 1];
   }
   return out;
-}
-
-/** Private anonymous: the VMAs PAGEMAP_SCAN measures frame by frame. */
-function isAnonVma(v: Vma): boolean {
-  return v.inode === 0 && v.perms[3] !== 's';
 }
 
 /** Take `excess` bytes out of the biggest buckets (frames counted more than smaps has now). */
@@ -268,14 +284,7 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
     options.seen ?? false,
     { minAnonymous: 1, fields: crossCheck ? [...REPORT_FIELDS, ...PMD_FIELDS] : REPORT_FIELDS },
     (p) => {
-      ctx = {
-        thpDisabled: p.thpDisabled,
-        enabled: host.thp.enabled,
-        hugePage: host.hugePageSize,
-        pageSize: host.pageSize,
-        maxPtesNone: host.thp.khugepaged.max_ptes_none ?? 511,
-        maxPtesSwap: host.thp.khugepaged.max_ptes_swap ?? 64,
-      };
+      ctx = reasonContext(host, p.thpDisabled);
       sink.head({ schema: SCHEMA, kind: 'process', time: new Date().toISOString(), pid, comm: p.comm, host: hostJson(host), thp: thpJson(host), thpDisabled: p.thpDisabled ?? null, method });
     },
     (flat) => {

@@ -10,8 +10,8 @@ import { printable } from './printable';
 import { framesOf, Run } from '../native/coverage';
 import type { Vma } from '../native/smaps';
 import { readProcess, scan, holdsAnonymous, coverageRatio } from '../account/proc';
-import { REASONS, Reason, ReasonContext, frameReason, vmaReason } from '../account/reasons';
-import { hostJson, thpJson } from '../account/report';
+import { REASONS, Reason, ReasonContext, frameReason, frameReasonUnder, isAnonVma, reasonContext, uffdArmed, vmaReason } from '../account/reasons';
+import { frameFactsFor, hostJson, thpJson } from '../account/report';
 import { hostLine, thpBlocked, thpStatus } from './report-text';
 import { CliError, EXIT, Palette, UsageError, formatBytes, formatPercent, hex, palette, parseBytes, parseCommandArgs, parsePid, terminalWidth } from './ui';
 
@@ -48,9 +48,13 @@ export const REASON_COLOUR: Record<Reason, number> = {
   'file-backed-vma': 94,
   'vma-nohugepage': 31,
   'madvise-mode-not-advised': 35,
+  'thp-disabled-except-advised': 97,
   'frame-outside-vma': 36,
   'kernel-ineligible': 96,
+  'uffd-wp-protected': 90,
+  'uffd-armed-holes': 30,
   'too-many-swapped': 93,
+  'shared-with-other-process': 92,
   'too-few-present': 33,
   'collapsible-waiting': 34,
   'not-determined': 37,
@@ -68,11 +72,13 @@ const ORDER = REASONS.map((x) => x.code);
  * The state of every huge page frame overlapping [v.start, v.end), from PAGEMAP_SCAN's runs;
  * a frame's reason is the accounting's own (vmaReason, else frameReason), as in `hugespan why`.
  */
-function* frameStates(v: Vma, runs: readonly Run[], hugePage: number, ctx: ReasonContext): Generator<FrameState> {
+function* frameStates(pid: number, v: Vma, runs: readonly Run[], hugePage: number, ctx: ReasonContext): Generator<FrameState> {
   const nh = v.vmFlags.includes('nh');
   const whole = vmaReason(v, ctx);
+  // The frame's PTEs from pagemap, as the accounting reads them (report.ts), where no VMA-wide reason holds.
+  const facts = (base: number) => frameFactsFor(pid, v, base, ctx);
   for (const f of framesOf(runs, v.start, v.end, hugePage)) {
-    const reason = f.huge || f.presentBytes === 0 ? undefined : (whole ?? frameReason(v, f.base, f.presentBytes, ctx));
+    const reason = f.huge || f.presentBytes === 0 ? undefined : whole ? frameReasonUnder(whole, v, ctx, uffdArmed(v) ? facts(f.base) : undefined) : frameReason(v, f.base, f.presentBytes, ctx, facts(f.base));
     yield { cell: nh ? 'nh' : f.huge ? 'huge' : f.presentBytes > 0 ? 'small' : 'empty', reason };
   }
 }
@@ -169,14 +175,7 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
   const exact = info.pagemapScan;
   const blocked = thpBlocked(thp, p.thpDisabled ?? null);
   const perRow = Math.max(8, terminalWidth() - INDENT);
-  const ctx: ReasonContext = {
-    thpDisabled: p.thpDisabled,
-    enabled: info.thp.enabled,
-    hugePage,
-    pageSize: info.pageSize,
-    maxPtesNone: info.thp.khugepaged.max_ptes_none ?? 511,
-    maxPtesSwap: info.thp.khugepaged.max_ptes_swap ?? 64,
-  };
+  const ctx: ReasonContext = reasonContext(info, p.thpDisabled);
 
   const lines = [
     `${paint.bold(`pid ${pid} (${printable(p.comm)})`)}`,
@@ -187,12 +186,12 @@ function drawMap(pid: number, minSize: number, paint: Palette, tty: boolean): st
   ];
   const legendAt = lines.length - 1;
   // Only anonymous mappings (no file): in a file mapping present pages are mostly page cache.
-  const vmas = p.vmas.filter((vma) => vma.inode === 0 && holdsAnonymous(vma) && vma.size >= minSize);
+  const vmas = p.vmas.filter((vma) => isAnonVma(vma) && holdsAnonymous(vma) && vma.size >= minSize);
   if (!vmas.length) lines.push('', `no anonymous VMA of ${formatBytes(minSize)} or more (--min-size lowers the bar)`);
   for (const vma of vmas) {
     const c = exact ? scan(pid, vma.start, vma.end, [vma]) : undefined;
     const frames = Math.ceil(vma.end / hugePage) - Math.floor(vma.start / hugePage);
-    const states = c ? frameStates(vma, c.runs, hugePage, ctx) : countedStates(vma, frames, hugePage, ctx);
+    const states = c ? frameStates(pid, vma, c.runs, hugePage, ctx) : countedStates(vma, frames, hugePage, ctx);
     const { cells, per, hugeFrames, why } = toCells(states, frames, perRow * MAX_ROWS);
     for (const d of cells) if (d.cell === 'small' && d.reason) painted.add(d.reason);
     const huge = c ? c.hugeBytes : vma.anonHugePages;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import type { AccountJson, CgroupReport, HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
 import { printable } from './printable';
-import { REASONS, Reason } from '../account/reasons';
+import { REASONS, Reason, predictionOf } from '../account/reasons';
 import { Palette, formatBytes, formatPercent, hex, plural, renderTable, wrapItems } from './ui';
 
 /** VMAs the process table lists without --all. */
@@ -140,11 +140,11 @@ function mthpLines(r: SystemReport, paint: Palette): string[] {
   );
 }
 
-/** A reason's short label for tables: the code itself, which JSON and docs use too. */
+/** A reason's short label for tables: the code itself, which JSON and docs use too, and its prediction in a few words. */
 export function reasonRows(reasons: AccountJson['reasons'], paint: Palette, indent: string): string[][] {
   return (Object.entries(reasons) as [Reason, number][])
     .sort((a, b) => b[1] - a[1] || REASONS.findIndex((x) => x.code === a[0]) - REASONS.findIndex((x) => x.code === b[0]))
-    .map(([code, n]) => [`${indent}${code}`, formatBytes(n), paint.dim(REASONS.find((x) => x.code === code)!.meaning)]);
+    .map(([code, n]) => [`${indent}${code}`, formatBytes(n), paint.dim(predictionOf(code))]);
 }
 
 /**

@@ -6,21 +6,27 @@
  */
 import { processReport } from '../account/report';
 import { printable } from './printable';
-import { readMeminfo } from '../account/proc';
-import { REASONS, Reason } from '../account/reasons';
+import { readProcess } from '../account/proc';
+import { REASONS, Reason, reasonContext, vmaReason } from '../account/reasons';
 import type { ProcessReport } from '../account/schema';
 import { renderAccount } from './report-text';
 import { bloat, BloatJson, DEFAULT_BLOAT_BUDGET } from '../account/bloat';
 import { renderBloat } from './bloat-text';
 import { EXIT, Palette, UsageError, checkPretty, foldLines, foldWidth, parseBytes, plural, formatBytes, hex, jsonText, palette, parseCommandArgs, parsePid, renderTable } from './ui';
 
+/** The prediction's short name, as `why` prints it. */
+const WILL = { khugepaged: 'khugepaged', 'collapse-only': 'collapse only', nothing: 'nothing', unknown: '?' } as const;
+
 export const usage = `usage: hugespan why --pid PID [--json [--pretty]] [--all] [--bloat [--bloat-budget SIZE]]
 
 Where PID's anonymous memory is not on huge pages, and why: bytes by reason, biggest
-first, with the VMAs that hold them and what would change it. Reasons, in the order
-they are applied (the first that applies wins):
+first, with the VMAs that hold them and what would change it. Each reason predicts what
+the kernel will do: [khugepaged] khugepaged will collapse it when its scan gets there;
+[collapse only] khugepaged won't, 'hugespan collapse' (MADV_COLLAPSE) will; [nothing]
+neither will (with the errno MADV_COLLAPSE fails with). In the order they are applied
+(the first that applies wins):
 
-${REASONS.map((r) => `  ${r.code.padEnd(26)} ${r.meaning}`).join('\n')}
+${REASONS.map((r) => `  ${r.code}  [${WILL[r.will]}${r.errno ? `: ${r.errno}` : ''}]\n      ${r.meaning}\n      fix: ${r.fix}`).join('\n')}
 
   --pid PID   the process to explain (decimal, below pid_max)
   --json      the reasons as JSON (schema as 'report --json': totals.account, vmas[].frames)
@@ -37,14 +43,35 @@ export interface WhyJson {
   account: ProcessReport['totals']['account'];
   /**
    * khugepaged's pace, for `collapsible-waiting`: it scans pagesToScan pages every scanSleepMs,
-   * so a full pass over the host's anonymous memory (meminfo AnonPages) takes about passSeconds;
-   * fullScans passes so far. null without THP.
+   * counting every 2 MiB frame of the eligible VMAs of each mm it tracks as 512, empty and huge
+   * ones included. eligibleBytes: this process's eligible frames; passSeconds: how long a pass
+   * over them alone takes at that pace — a lower bound on khugepaged's full pass (the other
+   * processes it tracks add theirs, which this does not read). fullScans: passes so far.
+   * null without THP.
    */
-  khugepaged: { pagesToScan: number; scanSleepMs: number; fullScans: number; passSeconds: number } | null;
-  /** Biggest first. */
+  khugepaged: { pagesToScan: number; scanSleepMs: number; fullScans: number; eligibleBytes: number; passSeconds: number } | null;
   /** With --bloat: the zero subpages of its huge pages (as report --bloat). */
   bloat?: BloatJson;
-  reasons: { reason: Reason; meaning: string; fix: string; bytes: number; vmas: { start: string; end: string; path: string; bytes: number }[] }[];
+  /** Biggest first; `will`: who will put it on huge pages (see REASONS). */
+  reasons: { reason: Reason; meaning: string; will: string; fix: string; bytes: number; vmas: { start: string; end: string; path: string; bytes: number }[] }[];
+}
+
+/**
+ * The pages khugepaged's scan counts for this process: every whole 2 MiB frame of each VMA it
+ * scans (khugepaged_scan_mm_slot: progress += HPAGE_PMD_NR per frame, empty or huge), i.e. each
+ * anonymous VMA no VMA-wide reason shuts and the kernel calls eligible. Reads every VMA, not
+ * only those holding memory: an empty reservation costs khugepaged its scan all the same.
+ */
+function eligiblePages(r: ProcessReport): number {
+  const h = r.thp.hugePageSize;
+  const ctx = reasonContext({ hugePageSize: h, pageSize: r.host.pageSize, thp: { enabled: r.thp.enabled ?? undefined, khugepaged: r.thp.khugepaged, sizes: r.thp.sizes } }, r.thpDisabled ?? undefined);
+  let pages = 0;
+  for (const v of readProcess(r.pid, true).vmas) {
+    if (vmaReason(v, ctx) !== undefined || v.thpEligible === false) continue;
+    const span = Math.floor(v.end / h) * h - Math.ceil(v.start / h) * h;
+    if (span > 0) pages += span / r.host.pageSize;
+  }
+  return pages;
 }
 
 export function why(r: ProcessReport): WhyJson {
@@ -56,14 +83,15 @@ export function why(r: ProcessReport): WhyJson {
         .filter((v) => (v.account.reasons[reason] ?? 0) > 0)
         .map((v) => ({ start: v.start, end: v.end, path: v.path, bytes: v.account.reasons[reason]! }))
         .sort((a, b) => b.bytes - a.bytes);
-      return { reason, meaning: info.meaning, fix: info.fix, bytes, vmas };
+      return { reason, meaning: info.meaning, will: WILL[info.will], fix: info.fix, bytes, vmas };
     });
   const k = r.thp.khugepaged;
-  const anonPages = (readMeminfo().AnonPages ?? 0) / r.host.pageSize;
-  const khugepaged =
-    r.thp.hugePageSize && k.pages_to_scan > 0
-      ? { pagesToScan: k.pages_to_scan, scanSleepMs: k.scan_sleep_millisecs ?? 10000, fullScans: k.full_scans ?? 0, passSeconds: Math.round((anonPages / k.pages_to_scan) * ((k.scan_sleep_millisecs ?? 10000) / 1000)) }
-      : null;
+  let khugepaged: WhyJson['khugepaged'] = null;
+  if (r.thp.hugePageSize && k.pages_to_scan > 0) {
+    const pages = eligiblePages(r);
+    const sleep = k.scan_sleep_millisecs ?? 10000;
+    khugepaged = { pagesToScan: k.pages_to_scan, scanSleepMs: sleep, fullScans: k.full_scans ?? 0, eligibleBytes: pages * r.host.pageSize, passSeconds: Math.round(Math.ceil(pages / k.pages_to_scan) * (sleep / 1000)) };
+  }
   return { schema: r.schema, kind: 'why', pid: r.pid, comm: r.comm, account: r.totals.account, khugepaged, reasons };
 }
 
@@ -72,10 +100,12 @@ function render(w: WhyJson, options: { all: boolean; paint: Palette; fold?: numb
   const lines = [`${paint.bold(`pid ${w.pid} (${printable(w.comm)})`)}`, renderAccount(w.account, paint, options.fold), ''];
   if (!w.reasons.length) lines.push('every anonymous byte is on a huge page (or in a THP mapped by PTEs): nothing to explain', '');
   for (const r of w.reasons) {
-    lines.push(`${paint.bold(r.reason)}  ${formatBytes(r.bytes)}  ${r.meaning}`, `  fix: ${r.fix}`);
+    lines.push(`${paint.bold(r.reason)}  ${formatBytes(r.bytes)}  [${r.will}]  ${r.meaning}`, `  fix: ${r.fix}`);
     if (r.reason === 'collapsible-waiting' && w.khugepaged) {
       const k = w.khugepaged;
-      lines.push(`  khugepaged scans ${k.pagesToScan} pages every ${k.scanSleepMs} ms: a pass over this host's anonymous memory takes about ${k.passSeconds} s at that pace (${k.fullScans} full scans so far)`);
+      lines.push(
+        `  khugepaged scans ${k.pagesToScan} pages every ${k.scanSleepMs} ms; this process's eligible ranges (${formatBytes(k.eligibleBytes)}, empty and huge frames included) alone take ${k.passSeconds} s at that pace: a full pass over every process it tracks takes at least that (${k.fullScans} full scans so far)`,
+      );
     }
     const shown = options.all ? r.vmas : r.vmas.slice(0, 5);
     lines.push(
