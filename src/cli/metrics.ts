@@ -32,6 +32,8 @@ export interface MetricFamily {
   source: string;
   /** When it is written at all, where not always (README's table; the vocabulary test skips it where this does not hold). */
   when?: string;
+  /** Only per group (--group-by), never per process. */
+  grouped?: true;
 }
 
 /** What a process's series are keyed by: one process (pid, comm), or a group without pid. */
@@ -45,7 +47,7 @@ const f = (name: string, type: MetricType, scope: Scope, help: string, source: s
 
 /** Every family, in the order they are written. */
 export const FAMILIES: readonly MetricFamily[] = [
-  f('hugespan_build_info', 'gauge', 'exporter', 'Always 1: the hugespan version and the Node.js it runs on, as labels.', 'package.json, process.version', { labels: ['version', 'nodejs'] }),
+  f('hugespan_build_info', 'gauge', 'exporter', 'Always 1: the hugespan version and the Node.js it runs on, as labels.', 'package.json, process.version', { labels: ['version', 'nodejs'], when: 'serve' }),
   f('hugespan_anonymous_bytes', 'gauge', 'host', 'Anonymous memory of the host (/proc/meminfo AnonPages).', '`/proc/meminfo` AnonPages'),
   f('hugespan_anon_huge_pages_bytes', 'gauge', 'host', 'Of it, on PMD-mapped transparent huge pages (/proc/meminfo AnonHugePages).', '`/proc/meminfo` AnonHugePages'),
   f('hugespan_anon_huge_pages_ratio', 'gauge', 'host', 'AnonHugePages / AnonPages of the host, 0..1.', 'the two above'),
@@ -61,7 +63,7 @@ export const FAMILIES: readonly MetricFamily[] = [
   f('hugespan_khugepaged_full_scans', 'counter', 'host', 'Full passes khugepaged has made over every registered mm (khugepaged/full_scans).', '`khugepaged/full_scans`', { when: 'the kernel has THP' }),
   f('hugespan_free_huge_page_blocks', 'gauge', 'host', 'Free blocks of at least the PMD huge page\'s order, in huge pages, per NUMA node and zone (/proc/buddyinfo).', '`/proc/buddyinfo`', { labels: ['node', 'zone'], when: 'the kernel has THP' }),
   f('hugespan_unreadable_processes', 'gauge', 'host', 'Processes whose memory map hugespan may not read (not counted in any group).', 'smaps_rollup refused (EACCES)', { when: 'the host-wide textfile; serve --group-by without --pid/--comm' }),
-  f('hugespan_processes', 'gauge', 'process', 'Processes in the group.', 'the group\'s members', { when: '--group-by' }),
+  f('hugespan_processes', 'gauge', 'process', 'Processes in the group.', 'the group\'s members', { when: '--group-by', grouped: true }),
   f('hugespan_process_anonymous_bytes', 'gauge', 'process', 'Anonymous memory of a selected process or group (smaps Anonymous).', 'smaps Anonymous (groups without --pid/--comm: smaps_rollup)', { when: '--pid, --comm or --group-by' }),
   f('hugespan_process_pmd_mapped_bytes', 'gauge', 'process', 'Of it, on PMD-mapped huge pages (smaps AnonHugePages).', 'smaps AnonHugePages', { when: '--pid, --comm or --group-by' }),
   f('hugespan_process_pte_mapped_thp_bytes', 'gauge', 'process', 'Of it, in THPs mapped by PTEs (kpageflags; absent where frame numbers are hidden, i.e. without root).', 'kpageflags (root only)', { when: '--pid or --comm, as root' }),
