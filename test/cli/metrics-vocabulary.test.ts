@@ -10,6 +10,7 @@ import { startTarget, Target, cli } from './cli';
 import { parseOpenMetrics, Sample } from './openmetrics';
 import { FAMILIES, sampleName } from '../../src/cli/metrics';
 import { get, OPENMETRICS, startServe } from '../support/serve';
+import { absentBecause } from '../support/families';
 
 const { table } = require('../../scripts/metrics-table.js') as { table(f: typeof FAMILIES): string };
 const README = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -19,19 +20,6 @@ beforeAll(async () => {
   target = await startTarget();
 }, 30000);
 afterAll(() => target?.stop());
-
-/** Why a family may be absent on this host, or undefined when it must be written. */
-function absentBecause(name: string): string | undefined {
-  const thp = '/sys/kernel/mm/transparent_hugepage';
-  const stats = fs.existsSync(thp) ? fs.readdirSync(thp).filter((d) => d.startsWith('hugepages-')).map((d) => `${thp}/${d}/stats`).filter((d) => fs.existsSync(d)) : [];
-  if (name === 'hugespan_mthp_events_total' && !stats.length) return 'no hugepages-*/stats/ (Linux < 6.9)';
-  if (name === 'hugespan_mthp_folios' && !stats.some((d) => fs.existsSync(`${d}/nr_anon`))) return 'no stats/nr_anon (Linux < 6.11)';
-  if (name === 'hugespan_process_pte_mapped_thp_bytes' && process.getuid?.() !== 0) return 'not root: frame numbers hidden';
-  if (name === 'hugespan_process_thp_disabled' && !/^THP_enabled:/m.test(fs.readFileSync('/proc/self/status', 'utf8'))) return 'Linux < 6.0: status has no THP_enabled';
-  if (name === 'hugespan_cgroup_other_huge_pages_bytes' && !fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'cgroup v1 memory controller: no file_thp/shmem_thp';
-  if (!fs.existsSync(thp) && ['hugespan_huge_page_size_bytes', 'hugespan_thp_setting', 'hugespan_khugepaged_setting', 'hugespan_khugepaged_pages_collapsed_total', 'hugespan_khugepaged_full_scans_total', 'hugespan_free_huge_page_blocks'].includes(name)) return 'no THP in this kernel';
-  return undefined;
-}
 
 it("README's metric table is the one generated from the vocabulary", () => {
   expect(README).toContain(`${table(FAMILIES)}\n`);
