@@ -14,6 +14,7 @@ import * as zlib from 'node:zlib';
 import { collectDefaultMetrics, Registry, OpenMetricsContentType, RegistryContentType } from 'prom-client';
 import { processReport } from '../account/report';
 import { ProcessError, summarizeProcesses } from '../account/proc';
+import { sameHost } from '../native/host';
 import { EXIT, UsageError, parseCommandArgs, parseNumber, parsePid } from './ui';
 import { CONTENT_TYPE, Format, Sample, Samples, render } from './exposition';
 import { GROUP_BY, GroupBy } from './metrics';
@@ -80,7 +81,9 @@ export function exporter(sel: Selection, maxAgeMs = 0): { read(): Reading; share
   let errors = 0;
   let exited = 0;
   let last: Reading | undefined;
-  const read = (): Reading => {
+  // One reading of the host's THP settings for the whole scrape, shared by every process's report.
+  const read = (): Reading => sameHost(readNow);
+  const readNow = (): Reading => {
     const t0 = performance.now();
     const out = new Samples();
     buildInfo(out);
