@@ -10,7 +10,7 @@ const path = require('node:path');
 function table(FAMILIES) {
   const scopeLabels = { host: [], exporter: [], cgroup: ['`cgroup`'], process: ['`pid`, `comm` (or the `--group-by` key)'] };
   const rows = FAMILIES.map((f) => {
-    const name = f.type === 'counter' ? `${f.name}_total` : f.name;
+    const name = f.type === 'counter' ? `${f.name}_total` : f.type === 'info' ? `${f.name}_info` : f.name;
     const labels = [...(f.grouped ? ['the `--group-by` key'] : scopeLabels[f.scope]), ...f.labels.map((l) => `\`${l}\``)].join(', ');
     return `| \`${name}\` | ${f.type} | ${labels} | ${f.source} | ${f.when ?? ''} |`;
   });

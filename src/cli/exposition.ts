@@ -70,7 +70,7 @@ export function render(samples: readonly Sample[], format: Format): string {
       if (x.unit) out.push(`# UNIT ${x.name} ${x.unit}`);
       out.push(`# HELP ${x.name} ${help}`);
     } else {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${x.type}`);
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${x.type === 'info' ? 'gauge' : x.type}`);
     }
     for (const s of list) {
       const pairs = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);

@@ -5,11 +5,12 @@
  * written; README's metric table is checked against this list and a live scrape
  * (test/cli/metrics-vocabulary.test.ts). Names follow Prometheus' rules: base units (_bytes,
  * _seconds), ratios 0..1 (_ratio), counters end in _total in every format (the family name here
- * is without it, as OpenMetrics wants; each renderer adds it). Label sets are bounded: no family
+ * is without it, as OpenMetrics wants; each renderer adds it; the same for an info's _info). Label sets are bounded: no family
  * carries a per-pid label in host-wide output, only for processes the user selected by pid or comm.
  */
 
-export type MetricType = 'gauge' | 'counter';
+/** info: OpenMetrics' info (value 1, the facts in labels); a gauge in the text format, which has no info type. */
+export type MetricType = 'gauge' | 'counter' | 'info';
 
 /**
  * host: one per host (no process label); process: per selected process (`pid`, `comm`), or per
@@ -19,7 +20,7 @@ export type MetricType = 'gauge' | 'counter';
 export type Scope = 'host' | 'process' | 'cgroup' | 'exporter';
 
 export interface MetricFamily {
-  /** Without `_total` for a counter. */
+  /** Without `_total` for a counter, without `_info` for an info. */
   name: string;
   type: MetricType;
   /** OpenMetrics' UNIT, the name's last word; none for counts. */
@@ -47,7 +48,7 @@ const f = (name: string, type: MetricType, scope: Scope, help: string, source: s
 
 /** Every family, in the order they are written. */
 export const FAMILIES: readonly MetricFamily[] = [
-  f('hugespan_build_info', 'gauge', 'exporter', 'Always 1: the hugespan version and the Node.js it runs on, as labels.', 'package.json, process.version', { labels: ['version', 'nodejs'], when: 'serve' }),
+  f('hugespan_build', 'info', 'exporter', 'Always 1: the hugespan version and the Node.js it runs on, as labels.', 'package.json, process.version', { labels: ['version', 'nodejs'], when: 'serve' }),
   f('hugespan_anonymous_bytes', 'gauge', 'host', 'Anonymous memory of the host (/proc/meminfo AnonPages).', '`/proc/meminfo` AnonPages'),
   f('hugespan_anon_huge_pages_bytes', 'gauge', 'host', 'Of it, on PMD-mapped transparent huge pages (/proc/meminfo AnonHugePages).', '`/proc/meminfo` AnonHugePages'),
   f('hugespan_anon_huge_pages_ratio', 'gauge', 'host', 'AnonHugePages / AnonPages of the host, 0..1.', 'the two above'),
@@ -89,7 +90,7 @@ export function family(name: string): MetricFamily {
   return x;
 }
 
-/** The name a sample of the family carries: counters end in _total in every format. */
+/** The name a sample of the family carries: counters end in _total, infos in _info, in every format. */
 export function sampleName(x: MetricFamily): string {
-  return x.type === 'counter' ? `${x.name}_total` : x.name;
+  return x.type === 'counter' ? `${x.name}_total` : x.type === 'info' ? `${x.name}_info` : x.name;
 }

@@ -265,5 +265,5 @@ export function buildInfo(out: Samples): void {
   } catch {
     // a repackaged build without its package.json: the labels still say which Node
   }
-  out.add('hugespan_build_info', 1, { version, nodejs: process.version });
+  out.add('hugespan_build', 1, { version, nodejs: process.version });
 }

@@ -53,6 +53,7 @@ describe('serve: the two formats', () => {
     expect(new Set(samples.filter((s) => s.labels.pid).map((s) => s.labels.pid))).toEqual(new Set([String(target.pid)]));
     for (const s of samples.filter((x) => x.name.endsWith('_ratio'))) expect(s.value).toBeGreaterThanOrEqual(0), expect(s.value).toBeLessThanOrEqual(1);
     // The exporter's own: build info, prom-client's process and Node.js collectors, khugepaged progress.
+    expect(types.hugespan_build).toBe('info');
     expect(value(samples, 'hugespan_build_info')).toBe(1);
     expect(samples.find((s) => s.name === 'hugespan_build_info')!.labels.nodejs).toBe(process.version);
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_total_bytes']) expect(samples.some((s) => s.name === name)).toBe(true);
