@@ -15,6 +15,7 @@ import { collectDefaultMetrics, Registry, OpenMetricsContentType, RegistryConten
 import { processReport } from '../account/report';
 import { ProcessError, summarizeProcesses } from '../account/proc';
 import { sameHost } from '../native/host';
+import { smapsInline } from '../native/smaps';
 import { EXIT, UsageError, parseCommandArgs, parseNumber, parsePid } from './ui';
 import { CONTENT_TYPE, Format, Sample, Samples, render } from './exposition';
 import { GROUP_BY, GroupBy } from './metrics';
@@ -81,8 +82,9 @@ export function exporter(sel: Selection, maxAgeMs = 0): { read(): Reading; share
   let errors = 0;
   let exited = 0;
   let last: Reading | undefined;
-  // One reading of the host's THP settings for the whole scrape, shared by every process's report.
-  const read = (): Reading => sameHost(readNow);
+  // One reading of the host's THP settings for the whole scrape, shared by every process's
+  // report; each smaps read on this thread (many small files: no read-ahead thread to wait on).
+  const read = (): Reading => sameHost(() => smapsInline(readNow));
   const readNow = (): Reading => {
     const t0 = performance.now();
     const out = new Samples();
