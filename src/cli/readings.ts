@@ -9,8 +9,7 @@ import * as fs from 'node:fs';
 import { REASONS } from '../account/reasons';
 import type { ProcessReport, SystemReport } from '../account/schema';
 import { coverageRatio, readCgroupStat, readCompactionCounters, readFreeBlocks, readMeminfo, readMthp, readThpCounters } from '../account/proc';
-import { binding } from '../native/binding';
-import { hugePageSize, thpSettings } from '../native/host';
+import { hostInfo } from '../native/host';
 import type { GroupBy } from './metrics';
 import { Samples } from './exposition';
 
@@ -43,9 +42,11 @@ function settingsOf(t: { enabled?: string | null; defrag?: string | null; shmemE
 /** The host, read now: meminfo, vmstat, THP sysfs, buddyinfo (no process is read). */
 export function readHost(): HostReading {
   const m = readMeminfo();
-  const huge = hugePageSize();
-  const thp = thpSettings();
-  const pageSize = binding.pageSize();
+  // hostInfo(): within a scrape (sameHost) the one reading every process's report also uses.
+  const host = hostInfo();
+  const huge = host.hugePageSize;
+  const thp = host.thp;
+  const pageSize = host.pageSize;
   return {
     anonymous: m.AnonPages ?? 0,
     anonHugePages: m.AnonHugePages ?? 0,
