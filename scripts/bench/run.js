@@ -31,7 +31,8 @@ const ROWS = [
   { ids: ['12'], file: './rows/reads', weight: 3 },
   { ids: ['10', '11', '13', '15'], file: './rows/report', weight: 22 },
   { ids: ['14'], file: './rows/all', weight: 4 },
-  { ids: ['16'], file: './rows/bloat', weight: 3 },
+  { ids: ['16', '17'], file: './rows/scrape', weight: 6 },
+  { ids: ['18'], file: './rows/bloat', weight: 3 },
 ];
 
 const DEFAULTS = { runs: 7, budget: 100, minRuns: 3 };

@@ -12,6 +12,8 @@ import { SCHEMA } from '../account/schema';
 import { renderCgroupTable, renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
 import { bloat, DEFAULT_BLOAT_BUDGET } from '../account/bloat';
 import { renderBloat } from './bloat-text';
+import { GROUP_BY } from './metrics';
+import type { GroupBy } from './metrics';
 import { destination, outputTarget, repeat, OutputTarget, Writer } from './output';
 import { EXIT, Palette, UsageError, foldLines, parseBytes, parseCommandArgs, parseNumber, parsePid, formatPercent, palette } from './ui';
 
@@ -61,9 +63,9 @@ export function gate(r: ProcessReport | SystemReport | CgroupReport, min: number
 
 // --- the command ---
 
-export const usage = `usage: hugespan report [--pid PID | --cgroup PATH] [--all] [--json | --format table|json|openmetrics] [--pretty]
+export const usage = `usage: hugespan report [--pid PID | --cgroup PATH] [--all] [--json | --format table|json|openmetrics|prometheus] [--pretty]
                        [--watch SECONDS [--count N]] [--min-coverage R [--unmeasurable pass|fail]]
-                       [--output FILE] [--exact | --no-exact] [--bloat [--bloat-budget SIZE]]
+                       [--output FILE] [--exact | --no-exact] [--group-by comm|exe|cgroup] [--bloat [--bloat-budget SIZE]]
 
 How much memory is on transparent huge pages: one process (--pid), or the whole system.
 
@@ -73,7 +75,11 @@ How much memory is on transparent huge pages: one process (--pid), or the whole 
                      and its processes (table or json)
   --all              every VMA (with --pid) or every readable process (without), not the top ones
   --json             the same as --format json (schema ${SCHEMA}, see the README)
-  --format F         table (default), json, or openmetrics (Prometheus text exposition)
+  --format F         table (default), json, openmetrics, or prometheus (the text format 0.0.4,
+                     what node_exporter's textfile collector reads); both metric formats name
+                     every fact as \`hugespan serve\` does, and the host view has no pid label
+  --group-by KEY     with openmetrics/prometheus and no --pid: every readable process summed
+                     per comm, exe or cgroup (no pid label, so series survive restarts)
   --pretty           indented JSON; the default only on a terminal (piped or --output: one
                      compact line, which is 1.5-2x faster to write for a large process)
   --watch SECONDS    report again every SECONDS until interrupted (Ctrl-C); with openmetrics
@@ -96,7 +102,7 @@ How much memory is on transparent huge pages: one process (--pid), or the whole 
                      origin (JSON: bloat); read-only
   --bloat-budget S   read at most S bytes for --bloat (default 1G); THPs past it are counted unread`;
 
-const FORMATS = ['table', 'json', 'openmetrics'] as const;
+const FORMATS = ['table', 'json', 'openmetrics', 'prometheus'] as const;
 type Format = (typeof FORMATS)[number];
 
 interface ReportArgs {
@@ -116,6 +122,7 @@ interface ReportArgs {
   exact: boolean;
   /** --bloat: the byte budget of the zero-subpage read; undefined without --bloat. */
   bloat?: number;
+  groupBy?: GroupBy;
   help: boolean;
 }
 
@@ -136,11 +143,16 @@ function parseReportArgs(argv: string[]): ReportArgs {
     'no-exact': { type: 'boolean' },
     bloat: { type: 'boolean' },
     'bloat-budget': { type: 'string' },
+    'group-by': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return { all: false, format: 'table', pretty: false, exact: true, help: true };
   const format = (v.format ?? (v.json ? 'json' : 'table')) as Format;
-  if (!FORMATS.includes(format)) throw new UsageError(`--format wants table, json or openmetrics, not '${v.format}'`);
+  if (!FORMATS.includes(format)) throw new UsageError(`--format wants table, json, openmetrics or prometheus, not '${v.format}'`);
+  const metrics = format === 'openmetrics' || format === 'prometheus';
+  const groupBy = v['group-by'];
+  if (groupBy !== undefined && !(GROUP_BY as readonly string[]).includes(groupBy)) throw new UsageError(`--group-by wants comm, exe or cgroup, not '${groupBy}'`);
+  if (groupBy !== undefined && (!metrics || v.pid !== undefined || v.cgroup !== undefined)) throw new UsageError('--group-by groups the host view\'s processes in --format openmetrics or prometheus (not with --pid or --cgroup)');
   if (v.json && format !== 'json') throw new UsageError(`--json and --format ${format} disagree; give one of them`);
   if (v.pretty && format !== 'json') throw new UsageError(`--pretty only means something with --json, not --format ${format}`);
   if (v.exact && v['no-exact']) throw new UsageError('--exact and --no-exact disagree; give one of them');
@@ -148,11 +160,11 @@ function parseReportArgs(argv: string[]): ReportArgs {
   if (policy !== undefined && policy !== 'pass' && policy !== 'fail') throw new UsageError(`--unmeasurable wants pass or fail, not '${policy}'`);
   if (policy !== undefined && v['min-coverage'] === undefined) throw new UsageError('--unmeasurable only means something with --min-coverage');
   if (v.pid !== undefined && v.cgroup !== undefined) throw new UsageError('--pid and --cgroup each choose what to report; give one of them');
-  if (v.cgroup !== undefined && format === 'openmetrics') throw new UsageError("--cgroup reports as a table or JSON; for Prometheus, 'hugespan serve' exports processes");
+  if (v.cgroup !== undefined && metrics) throw new UsageError("--cgroup reports as a table or JSON; for Prometheus, 'hugespan serve' exports processes");
   if (v.count !== undefined && v.watch === undefined) throw new UsageError('--count only means something with --watch (it counts the frames)');
   if (v.cgroup === '') throw new UsageError('--cgroup wants the cgroup directory, e.g. /sys/fs/cgroup/system.slice/foo.service');
   if (v['bloat-budget'] !== undefined && !v.bloat) throw new UsageError('--bloat-budget only means something with --bloat');
-  if (v.bloat && (v.pid === undefined || format === 'openmetrics')) throw new UsageError('--bloat reads one process: give --pid, as a table or JSON');
+  if (v.bloat && (v.pid === undefined || metrics)) throw new UsageError('--bloat reads one process: give --pid, as a table or JSON');
   const args: ReportArgs = {
     pid: v.pid === undefined ? undefined : parsePid(v.pid),
     cgroup: v.cgroup,
@@ -167,13 +179,14 @@ function parseReportArgs(argv: string[]): ReportArgs {
     output: v.output === undefined || v.output === '-' ? undefined : outputTarget(v.output),
     exact: !v['no-exact'],
     bloat: v.bloat ? (v['bloat-budget'] === undefined ? DEFAULT_BLOAT_BUDGET : parseBytes(v['bloat-budget'], '--bloat-budget')) : undefined,
+    groupBy: groupBy as GroupBy | undefined,
     help: false,
   };
   // One stream of several '# EOF'-terminated documents is valid to no scraper; a file
   // rewritten whole each time is one document whenever it is read.
-  if (args.format === 'openmetrics' && args.watch !== undefined && args.output?.kind !== 'file') {
+  if (metrics && args.watch !== undefined && args.output?.kind !== 'file') {
     const where = args.output ? `${v.output} (a device or FIFO)` : 'standard output';
-    throw new UsageError(`--watch with --format openmetrics needs --output FILE, rewritten whole each time: back-to-back documents on ${where} are not valid OpenMetrics`);
+    throw new UsageError(`--watch with --format ${format} needs --output FILE, rewritten whole each time: back-to-back documents on ${where} are not ${format === 'openmetrics' ? 'valid OpenMetrics' : 'one document a scraper reads'}`);
   }
   return args;
 }
@@ -200,7 +213,7 @@ export async function run(argv: string[]): Promise<number> {
       return r;
     }
     const report =
-      args.cgroup !== undefined ? cgroupReport(args.cgroup) : args.pid === undefined ? systemReport({ all: args.all }) : processReport(args.pid, { exact: args.exact, seen });
+      args.cgroup !== undefined ? cgroupReport(args.cgroup) : args.pid === undefined ? systemReport({ all: args.all || args.groupBy !== undefined }) : processReport(args.pid, { exact: args.exact, seen });
     seen = true;
     if (report.kind === 'process' && args.bloat !== undefined) report.bloat = bloat(report.pid, report.vmas, report.thp.hugePageSize, args.bloat);
     out.write(render(report, args, { compact, paint, width: out.width, fold: out.fold, previous }));
@@ -310,10 +323,12 @@ function render(r: ProcessReport | SystemReport | CgroupReport, args: ReportArgs
   switch (args.format) {
     case 'json':
       return `${jsonSafe(JSON.stringify(r, null, style.compact ? undefined : 2))}\n`;
-    case 'openmetrics': {
-      // Loaded only for this format: a JSON or table report does not pay for it.
+    case 'openmetrics':
+    case 'prometheus': {
+      // Loaded only for these formats: a JSON or table report does not pay for it.
       const { processMetrics, systemMetrics } = require('./openmetrics') as typeof import('./openmetrics');
-      return r.kind === 'process' ? processMetrics(r) : systemMetrics(r);
+      const format = args.format === 'prometheus' ? 'text' : 'openmetrics';
+      return r.kind === 'process' ? processMetrics(r, format) : systemMetrics(r, format, args.groupBy);
     }
     case 'table':
       if (r.kind === 'process') {

@@ -77,7 +77,30 @@ export function hugePageSize(): number {
   return Number.isFinite(n) && n > 0 && (n & (n - 1)) === 0 ? n : 0;
 }
 
+/** The one reading of the host that sameHost() holds while it runs, if any. */
+let pinned: HostInfo | undefined;
+
+/** What the host allows, read now (or the reading sameHost() holds). */
 export function hostInfo(): HostInfo {
+  return pinned ?? readHostInfo();
+}
+
+/**
+ * Run `fn` with one reading of the host for all of it: every hostInfo() inside returns the same
+ * value. A scrape of 200 processes read the THP sysfs files (some 30 of them) once per process,
+ * 0.6 ms each time, for settings that are one fact of the moment of the scrape.
+ */
+export function sameHost<T>(fn: () => T): T {
+  const outer = pinned;
+  pinned = outer ?? readHostInfo();
+  try {
+    return fn();
+  } finally {
+    pinned = outer;
+  }
+}
+
+function readHostInfo(): HostInfo {
   return {
     kernel: os.release(),
     arch: process.arch,

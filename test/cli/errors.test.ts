@@ -44,7 +44,7 @@ describe('usage errors: exit 2, one line and a one-line hint', () => {
     [['report', '--pid', '1', '--pid', '2'], "--pid given twice ('1', then '2'): give it once"],
     [['map', '--pid', '1', '--pid', '1'], "--pid given twice ('1', then '1'): give it once"],
     [['report', '--format', 'json', '--format', 'table'], "--format given twice ('json', then 'table'): give it once"],
-    [['report', '--format', 'xml'], "--format wants table, json or openmetrics, not 'xml'"],
+    [['report', '--format', 'xml'], "--format wants table, json, openmetrics or prometheus, not 'xml'"],
     [['report', '--json', '--format', 'table'], '--json and --format table disagree; give one of them'],
     [['report', '--min-coverage', '1.5'], "--min-coverage wants a number from 0 to 1, not '1.5'"],
     [['report', '--min-coverage', '0.5', '--unmeasurable', 'maybe'], "--unmeasurable wants pass or fail, not 'maybe'"],

@@ -105,13 +105,13 @@ describe('report --format openmetrics', () => {
     const r = cli(['report', '--pid', String(target.pid), '--format', 'openmetrics']);
     expect(r.status).toBe(0);
     const m = parseOpenMetrics(r.stdout);
-    for (const name of ['hugespan_anon_bytes', 'hugespan_anon_huge_bytes', 'hugespan_coverage_ratio', 'hugespan_nohugepage_bytes', 'hugespan_eligible_not_huge_bytes']) {
+    for (const name of ['hugespan_process_anonymous_bytes', 'hugespan_process_pmd_mapped_bytes', 'hugespan_process_coverage_ratio', 'hugespan_process_nohugepage_bytes', 'hugespan_process_eligible_not_huge_bytes']) {
       expect(m.types[name]).toBe('gauge');
       expect(m.samples.filter((s) => s.name === name)).toEqual([{ name, labels: { pid: String(target.pid), comm: 'node' }, value: expect.any(Number) }]);
     }
     const value = (name: string) => m.samples.find((s) => s.name === name)!.value;
-    expect(value('hugespan_coverage_ratio')).toBeCloseTo(value('hugespan_anon_huge_bytes') / value('hugespan_anon_bytes'), 12);
-    expect(value('hugespan_nohugepage_bytes')).toBeGreaterThanOrEqual(8 * MiB);
+    expect(value('hugespan_process_coverage_ratio')).toBeCloseTo(value('hugespan_process_pmd_mapped_bytes') / value('hugespan_process_anonymous_bytes'), 12);
+    expect(value('hugespan_process_nohugepage_bytes')).toBeGreaterThanOrEqual(8 * MiB);
   });
 
   it('--output writes the file whole (temp file + rename) and nothing to stdout', () => {

@@ -1,6 +1,6 @@
 'use strict';
 /**
- * Row 16 (issue 18 item 11): what `--bloat` costs to read a process's huge pages for zero
+ * Row 18 (issue 18 item 11): what `--bloat` costs to read a process's huge pages for zero
  * subpages. A 256 MiB mapping (64 MiB with --quick), advised hugepage, every other 4 KiB page
  * written (so half the pages are rejected at their first word and half are read whole, all
  * zero), read two ways from another process's point of view: ours, the addon's zeroPages over
@@ -25,7 +25,7 @@ module.exports = async function bloatRow(ctx) {
     for (let off = 0; off < LENGTH; off += 2 * page) binding.touch(m, off, page, 0x5a);
     const huge = pagemapScanSupported() ? coverage('self', m.address, m.address + LENGTH).hugeBytes / LENGTH : NaN;
     baseline = await startBaseline(compile('zero_scan'), [String(process.pid), String(m.address), String(LENGTH)]);
-    if (baseline.unsupported) return [{ row: '16', what, unsupported: `baseline cannot run: ${baseline.unsupported}` }];
+    if (baseline.unsupported) return [{ row: '18', what, unsupported: `baseline cannot run: ${baseline.unsupported}` }];
     const ranges = new Float64Array((LENGTH / H) * 2);
     for (let i = 0; i < LENGTH / H; i++) {
       ranges[2 * i] = m.address + i * H;
@@ -40,7 +40,7 @@ module.exports = async function bloatRow(ctx) {
     const ratio = summary(ratios(t.ours, t.c));
     const gbps = (ns) => LENGTH / ns;
     return [{
-      row: '16',
+      row: '18',
       what,
       ours: summary(t.ours),
       baseline: { label: 'C: process_vm_readv 2 MiB at a time, a word loop per page', ...summary(t.c) },
