@@ -10,7 +10,9 @@ import type { Sys } from '../sys/sys';
 import { HeapAccounts } from './memstats';
 import { heapError, hex } from './errors';
 import { Rand } from './rand';
-import { Span, hugePagesIn } from './span';
+import { Span, isSpan } from './span';
+import { Sys as SysClass } from '../sys/sys';
+import { argError, guardReceivers, intArg, numberArg, oneOfArg, optional, optionsArg, received } from '../native/args';
 import type { SpanOwner, SpanState } from './span';
 import { FreeTreap, UNSCAVENGED_HUGE, UNSCAVENGED_SMALL } from './treap';
 import { makePolicy, isPolicyName, POLICY_NAMES } from './policy';
@@ -59,6 +61,21 @@ export interface HeapSnapshot {
 }
 
 const MiB = 1024 * 1024;
+
+/** The span map costs 4 bytes per page of the arena, allocated up front: 2^28 pages (1 GiB of map, 2 TiB of 8 KiB pages) at most. */
+const MAX_ARENA_PAGES = 2 ** 28;
+
+/** The options, copied and type-checked before the heap does anything; their values are checked where they are used. */
+function mheapOptions(value: unknown): MHeapOptions {
+  const o = optionsArg<MHeapOptions>(value, 'options', ['arenaBytes', 'pageSize', 'growBytes', 'policy', 'seed']);
+  return {
+    arenaBytes: optional(o.arenaBytes, numberArg, 'options.arenaBytes'),
+    pageSize: optional(o.pageSize, numberArg, 'options.pageSize'),
+    growBytes: optional(o.growBytes, numberArg, 'options.growBytes'),
+    policy: optional(o.policy, (v, n) => oneOfArg(v, n, POLICY_NAMES), 'options.policy'),
+    seed: optional(o.seed, (v, n) => intArg(v, n, 0, 2 ** 32 - 1), 'options.seed'),
+  };
+}
 
 /** A span's state as the span map's side table keeps it: in use (or dead) 0, else one bit per scavenged state. */
 const FREE_UNSCAVENGED = 1;
@@ -118,8 +135,10 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   private isClosed = false;
   /** The runtime's memstats, in bytes. heapFree is heap_idle − heap_released. */
 
-  constructor(sys: Sys, opts: MHeapOptions = {}) {
+  constructor(sys: Sys, options?: MHeapOptions) {
     super();
+    if (!SysClass.is(sys)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "sys" argument must be a Sys. ${received(sys)}`);
+    const opts = mheapOptions(options);
     this.sys = sys;
     this.physPageSize = sys.physPageSize;
     this.physHugePageSize = sys.physHugePageSize;
@@ -137,6 +156,9 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
       throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `arenaBytes must be a positive integer; got ${arenaBytes}`);
     }
     this.arenaBytes = alignUp(arenaBytes, unit);
+    if (this.arenaBytes / this.pageSize > MAX_ARENA_PAGES) {
+      throw heapError(RangeError, 'ERR_OUT_OF_RANGE', `arenaBytes ${arenaBytes} is more than ${MAX_ARENA_PAGES} pages of ${this.pageSize} bytes`);
+    }
     this.growBytes = opts.growBytes ?? 64 * MiB;
     if (!Number.isSafeInteger(this.growBytes) || this.growBytes <= 0 || this.growBytes % unit !== 0) {
       throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE',
@@ -256,6 +278,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** In-use bytes inside frame i (PolicyHeap). */
   frameInUse(i: number): number {
+    intArg(i, 'i');
     return this.inUseFrames[i] ?? 0;
   }
 
@@ -266,6 +289,8 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** Free, unscavenged bytes inside [lo, hi) (PolicyHeap). */
   dirtyIn(lo: number, hi: number): number {
+    numberArg(lo, 'lo');
+    numberArg(hi, 'hi');
     let dirty = 0;
     for (let addr = Math.max(lo, this.arenaBase); addr < Math.min(hi, this.mappedEnd);) {
       const s = this.spanOf(addr)!;
@@ -279,6 +304,9 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   /** PolicyHeap: release the free unscavenged pages inside [lo, hi), from the top down, until at least max bytes went. */
   releaseRange(lo: number, hi: number, max = Infinity): number {
     this.checkOpen();
+    numberArg(lo, 'lo');
+    numberArg(hi, 'hi');
+    numberArg(max, 'max', 0);
     lo = Math.max(lo, this.arenaBase);
     hi = Math.min(hi, this.mappedEnd);
     let released = 0;
@@ -300,6 +328,8 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** PolicyHeap: the Go 1.13 scavenger walk. */
   scavengeTopDown(nbytes: number): number {
+    this.checkOpen();
+    numberArg(nbytes, 'nbytes', 0);
     let released = 0;
     for (const filter of [UNSCAVENGED_HUGE, UNSCAVENGED_SMALL]) {
       for (let s = this.freeSet.findLast(filter); s && released < nbytes; s = this.freeSet.findLast(filter)) {
@@ -329,26 +359,14 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** The program clock reached nowMs. */
   tick(nowMs: number): void {
+    numberArg(nowMs, 'nowMs');
     this.hooks.tick?.(nowMs);
   }
 
   /** Return an in-use span to the heap: mark it free, coalesce it with its free neighbours, insert it. */
   free(span: Span): void {
     this.checkOpen();
-    if (!(span instanceof Span)) {
-      throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', 'free() takes a Span returned by alloc()');
-    }
-    if (span.heap !== this) {
-      throw heapError(Error, 'ERR_HUGESPAN_FOREIGN_SPAN', `span at ${hex(span.base)} belongs to another heap`);
-    }
-    if (span.state === 'free') {
-      throw heapError(Error, 'ERR_HUGESPAN_DOUBLE_FREE', `span at ${hex(span.base)} is already free`);
-    }
-    if (span.state === 'dead') {
-      throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN',
-        `span object (last at ${hex(span.base)}, ${span.npages} pages) no longer describes a live span: ` +
-          'it was freed, then merged away or allocated again');
-    }
+    this.checkHeld(span);
     const bytes = span.bytes;
     const [base, end] = [span.base, span.end];
     this.coalesce(span); // first: its OS call, if any, precedes every change
@@ -358,6 +376,39 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
     this.slotState[span.slot] = FREE_UNSCAVENGED; // in use, so not scavenged
     this.memstats.heapInuse -= bytes;
     this.memstats.heapFree += bytes;
+  }
+
+  /**
+   * Refuse, changing nothing, a span this heap does not hold in use: not a Span the constructor
+   * made (a copy, a forgery), another heap's, one whose slot in the span table is not its own
+   * (dead: merged away or allocated whole), one that is free, or one whose base and length are
+   * not what the span map holds for it (written to by its holder). The heap's own records
+   * decide, never the span's word for its state.
+   */
+  private checkHeld(span: Span): void {
+    if (!isSpan(span)) {
+      throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `free() takes a Span returned by alloc(). ${received(span)}`);
+    }
+    if (span.heap !== this) {
+      throw heapError(Error, 'ERR_HUGESPAN_FOREIGN_SPAN', `span at ${hex(span.base)} belongs to another heap`);
+    }
+    const slot = span.slot;
+    if (!(slot > 0) || this.spanTable[slot] !== span) {
+      throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN',
+        `span object (last at ${hex(span.base)}, ${span.npages} pages) no longer describes a live span: ` +
+          'it was freed, then merged away or allocated again');
+    }
+    if (this.slotState[slot] !== 0) {
+      throw heapError(Error, 'ERR_HUGESPAN_DOUBLE_FREE', `span at ${hex(span.base)} is already free`);
+    }
+    const { base, npages } = span;
+    const first = this.pageIndex(base);
+    const last = first + npages - 1;
+    if (!(Number.isSafeInteger(npages) && npages >= 1 && Number.isSafeInteger(base) && base === this.arenaBase + first * this.pageSize &&
+      this.spanMap[first] === slot && last < this.spanMap.length && this.spanMap[last] === slot &&
+      (first === 0 || this.spanMap[first - 1] !== slot) && this.spanMap[last + 1] !== slot)) {
+      throw heapError(Error, 'ERR_HUGESPAN_FOREIGN_SPAN', `span at ${hex(base)} (${npages} pages) is not the span this heap handed out: its fields were changed`);
+    }
   }
 
   /**
@@ -487,6 +538,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** The live span holding addr, or undefined outside the mapped arena. */
   spanOf(addr: number): Span | undefined {
+    numberArg(addr, 'addr');
     if (addr < this.arenaBase || addr >= this.mappedEnd) return undefined;
     const s = this.spanAt(this.pageIndex(addr));
     // Every page of an in-use span is mapped; inside a free span the entry may be stale, so ask the free set.
@@ -631,5 +683,11 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   private checkOpen(): void {
     if (this.isClosed) throw heapError(Error, 'ERR_HUGESPAN_HEAP_CLOSED', 'the heap was closed');
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
   }
 }

@@ -19,10 +19,12 @@
  */
 
 import type { Sys } from '../sys/sys';
+import { Sys as SysClass } from '../sys/sys';
+import { argError, boolArg, guardReceivers, intArg, numberArg, oneOfArg, optional, optionsArg, received, uintArg } from '../native/args';
 import { HeapAccounts } from './memstats';
 import { heapError, hex } from './errors';
 import { PageAlloc } from './pagealloc';
-import { hugePagesIn } from './span';
+import { wholeHugePages } from './span';
 import type { SpanState } from './span';
 import type { HeapSnapshot } from './mheap';
 
@@ -47,14 +49,27 @@ export class PageRun {
     readonly scavenged: boolean,
     readonly bytes: number,
     private readonly h: number,
-  ) {}
+  ) {
+    uintArg(base, 'base');
+    intArg(npages, 'npages', 1);
+    oneOfArg(state, 'state', ['inUse', 'free', 'dead'] as const);
+    boolArg(scavenged, 'scavenged');
+    uintArg(bytes, 'bytes');
+    uintArg(h, 'h');
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
+  }
 
   get end(): number {
     return this.base + this.bytes;
   }
 
   hugePages(): number {
-    return hugePagesIn(this.base, this.end, this.h);
+    return wholeHugePages(this.base, this.end, this.h);
   }
 }
 
@@ -62,6 +77,16 @@ const MiB = 1024 * 1024;
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+/** The options, copied and type-checked before the heap does anything; their values are checked where they are used. */
+function pageHeapOptions(value: unknown): PageHeapOptions {
+  const o = optionsArg<PageHeapOptions>(value, 'options', ['arenaBytes', 'pageSize', 'growBytes']);
+  return {
+    arenaBytes: optional(o.arenaBytes, numberArg, 'options.arenaBytes'),
+    pageSize: optional(o.pageSize, numberArg, 'options.pageSize'),
+    growBytes: optional(o.growBytes, numberArg, 'options.growBytes'),
+  };
 }
 
 export class PageHeap extends HeapAccounts {
@@ -85,8 +110,10 @@ export class PageHeap extends HeapAccounts {
   /** Reused by scavenge: findDirty's answer. */
   private readonly run = { lo: 0, hi: 0 };
 
-  constructor(sys: Sys, opts: PageHeapOptions = {}) {
+  constructor(sys: Sys, options?: PageHeapOptions) {
     super();
+    if (!SysClass.is(sys)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "sys" argument must be a Sys. ${received(sys)}`);
+    const opts = pageHeapOptions(options);
     this.sys = sys;
     this.physPageSize = sys.physPageSize;
     this.physHugePageSize = sys.physHugePageSize;
@@ -205,6 +232,7 @@ export class PageHeap extends HeapAccounts {
 
   /** The length in pages of the live allocation at addr, or 0 if addr is not one's base. */
   sizeOf(addr: number): number {
+    numberArg(addr, 'addr');
     const p = (addr - this.arenaBase) / this.pageSize;
     return Number.isInteger(p) ? this.pages.lengthAt(p) : 0;
   }
@@ -241,7 +269,9 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** The lab's hooks, which this heap does not need: it has no policies. */
-  tick(_nowMs: number): void {}
+  tick(nowMs: number): void {
+    numberArg(nowMs, 'nowMs');
+  }
 
   gcDone(): void {}
 
@@ -400,5 +430,16 @@ export class PageHeap extends HeapAccounts {
 
   private checkOpen(): void {
     if (this.isClosed) throw heapError(Error, 'ERR_HUGESPAN_HEAP_CLOSED', 'the heap was closed');
+  }
+
+  /** Whether `o` is a PageHeap this constructor made. */
+  static is(o: unknown): o is PageHeap {
+    return typeof o === 'object' && o !== null && #brand in o;
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
   }
 }
