@@ -8,6 +8,7 @@
  * is `not-determined`, never a guess.
  */
 import type { Vma } from '../native/smaps';
+import { oneOfArg } from '../native/args';
 
 export type Reason =
   | 'process-thp-disabled'
@@ -38,6 +39,7 @@ export const REASONS: readonly { code: Reason; meaning: string; fix: string }[] 
 ];
 
 export function meaningOf(r: Reason): string {
+  oneOfArg(r, 'r', REASONS.map((x) => x.code));
   return REASONS.find((x) => x.code === r)!.meaning;
 }
 

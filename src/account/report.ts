@@ -12,6 +12,7 @@ import { streamProcess, scanFlat, coverageRatio, summarizeProcesses, readMeminfo
 import { overlapBytes, swappedPages, thpRanges } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
+import { boolArg, functionArg, intArg, objectArg, objectField, optional, optionsArg } from '../native/args';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
 
 
@@ -240,7 +241,12 @@ const PMD_FIELDS = ['shmemPmdMapped', 'filePmdMapped', 'privateHugetlb', 'shared
  * address order, each built, handed over and dropped (a writer that does not keep them holds
  * one at a time); returns the totals. `exact`: PAGEMAP_SCAN where the kernel has it.
  */
-export function streamProcessReport(pid: number, options: { exact: boolean; seen?: boolean }, sink: { head(h: ProcessReportHead): void; vma(v: VmaJson): void }): TotalsJson {
+export function streamProcessReport(pid: number, opts: { exact: boolean; seen?: boolean }, sinkArg: { head(h: ProcessReportHead): void; vma(v: VmaJson): void }): TotalsJson {
+  intArg(pid, 'pid', 1, 2 ** 31 - 1);
+  const options = reportOptions(opts);
+  objectArg(sinkArg, 'sink');
+  const [head, vma] = (['head', 'vma'] as const).map((k) => functionArg(objectField(sinkArg, k, 'sink'), `sink.${k}`));
+  const sink = { head: (h: ProcessReportHead) => head.call(sinkArg, h), vma: (v: VmaJson) => vma.call(sinkArg, v) };
   const host = hostInfo();
   const method = options.exact && host.pagemapScan ? 'pagemap_scan' : 'smaps';
   const walking = method === 'pagemap_scan' && host.hugePageSize > 0;
@@ -314,8 +320,16 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
   return totals;
 }
 
+/** A process report's options, copied and checked: `exact` is required. */
+function reportOptions(value: unknown): { exact: boolean; seen?: boolean } {
+  const o = optionsArg<{ exact: boolean; seen?: boolean }>(value, 'options', ['exact', 'seen']);
+  return { exact: boolArg(o.exact, 'options.exact'), seen: optional(o.seen, boolArg, 'options.seen') };
+}
+
 /** One process's report as one value (streamProcessReport, every VMA kept). */
-export function processReport(pid: number, options: { exact: boolean; seen?: boolean }): ProcessReport {
+export function processReport(pid: number, opts: { exact: boolean; seen?: boolean }): ProcessReport {
+  intArg(pid, 'pid', 1, 2 ** 31 - 1);
+  const options = reportOptions(opts);
   let head: ProcessReportHead | undefined;
   const vmas: VmaJson[] = [];
   const totals = streamProcessReport(pid, options, { head: (h) => (head = h), vma: (v) => vmas.push(v) });
@@ -325,7 +339,9 @@ export function processReport(pid: number, options: { exact: boolean; seen?: boo
 /** How many processes the system report ranks without --all. */
 const TOP_PROCESSES = 10;
 
-export function systemReport(options: { all: boolean }): SystemReport {
+export function systemReport(opts: { all: boolean }): SystemReport {
+  const o = optionsArg<{ all: boolean }>(opts, 'options', ['all']);
+  const options = { all: boolArg(o.all, 'options.all') };
   const host = hostInfo();
   const mem = readMeminfo();
   const { processes, unreadable } = summarizeProcesses();

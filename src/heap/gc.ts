@@ -30,6 +30,8 @@
  */
 import type { HeapSpan, RuntimeHeap } from './runtime-heap';
 import { heapError } from './errors';
+import { runtimeHeapArg, heapSpanArg } from './runtime-heap';
+import { functionArg, guardReceivers, intArg, optional, optionsArg } from '../native/args';
 
 /** `defaultHeapMinimum` in mgc.go: 4 MiB at GOGC=100. */
 export const DEFAULT_HEAP_MINIMUM = 4 << 20;
@@ -56,6 +58,11 @@ export interface GcCycle {
 /** Called with the new next_gc at the end of every cycle (and once at construction, as gcinit does). */
 export type PaceHook = (nextGC: number) => void;
 
+function gcOptions(value: unknown): GcOptions {
+  const o = optionsArg<GcOptions>(value, 'opts', ['gogc']);
+  return { gogc: optional(o.gogc, (v, n) => intArg(v, n, -1, 2 ** 31), 'opts.gogc') };
+}
+
 export class GcModel<S extends HeapSpan = HeapSpan> {
   readonly heap: RuntimeHeap<S>;
   readonly gogc: number;
@@ -74,8 +81,9 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
   private dying = new WeakSet<S>();
   private readonly hooks: PaceHook[] = [];
 
-  constructor(heap: RuntimeHeap<S>, opts: GcOptions = {}) {
-    this.heap = heap;
+  constructor(heap: RuntimeHeap<S>, options?: GcOptions) {
+    this.heap = runtimeHeapArg<S>(heap);
+    const opts = gcOptions(options);
     this.gogc = opts.gogc ?? 100;
     if (!Number.isInteger(this.gogc) || this.gogc < -1) {
       throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `gogc must be an integer ≥ 0, or -1 for off; got ${opts.gogc}`);
@@ -93,18 +101,21 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
 
   /** Register a hook run at every pacing update (the runtime's gcPaceScavenger); runs it once now. */
   onPace(hook: PaceHook): void {
+    functionArg(hook, 'hook');
     this.hooks.push(hook);
     hook(this.nextGC);
   }
 
   /** A span was allocated: heap_live grows. Returns true when that crossed the trigger (a cycle is due). */
   allocated(s: HeapSpan): boolean {
+    heapSpanArg(this.heap, s, 's');
     this.heapLive += s.bytes;
     return this.heapLive >= this.trigger;
   }
 
   /** The program dropped its last reference to s: the next cycle's sweep frees it. */
   died(s: S): void {
+    heapSpanArg(this.heap, s, 's');
     if (s.state !== 'inUse' || this.dying.has(s)) {
       throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN', 'only a live in-use span can die, once');
     }
@@ -146,5 +157,11 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
 
   private repace(): void {
     for (const hook of this.hooks) hook(this.nextGC);
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
   }
 }

@@ -685,6 +685,11 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
     if (this.isClosed) throw heapError(Error, 'ERR_HUGESPAN_HEAP_CLOSED', 'the heap was closed');
   }
 
+  /** Whether `o` is an MHeap this constructor made. */
+  static is(o: unknown): o is MHeap {
+    return typeof o === 'object' && o !== null && #brand in o;
+  }
+
   readonly #brand = true;
 
   static {

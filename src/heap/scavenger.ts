@@ -20,6 +20,8 @@
  */
 
 import type { RuntimeHeap } from './runtime-heap';
+import { runtimeHeapArg } from './runtime-heap';
+import { functionArg, guardReceivers, numberArg, optional, optionsArg } from '../native/args';
 
 /** Share of one CPU the scavenger may use (`scavengePercent`). */
 const scavengePercent = 1;
@@ -51,11 +53,7 @@ export interface ScavengeStep {
 }
 
 function checkNonNegative(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value >= 0) || value === Infinity) {
-    const message = `${name} must be a finite number ≥ 0; got ${String(value)}`;
-    throw Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' });
-  }
-  return value;
+  return numberArg(value, name, 0, Number.MAX_VALUE);
 }
 
 export class BackgroundScavenger {
@@ -76,9 +74,11 @@ export class BackgroundScavenger {
   private settle: { resolve(): void; reject(err: unknown): void } | undefined;
 
   constructor(heap: RuntimeHeap, opts: ScavengerOptions) {
-    this.heap = heap;
-    this.now = opts.now ?? (() => performance.now());
-    this.pace(opts.heapGoal);
+    this.heap = runtimeHeapArg(heap);
+    const o = optionsArg<ScavengerOptions>(opts, 'opts', ['heapGoal', 'now']);
+    if (o.heapGoal === undefined) numberArg(o.heapGoal, 'opts.heapGoal');
+    this.now = (optional(o.now, functionArg, 'opts.now') as (() => number) | undefined) ?? (() => performance.now());
+    this.pace(o.heapGoal as number);
   }
 
   get running(): boolean {
@@ -250,9 +250,16 @@ export class BackgroundScavenger {
       this.settle?.reject(err);
     }
   }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
+  }
 }
 
 /** Pace a scavenger for heap and start it on its timer. */
 export function startScavenger(heap: RuntimeHeap, opts: ScavengerOptions): BackgroundScavenger {
+  // (the constructor checks both)
   return new BackgroundScavenger(heap, opts).start();
 }

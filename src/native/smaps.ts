@@ -4,6 +4,7 @@
  * protectionKey; fields the kernel adds later are kept under their camelCase names.
  */
 import { binding, FlatBatch, FlatSmaps, RawVma } from './binding';
+import { argError, numberArg, objectField, received } from './args';
 
 export type Pid = number | 'self';
 
@@ -176,13 +177,16 @@ export function parseSmaps(text: string | Uint8Array, piece?: number): Vma[] {
 
 /** The VMA holding `address`, or undefined. */
 export function vmaAt(vmas: readonly Vma[], address: number): Vma | undefined {
+  vmasArg(vmas);
+  numberArg(address, 'address');
   let lo = 0;
   let hi = vmas.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     const v = vmas[mid];
-    if (address < v.start) hi = mid - 1;
-    else if (address >= v.end) lo = mid + 1;
+    const [start, end] = bounds(v, mid);
+    if (address < start) hi = mid - 1;
+    else if (address >= end) lo = mid + 1;
     else return v;
   }
   return undefined;
@@ -190,5 +194,21 @@ export function vmaAt(vmas: readonly Vma[], address: number): Vma | undefined {
 
 /** The VMAs overlapping [start, end), in address order. */
 export function vmasIn(vmas: readonly Vma[], start: number, end: number): Vma[] {
-  return vmas.filter((v) => v.start < end && v.end > start);
+  vmasArg(vmas);
+  numberArg(start, 'start');
+  numberArg(end, 'end');
+  return vmas.filter((v, i) => {
+    const [s, e] = bounds(v, i);
+    return s < end && e > start;
+  });
+}
+
+function vmasArg(vmas: unknown): void {
+  if (!Array.isArray(vmas)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "vmas" argument must be an array of VMAs. ${received(vmas)}`);
+}
+
+/** A VMA's [start, end), read so that a malformed element is refused with a code. */
+function bounds(v: unknown, i: number): [number, number] {
+  if (v === null || typeof v !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "vmas[${i}]" element must be a VMA. ${received(v)}`);
+  return [numberArg(objectField(v, 'start', `vmas[${i}]`), `vmas[${i}].start`), numberArg(objectField(v, 'end', `vmas[${i}]`), `vmas[${i}].end`)];
 }

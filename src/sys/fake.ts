@@ -8,6 +8,7 @@
 
 import type { Advice, Memory } from './memory';
 import { ADVICE } from './memory';
+import { guardReceivers, intArg, oneOfArg, optional, optionsArg } from '../native/args';
 
 /** The kernel's THP flag on one OS page's VMA: MADV_HUGEPAGE (`hg`), MADV_NOHUGEPAGE (`nh`), or neither. */
 export type PageFlag = 'hg' | 'nh' | 'none';
@@ -40,11 +41,14 @@ interface Reservation {
   readonly resident: Uint8Array;
 }
 
-type RefusalCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_HUGESPAN_NOT_OWNED' | 'ERR_HUGESPAN_NOT_COMMITTED';
+type RefusalCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'ERR_HUGESPAN_NOT_OWNED' | 'ERR_HUGESPAN_NOT_COMMITTED';
 
 function refuse(Class: typeof TypeError | typeof RangeError, code: RefusalCode, message: string): Error {
   return Object.assign(new Class(message), { code });
 }
+
+/** OS pages per reservation at most: the model keeps three bytes per page, so 2^26 pages (256 GiB of 4 KiB pages) cost 192 MiB. */
+const MAX_PAGES = 2 ** 26;
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
@@ -60,8 +64,10 @@ export class FakeMemory implements Memory {
   readonly #reservations = new Map<number, Reservation>();
   private nextAddress = FAKE_BASE;
 
-  constructor(opts: FakeMemoryOptions = {}) {
-    const { physPageSize = 4096, physHugePageSize = 2 * 1024 * 1024 } = opts;
+  constructor(opts?: FakeMemoryOptions) {
+    const o = optionsArg<FakeMemoryOptions>(opts, 'opts', ['physPageSize', 'physHugePageSize']);
+    const physPageSize = optional(o.physPageSize, (v, n) => intArg(v, n, 1, 2 ** 30), 'opts.physPageSize') ?? 4096;
+    const physHugePageSize = optional(o.physHugePageSize, (v, n) => intArg(v, n, 0, 2 ** 40), 'opts.physHugePageSize') ?? 2 * 1024 * 1024;
     if (!isPowerOfTwo(physPageSize)) {
       throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE', `physPageSize must be a power of two, got ${physPageSize}`);
     }
@@ -75,6 +81,10 @@ export class FakeMemory implements Memory {
 
   reserve(n: number, align: number): number {
     this.checkLength(n);
+    if (n / this.physPageSize > MAX_PAGES) {
+      throw refuse(RangeError, 'ERR_OUT_OF_RANGE', `a reservation holds at most ${MAX_PAGES} pages; ${n} bytes is ${n / this.physPageSize}`);
+    }
+    intArg(align, 'align', 1, 2 ** 40);
     if (!isPowerOfTwo(align)) {
       throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE', `align must be a power of two, got ${align}`);
     }
@@ -147,18 +157,21 @@ export class FakeMemory implements Memory {
 
   /** The THP flag of the OS page holding addr. */
   flagsAt(addr: number): PageFlag {
+    this.checkAddress(addr - (typeof addr === 'number' ? addr % this.physPageSize : 0));
     const [r, page] = this.pages(addr - (addr % this.physPageSize), this.physPageSize);
     return FLAG_NAMES[r.flags[page]];
   }
 
   /** The THP flag of the huge page frame holding addr: a PageFlag if all its OS pages agree, else `mixed`. */
   frameFlags(addr: number): FrameFlag {
+    this.checkAddress(addr - (typeof addr === 'number' ? addr % this.physPageSize : 0));
     const [r, page] = this.pages(addr - (addr % this.physPageSize), this.physPageSize);
     return this.frameFlag(r, page);
   }
 
   /** How many huge page frames overlapping [v, v+n) have exactly `flag` (0 without huge pages). */
   framesMarked(flag: FrameFlag, v: number, n: number): number {
+    oneOfArg(flag, 'flag', ['hg', 'nh', 'none', 'mixed'] as const);
     const [r, first, end] = this.pages(v, n);
     if (this.physHugePageSize === 0) return 0;
     const pagesPerFrame = this.physHugePageSize / this.physPageSize;
@@ -228,5 +241,9 @@ export class FakeMemory implements Memory {
       throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE',
         `length ${n} is not a positive multiple of the ${this.physPageSize}-byte page`);
     }
+  }
+
+  static {
+    guardReceivers(this, (o) => #reservations in o);
   }
 }
