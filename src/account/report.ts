@@ -16,19 +16,29 @@ import { boolArg, functionArg, intArg, objectArg, objectField, optional, options
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
 
 
-export function hostJson(h: HostInfo): HostJson {
-  return { kernel: h.kernel, arch: h.arch, pageSize: h.pageSize, pagemapScan: h.pagemapScan };
+/** The fields of a HostInfo-shaped object, each read once (a throwing getter is refused with a code). */
+function fieldsOf<K extends string>(value: unknown, name: string, keys: readonly K[]): Record<K, unknown> {
+  const o = objectArg(value, name);
+  return Object.fromEntries(keys.map((k) => [k, objectField(o, k, name)])) as Record<K, unknown>;
 }
 
-export function thpJson(h: HostInfo): ThpJson {
+export function hostJson(host: HostInfo): HostJson {
+  const h = fieldsOf(host, 'h', ['kernel', 'arch', 'pageSize', 'pagemapScan']);
+  return { kernel: h.kernel, arch: h.arch, pageSize: h.pageSize, pagemapScan: h.pagemapScan } as HostJson;
+}
+
+export function thpJson(host: HostInfo): ThpJson {
+  const h = fieldsOf(host, 'h', ['thp', 'hugePageSize']);
+  const thp = fieldsOf(h.thp, 'h.thp', ['enabled', 'defrag', 'khugepaged', 'sizes']);
+  const khugepaged = fieldsOf(thp.khugepaged, 'h.thp.khugepaged', ['max_ptes_none']);
   return {
-    enabled: h.thp.enabled ?? null,
-    defrag: h.thp.defrag ?? null,
+    enabled: thp.enabled ?? null,
+    defrag: thp.defrag ?? null,
     hugePageSize: h.hugePageSize,
-    maxPtesNone: h.thp.khugepaged.max_ptes_none ?? null,
-    khugepaged: h.thp.khugepaged,
-    sizes: h.thp.sizes,
-  };
+    maxPtesNone: khugepaged.max_ptes_none ?? null,
+    khugepaged: thp.khugepaged,
+    sizes: thp.sizes,
+  } as ThpJson;
 }
 
 /**

@@ -94,8 +94,8 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
     // gcinit fakes heap_marked = heapminimum / (1 + triggerRatio), so that the first trigger is
     // heapminimum, then calls gcSetTriggerRatio(7/8).
     this.marked = Math.floor(this.heapMinimum / (1 + INITIAL_TRIGGER_RATIO));
-    this.nextGC = this.goalOf(this.marked);
-    this.trigger = this.triggerOf(this.marked);
+    this.nextGC = this.#goalOf(this.marked);
+    this.trigger = this.#triggerOf(this.marked);
     this.marked = 0; // nothing is marked yet; heap_live starts at 0
   }
 
@@ -134,10 +134,10 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
     for (const s of this.dead) deadBytes += s.bytes;
     this.marked = this.heap.heapInuse - deadBytes;
     this.heapLive = this.marked;
-    this.nextGC = this.goalOf(this.marked);
-    this.trigger = this.triggerOf(this.marked);
+    this.nextGC = this.#goalOf(this.marked);
+    this.trigger = this.#triggerOf(this.marked);
     this.cycles++;
-    this.repace();
+    this.#repace();
     const dead = this.dead.splice(0).sort((a, b) => a.base - b.base);
     this.dying = new WeakSet();
     for (const s of dead) this.heap.free(s);
@@ -146,16 +146,16 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
   }
 
   /** gcSetTriggerRatio's goal: heap_marked + heap_marked × GOGC/100 (not clamped to heapminimum). */
-  private goalOf(marked: number): number {
+  #goalOf(marked: number): number {
     return this.gogc < 0 ? Infinity : marked + Math.floor((marked * this.gogc) / 100);
   }
 
   /** gcSetTriggerRatio's trigger: heap_marked × (1 + triggerRatio), at least heapminimum. */
-  private triggerOf(marked: number): number {
+  #triggerOf(marked: number): number {
     return this.gogc < 0 ? Infinity : Math.max(Math.floor(marked * (1 + this.triggerRatio)), this.heapMinimum);
   }
 
-  private repace(): void {
+  #repace(): void {
     for (const hook of this.hooks) hook(this.nextGC);
   }
 

@@ -147,11 +147,11 @@ export class PageAlloc {
   /** The n pages past the heap's end join it, free and scavenged (fresh memory is not resident). */
   grow(n: number): void {
     const p = this.limit;
-    this.checkRange(p, n);
+    this.#checkRange(p, n);
     this.limit = p + n;
-    this.setBits(this.alloc, p, n, false);
-    this.setBits(this.scav, p, n, true);
-    this.update(p, n);
+    this.#setBits(this.alloc, p, n, false);
+    this.#setBits(this.scav, p, n, true);
+    this.#update(p, n);
   }
 
   /** The length of the allocation starting at page p, or 0 if none starts there. */
@@ -203,7 +203,7 @@ export class PageAlloc {
         if (l === 0) return -1;
         throw new Error(`page allocator: level ${l - 1} promised a run of ${npages} pages that level ${l} does not hold`);
       }
-      if (l === this.summary.length - 1) return into * CHUNK_PAGES + this.findInChunk(into, npages);
+      if (l === this.summary.length - 1) return into * CHUNK_PAGES + this.#findInChunk(into, npages);
       block = into * FANOUT;
     }
     return -1; // not reached: the last level returns or throws
@@ -214,7 +214,7 @@ export class PageAlloc {
    * of them were scavenged; their scav bits are cleared, as the memory is about to be used.
    */
   allocRange(p: number, n: number): number {
-    this.checkRange(p, n);
+    this.#checkRange(p, n);
     if (countBits(this.alloc, p, n) !== 0) {
       throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `page allocator: pages [${p}, ${p}+${n}) are not all free`);
     }
@@ -227,10 +227,10 @@ export class PageAlloc {
       scavenged += inChunk;
       q = hi;
     }
-    this.setBits(this.alloc, p, n, true);
-    this.setBits(this.scav, p, n, false);
+    this.#setBits(this.alloc, p, n, true);
+    this.#setBits(this.scav, p, n, false);
     this.starts[p >> 5] |= 1 << (p & 31);
-    this.update(p, n);
+    this.#update(p, n);
     return scavenged;
   }
 
@@ -243,20 +243,20 @@ export class PageAlloc {
     const n = this.lengthAt(p);
     if (n === 0) throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `page allocator: no allocation starts at page ${p}`);
     this.starts[p >> 5] &= ~(1 << (p & 31));
-    this.setBits(this.alloc, p, n, false);
-    this.addDirty(p, n, 1);
-    this.update(p, n);
+    this.#setBits(this.alloc, p, n, false);
+    this.#addDirty(p, n, 1);
+    this.#update(p, n);
     return n;
   }
 
   /** Mark the free, unscavenged pages [p, p + n) scavenged. The summaries do not change: they track alloc only. */
   markScavenged(p: number, n: number): void {
-    this.checkRange(p, n);
+    this.#checkRange(p, n);
     if (countBits(this.alloc, p, n) + countBits(this.scav, p, n) !== 0) {
       throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `page allocator: pages [${p}, ${p}+${n}) are not all free and unscavenged`);
     }
-    this.setBits(this.scav, p, n, true);
-    this.addDirty(p, n, -1);
+    this.#setBits(this.scav, p, n, true);
+    this.#addDirty(p, n, -1);
   }
 
   /**
@@ -323,7 +323,7 @@ export class PageAlloc {
   summarizeChunk(c: number): Summary {
     intArg(c, 'c', 0, this.chunks - 1);
     const out = new Int32Array(3);
-    this.summarizeInto(c, out, 0);
+    this.#summarizeInto(c, out, 0);
     return { start: out[0], max: out[1], end: out[2] };
   }
 
@@ -332,7 +332,7 @@ export class PageAlloc {
    * pallocBits.summarize). A word's inner runs are measured only when they could beat the
    * longest run so far.
    */
-  private summarizeInto(c: number, out: Int32Array, at: number): void {
+  #summarizeInto(c: number, out: Int32Array, at: number): void {
     const alloc = this.alloc;
     let start = -1;
     let max = 0;
@@ -371,13 +371,13 @@ export class PageAlloc {
   validate(): string | undefined {
     const leaf = this.summary.length - 1;
     for (let c = 0; c < this.chunks; c++) {
-      const want = this.summarizeSlowly(c);
+      const want = this.#summarizeSlowly(c);
       const have = this.summaryAt(leaf, c);
       if (want.start !== have.start || want.max !== have.max || want.end !== have.end) {
         return `chunk ${c}: summary (${have.start}, ${have.max}, ${have.end}), bitmap says (${want.start}, ${want.max}, ${want.end})`;
       }
       const p = c * CHUNK_PAGES;
-      const dirty = CHUNK_PAGES - this.countOr(p, CHUNK_PAGES);
+      const dirty = CHUNK_PAGES - this.#countOr(p, CHUNK_PAGES);
       if (dirty !== this.dirty[c]) return `chunk ${c}: dirty count ${this.dirty[c]}, bitmap says ${dirty}`;
     }
     for (let k = 0; k < this.alloc.length; k++) {
@@ -388,7 +388,7 @@ export class PageAlloc {
       for (let k = 0; k < this.levelEntries[l]; k++) {
         const s = this.summary[l];
         const scratch = new Int32Array(3 * (k + 1));
-        this.merge(l, k, scratch);
+        this.#merge(l, k, scratch);
         const want = [scratch[3 * k], scratch[3 * k + 1], scratch[3 * k + 2]];
         if (s[3 * k] !== want[0] || s[3 * k + 1] !== want[1] || s[3 * k + 2] !== want[2]) {
           return `level ${l} entry ${k}: summary (${s[3 * k]}, ${s[3 * k + 1]}, ${s[3 * k + 2]}), children say (${want.join(', ')})`;
@@ -399,7 +399,7 @@ export class PageAlloc {
   }
 
   /** Chunk c's summary page by page: the check on summarizeInto's word tricks. */
-  private summarizeSlowly(c: number): Summary {
+  #summarizeSlowly(c: number): Summary {
     let start = -1;
     let max = 0;
     let run = 0;
@@ -416,14 +416,14 @@ export class PageAlloc {
   }
 
   /** Pages in [p, p + n) in use or scavenged. */
-  private countOr(p: number, n: number): number {
+  #countOr(p: number, n: number): number {
     let total = 0;
     for (let k = p >> 5; k < (p + n) >> 5; k++) total += popcount(this.alloc[k] | this.scav[k]);
     return total;
   }
 
   /** The first page of the first run of npages free pages inside chunk c (its summary's max says there is one). */
-  private findInChunk(c: number, npages: number): number {
+  #findInChunk(c: number, npages: number): number {
     let run = 0; // free pages carried from the words before
     for (let k = 0; k < WORDS_PER_CHUNK; k++) {
       const w = this.alloc[c * WORDS_PER_CHUNK + k];
@@ -443,7 +443,7 @@ export class PageAlloc {
   }
 
   /** Set (on) or clear bits [p, p + n). */
-  private setBits(bits: Int32Array, p: number, n: number, on: boolean): void {
+  #setBits(bits: Int32Array, p: number, n: number, on: boolean): void {
     for (let q = p, end = p + n; q < end;) {
       const lo = q & 31;
       const hi = Math.min(32, lo + (end - q));
@@ -455,7 +455,7 @@ export class PageAlloc {
   }
 
   /** Add sign × each chunk's share of pages [p, p + n) to its dirty count. */
-  private addDirty(p: number, n: number, sign: 1 | -1): void {
+  #addDirty(p: number, n: number, sign: 1 | -1): void {
     for (let q = p, end = p + n; q < end;) {
       const c = q >> 9;
       const hi = Math.min(end, (c + 1) * CHUNK_PAGES);
@@ -465,16 +465,16 @@ export class PageAlloc {
   }
 
   /** Rewrite the summaries over pages [p, p + n): the chunks' from the bitmap, then each level's from below. */
-  private update(p: number, n: number): void {
+  #update(p: number, n: number): void {
     const leaf = this.summary.length - 1;
     let lo = p >> 9;
     let hi = (p + n - 1) >> 9;
     const s = this.summary[leaf];
-    for (let c = lo; c <= hi; c++) this.summarizeInto(c, s, 3 * c);
+    for (let c = lo; c <= hi; c++) this.#summarizeInto(c, s, 3 * c);
     for (let l = leaf - 1; l >= 0; l--) {
       lo = Math.floor(lo / FANOUT);
       hi = Math.floor(hi / FANOUT);
-      for (let k = lo; k <= hi; k++) this.merge(l, k, this.summary[l]);
+      for (let k = lo; k <= hi; k++) this.#merge(l, k, this.summary[l]);
     }
   }
 
@@ -482,7 +482,7 @@ export class PageAlloc {
    * Write into out[3k..3k+2] entry k of level l as its FANOUT children merge (the runtime's
    * mergeSummaries). Missing children (past the last chunk) count as in use.
    */
-  private merge(l: number, k: number, out: Int32Array): void {
+  #merge(l: number, k: number, out: Int32Array): void {
     const child = this.summary[l + 1];
     const size = this.levelPages[l + 1];
     const first = k * FANOUT;
@@ -510,7 +510,7 @@ export class PageAlloc {
   }
 
   /** [p, p + n), n ≥ 1, inside the allocator. */
-  private checkRange(p: number, n: number): void {
+  #checkRange(p: number, n: number): void {
     intArg(p, 'p', 0, this.pages - 1);
     intArg(n, 'n', 1, this.pages - p);
   }

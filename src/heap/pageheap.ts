@@ -155,7 +155,7 @@ export class PageHeap extends HeapAccounts {
 
   /** Allocate npages pages, first fit, growing the mapped arena if nothing fits; returns the base address. */
   alloc(npages: number): number {
-    this.checkOpen();
+    this.#checkOpen();
     if (typeof npages !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `npages must be a number; got ${typeof npages}`);
     }
@@ -164,7 +164,7 @@ export class PageHeap extends HeapAccounts {
     }
     let p = this.pages.find(npages);
     if (p < 0) {
-      this.grow(npages);
+      this.#grow(npages);
       p = this.pages.find(npages);
     }
     const addr = this.arenaBase + p * this.pageSize;
@@ -176,7 +176,7 @@ export class PageHeap extends HeapAccounts {
     for (let q = p, end = p + npages; q < end;) {
       const f = Math.floor(q / this.framePages);
       const hi = Math.min(end, (f + 1) * this.framePages);
-      this.addDirty(f, scavenged === 0 ? q - hi : q - hi + this.pages.count(this.pages.scav, q, hi - q));
+      this.#addDirty(f, scavenged === 0 ? q - hi : q - hi + this.pages.count(this.pages.scav, q, hi - q));
       q = hi;
     }
     this.pages.allocRange(p, npages);
@@ -189,7 +189,7 @@ export class PageHeap extends HeapAccounts {
 
   /** Free the allocation at addr (a base alloc returned); frames it leaves wholly free and unscavenged get sysHugePage. */
   free(addr: number): void {
-    this.checkOpen();
+    this.#checkOpen();
     if (typeof addr !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `free() takes an address alloc() returned; got ${typeof addr}`);
     }
@@ -208,20 +208,20 @@ export class PageHeap extends HeapAccounts {
     if (this.physHugePageSize !== 0) {
       let lo = -1;
       let hi = -1;
-      this.forFrames(p, n, (f, a, b) => {
+      this.#forFrames(p, n, (f, a, b) => {
         if (this.frameDirty[f] + (b - a) !== this.framePages) return;
         if (f !== hi) {
-          if (lo >= 0) this.sys.sysHugePage(this.frameAddr(lo), (hi - lo) * this.frameBytes);
+          if (lo >= 0) this.sys.sysHugePage(this.#frameAddr(lo), (hi - lo) * this.frameBytes);
           lo = f;
         }
         hi = f + 1;
       });
-      if (lo >= 0) this.sys.sysHugePage(this.frameAddr(lo), (hi - lo) * this.frameBytes);
+      if (lo >= 0) this.sys.sysHugePage(this.#frameAddr(lo), (hi - lo) * this.frameBytes);
     }
     for (let q = p, end = p + n; q < end;) {
       const f = Math.floor(q / this.framePages);
       const hi = Math.min(end, (f + 1) * this.framePages);
-      this.addDirty(f, hi - q);
+      this.#addDirty(f, hi - q);
       q = hi;
     }
     this.pages.free(p);
@@ -242,7 +242,7 @@ export class PageHeap extends HeapAccounts {
    * first; returns the bytes released (whole pages, so possibly more than asked).
    */
   scavenge(nbytes: number): number {
-    this.checkOpen();
+    this.#checkOpen();
     if (typeof nbytes !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `nbytes must be a number; got ${typeof nbytes}`);
     }
@@ -251,10 +251,10 @@ export class PageHeap extends HeapAccounts {
     let below = this.mapped / this.pageSize;
     while (released < nbytes && this.pages.findDirty(below, this.run)) {
       const { hi } = this.run;
-      const lo = this.scavengeCut(this.run.lo, hi, nbytes - released);
+      const lo = this.#scavengeCut(this.run.lo, hi, nbytes - released);
       const bytes = (hi - lo) * this.pageSize;
       this.sys.sysUnused(this.arenaBase + lo * this.pageSize, bytes); // first: a failure changes nothing
-      this.forFrames(lo, hi - lo, (f, a, b) => this.addDirty(f, -(b - a)));
+      this.#forFrames(lo, hi - lo, (f, a, b) => this.#addDirty(f, -(b - a)));
       this.pages.markScavenged(lo, hi - lo);
       this.memstats.heapFree -= bytes;
       this.memstats.heapReleased += bytes;
@@ -346,7 +346,7 @@ export class PageHeap extends HeapAccounts {
     }
     for (let f = 0; f < this.frameDirty.length; f++) {
       const lo = f * this.framePages;
-      const dirty = f * this.frameBytes < this.mapped ? this.framePages - this.orCount(lo, this.framePages) : 0;
+      const dirty = f * this.frameBytes < this.mapped ? this.framePages - this.#orCount(lo, this.framePages) : 0;
       if (dirty !== this.frameDirty[f]) fail(`frame ${f}: ${this.frameDirty[f]} free unscavenged pages counted, ${dirty} in the bitmap`);
     }
     const recount = this.recountFreeHugePages();
@@ -367,7 +367,7 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** Pages in [p, p + n) in use or scavenged. */
-  private orCount(p: number, n: number): number {
+  #orCount(p: number, n: number): number {
     let k = 0;
     for (let q = p; q < p + n; q++) if (!this.pages.isFree(q) || this.pages.isScavenged(q)) k++;
     return k;
@@ -378,7 +378,7 @@ export class PageHeap extends HeapAccounts {
    * scavengeSplitBase): a page boundary, moved down to a huge page boundary when that stays inside
    * the run, so that no huge page is split; lo when the whole run goes.
    */
-  private scavengeCut(lo: number, hi: number, want: number): number {
+  #scavengeCut(lo: number, hi: number, want: number): number {
     if ((hi - lo) * this.pageSize <= want) return lo;
     let cut = hi - Math.ceil(want / this.pageSize);
     if (this.physHugePageSize > this.pageSize) {
@@ -389,7 +389,7 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** Map the next step of the arena (at least npages) as free scavenged pages; refused, with nothing changed, when it cannot. */
-  private grow(npages: number): void {
+  #grow(npages: number): void {
     const ask = npages * this.pageSize;
     const left = this.arenaBytes - this.mapped;
     if (ask > left) {
@@ -407,7 +407,7 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** fn(frame, lo, hi) for each frame's share [lo, hi) of pages [p, p + n). */
-  private forFrames(p: number, n: number, fn: (f: number, lo: number, hi: number) => void): void {
+  #forFrames(p: number, n: number, fn: (f: number, lo: number, hi: number) => void): void {
     for (let q = p, end = p + n; q < end;) {
       const f = Math.floor(q / this.framePages);
       const hi = Math.min(end, (f + 1) * this.framePages);
@@ -417,18 +417,18 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** Change frame f's count of free unscavenged pages, keeping hugeFree. */
-  private addDirty(f: number, delta: number): void {
+  #addDirty(f: number, delta: number): void {
     const was = this.frameDirty[f] === this.framePages;
     this.frameDirty[f] += delta;
     const now = this.frameDirty[f] === this.framePages;
     if (was !== now) this.hugeFree += now ? 1 : -1;
   }
 
-  private frameAddr(f: number): number {
+  #frameAddr(f: number): number {
     return this.arenaBase + f * this.frameBytes;
   }
 
-  private checkOpen(): void {
+  #checkOpen(): void {
     if (this.isClosed) throw heapError(Error, 'ERR_HUGESPAN_HEAP_CLOSED', 'the heap was closed');
   }
 

@@ -204,7 +204,7 @@ export class Sys {
     } else {
       const t0 = process.hrtime.bigint();
       this.mem.madvise(v, n, advice);
-      this.record(Number(process.hrtime.bigint() - t0));
+      this.#record(Number(process.hrtime.bigint() - t0));
     }
     this.counts[advice]++;
   }
@@ -214,7 +214,7 @@ export class Sys {
     return this.lat.subarray(0, this.nLat);
   }
 
-  private record(ns: number): void {
+  #record(ns: number): void {
     if (this.nLat === this.lat.length) {
       const grown = new Float64Array(Math.max(1024, 2 * this.lat.length));
       grown.set(this.lat);
