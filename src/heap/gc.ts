@@ -31,7 +31,7 @@
 import type { HeapSpan, RuntimeHeap } from './runtime-heap';
 import { heapError } from './errors';
 import { runtimeHeapArg, heapSpanArg } from './runtime-heap';
-import { functionArg, guardReceivers, intArg, optional, optionsArg } from '../native/args';
+import { functionArg, guardReceivers, numberArg, optional, optionsArg } from '../native/args';
 
 /** `defaultHeapMinimum` in mgc.go: 4 MiB at GOGC=100. */
 export const DEFAULT_HEAP_MINIMUM = 4 << 20;
@@ -60,7 +60,7 @@ export type PaceHook = (nextGC: number) => void;
 
 function gcOptions(value: unknown): GcOptions {
   const o = optionsArg<GcOptions>(value, 'opts', ['gogc']);
-  return { gogc: optional(o.gogc, (v, n) => intArg(v, n, -1, 2 ** 31), 'opts.gogc') };
+  return { gogc: optional(o.gogc, numberArg, 'opts.gogc') }; // its value is checked where it is used
 }
 
 export class GcModel<S extends HeapSpan = HeapSpan> {

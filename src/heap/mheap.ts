@@ -12,7 +12,7 @@ import { heapError, hex } from './errors';
 import { Rand } from './rand';
 import { Span, isSpan } from './span';
 import { Sys as SysClass } from '../sys/sys';
-import { argError, guardReceivers, intArg, numberArg, oneOfArg, optional, optionsArg, received } from '../native/args';
+import { argError, guardReceivers, intArg, numberArg, oneOfArg, optional, optionsArg, received, thisError } from '../native/args';
 import type { SpanOwner, SpanState } from './span';
 import { FreeTreap, UNSCAVENGED_HUGE, UNSCAVENGED_SMALL } from './treap';
 import { makePolicy, isPolicyName, POLICY_NAMES } from './policy';
@@ -190,6 +190,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** Allocate npages runtime pages: first fit, growing the mapped arena if nothing fits. */
   alloc(npages: number): Span {
+    if (!MHeap.is(this)) throw thisError('MHeap', this);
     this.#checkOpen();
     if (typeof npages !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `npages must be a number; got ${typeof npages}`);
@@ -365,6 +366,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** Return an in-use span to the heap: mark it free, coalesce it with its free neighbours, insert it. */
   free(span: Span): void {
+    if (!MHeap.is(this)) throw thisError('MHeap', this);
     this.#checkOpen();
     this.#checkHeld(span);
     const bytes = span.bytes;
@@ -693,6 +695,6 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   readonly #brand = true;
 
   static {
-    guardReceivers(this, (o) => #brand in o);
+    guardReceivers(this, (o) => #brand in o, ['alloc', 'free']);
   }
 }

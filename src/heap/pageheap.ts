@@ -20,7 +20,7 @@
 
 import type { Sys } from '../sys/sys';
 import { Sys as SysClass } from '../sys/sys';
-import { argError, boolArg, guardReceivers, intArg, numberArg, oneOfArg, optional, optionsArg, received, uintArg } from '../native/args';
+import { argError, boolArg, guardReceivers, intArg, numberArg, oneOfArg, optional, optionsArg, received, uintArg, thisError } from '../native/args';
 import { HeapAccounts } from './memstats';
 import { heapError, hex } from './errors';
 import { PageAlloc } from './pagealloc';
@@ -155,6 +155,7 @@ export class PageHeap extends HeapAccounts {
 
   /** Allocate npages pages, first fit, growing the mapped arena if nothing fits; returns the base address. */
   alloc(npages: number): number {
+    if (!PageHeap.is(this)) throw thisError('PageHeap', this);
     this.#checkOpen();
     if (typeof npages !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `npages must be a number; got ${typeof npages}`);
@@ -189,6 +190,7 @@ export class PageHeap extends HeapAccounts {
 
   /** Free the allocation at addr (a base alloc returned); frames it leaves wholly free and unscavenged get sysHugePage. */
   free(addr: number): void {
+    if (!PageHeap.is(this)) throw thisError('PageHeap', this);
     this.#checkOpen();
     if (typeof addr !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `free() takes an address alloc() returned; got ${typeof addr}`);
@@ -440,6 +442,6 @@ export class PageHeap extends HeapAccounts {
   readonly #brand = true;
 
   static {
-    guardReceivers(this, (o) => #brand in o);
+    guardReceivers(this, (o) => #brand in o, ['alloc', 'free']);
   }
 }

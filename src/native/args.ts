@@ -139,14 +139,16 @@ export function thisError(className: string, self: unknown): Error & { code: Arg
  * receiver `brand` does not recognise — `{}`, `Object.create(Class.prototype)`, a primitive, the
  * prototype itself — with ERR_INVALID_THIS before its body runs. `brand` is the class's own
  * private-field test (`(o) => #field in o`), so only objects its constructor made pass. Static
- * methods take no receiver and are left alone.
+ * methods take no receiver and are left alone. `inline` names hot methods that make the same
+ * check in their own first line (`if (!Class.is(this)) throw thisError(…)`), without the wrapper's
+ * extra call; the public-entry table holds them to it like the rest.
  */
-export function guardReceivers(Class: { name: string; prototype: object }, brand: (o: object) => boolean): void {
+export function guardReceivers(Class: { name: string; prototype: object }, brand: (o: object) => boolean, inline: readonly string[] = []): void {
   const proto = Class.prototype;
   const name = Class.name;
   const is = (o: unknown): boolean => (typeof o === 'object' && o !== null) || typeof o === 'function' ? brand(o as object) : false;
   for (const key of Reflect.ownKeys(proto)) {
-    if (key === 'constructor') continue;
+    if (key === 'constructor' || inline.includes(key as string)) continue;
     const d = Object.getOwnPropertyDescriptor(proto, key)!;
     if (typeof d.value === 'function') {
       const fn = d.value as (...args: unknown[]) => unknown;
