@@ -2,7 +2,7 @@
  * A small seeded PRNG (splitmix32): the same seed gives the same sequence on every run, so treap
  * shapes, property tests and lab workloads replay exactly. Not for anything security-related.
  */
-import { guardReceivers, intArg, numberArg } from '../native/args';
+import { guardReceivers, intArg, numberArg, thisError } from '../native/args';
 
 export class Rand {
   private state: number;
@@ -13,6 +13,7 @@ export class Rand {
 
   /** A uniform 32-bit unsigned integer. */
   next(): number {
+    if (!(typeof this === 'object' && this !== null && #brand in this)) throw thisError('Rand', this); // inline: the treap draws one per insert
     this.state = (this.state + 0x9e3779b9) | 0;
     let z = this.state;
     z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
@@ -32,7 +33,7 @@ export class Rand {
   }
 
   static {
-    guardReceivers(this, (o) => #brand in o);
+    guardReceivers(this, (o) => #brand in o, ['next']);
   }
 
   readonly #brand = true;
