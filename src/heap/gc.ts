@@ -68,15 +68,31 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
   readonly gogc: number;
   readonly heapMinimum: number;
   readonly triggerRatio: number;
-  /** heap_marked of the last cycle (0 before the first). */
-  marked = 0;
-  /** heap_live: marked + span bytes allocated since the last cycle. */
-  heapLive = 0;
-  /** next_gc: the heap goal. */
-  nextGC: number;
-  /** gc_trigger. */
-  trigger: number;
-  cycles = 0;
+  /** heap_marked of the last cycle (0 before the first). Read-only to callers: the model's own state. */
+  get marked(): number {
+    return this.#marked;
+  }
+  #marked = 0;
+  /** heap_live: marked + span bytes allocated since the last cycle. Read-only to callers: the model's own state. */
+  get heapLive(): number {
+    return this.#heapLive;
+  }
+  #heapLive = 0;
+  /** next_gc: the heap goal. Read-only to callers: the model's own state. */
+  get nextGC(): number {
+    return this.#nextGC;
+  }
+  #nextGC = 0;
+  /** gc_trigger. Read-only to callers: the model's own state. */
+  get trigger(): number {
+    return this.#trigger;
+  }
+  #trigger = 0;
+  /** Cycles run so far. Read-only to callers: the model's own state. */
+  get cycles(): number {
+    return this.#cycles;
+  }
+  #cycles = 0;
   private readonly dead: S[] = [];
   private dying = new WeakSet<S>();
   private readonly hooks: PaceHook[] = [];
@@ -93,24 +109,24 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
     this.triggerRatio = Math.min(INITIAL_TRIGGER_RATIO, (0.95 * pct) / 100);
     // gcinit fakes heap_marked = heapminimum / (1 + triggerRatio), so that the first trigger is
     // heapminimum, then calls gcSetTriggerRatio(7/8).
-    this.marked = Math.floor(this.heapMinimum / (1 + INITIAL_TRIGGER_RATIO));
-    this.nextGC = this.#goalOf(this.marked);
-    this.trigger = this.#triggerOf(this.marked);
-    this.marked = 0; // nothing is marked yet; heap_live starts at 0
+    this.#marked = Math.floor(this.heapMinimum / (1 + INITIAL_TRIGGER_RATIO));
+    this.#nextGC = this.#goalOf(this.#marked);
+    this.#trigger = this.#triggerOf(this.#marked);
+    this.#marked = 0; // nothing is marked yet; heap_live starts at 0
   }
 
   /** Register a hook run at every pacing update (the runtime's gcPaceScavenger); runs it once now. */
   onPace(hook: PaceHook): void {
     functionArg(hook, 'hook');
     this.hooks.push(hook);
-    hook(this.nextGC);
+    hook(this.#nextGC);
   }
 
   /** A span was allocated: heap_live grows. Returns true when that crossed the trigger (a cycle is due). */
   allocated(s: HeapSpan): boolean {
     heapSpanArg(this.heap, s, 's');
-    this.heapLive += s.bytes;
-    return this.heapLive >= this.trigger;
+    this.#heapLive += s.bytes;
+    return this.#heapLive >= this.#trigger;
   }
 
   /** The program dropped its last reference to s: the next cycle's sweep frees it. */
@@ -132,17 +148,17 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
   cycle(): GcCycle {
     let deadBytes = 0;
     for (const s of this.dead) deadBytes += s.bytes;
-    this.marked = this.heap.heapInuse - deadBytes;
-    this.heapLive = this.marked;
-    this.nextGC = this.#goalOf(this.marked);
-    this.trigger = this.#triggerOf(this.marked);
-    this.cycles++;
+    this.#marked = this.heap.heapInuse - deadBytes;
+    this.#heapLive = this.#marked;
+    this.#nextGC = this.#goalOf(this.#marked);
+    this.#trigger = this.#triggerOf(this.#marked);
+    this.#cycles++;
     this.#repace();
     const dead = this.dead.splice(0).sort((a, b) => a.base - b.base);
     this.dying = new WeakSet();
     for (const s of dead) this.heap.free(s);
     this.heap.gcDone(); // policies that look at the heap as of the last GC (density)
-    return { n: this.cycles, marked: this.marked, swept: dead.length, sweptBytes: deadBytes, nextGC: this.nextGC, trigger: this.trigger };
+    return { n: this.#cycles, marked: this.#marked, swept: dead.length, sweptBytes: deadBytes, nextGC: this.#nextGC, trigger: this.#trigger };
   }
 
   /** gcSetTriggerRatio's goal: heap_marked + heap_marked × GOGC/100 (not clamped to heapminimum). */
@@ -156,7 +172,7 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
   }
 
   #repace(): void {
-    for (const hook of this.hooks) hook(this.nextGC);
+    for (const hook of this.hooks) hook(this.#nextGC);
   }
 
   readonly #brand = true;
