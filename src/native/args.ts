@@ -111,6 +111,31 @@ export function objectField(obj: object, key: string, name: string): unknown {
   }
 }
 
+/** arr.length, with a Proxy's throwing trap refused with a code. */
+export function lengthOf(arr: readonly unknown[], name: string): number {
+  const n = objectField(arr, 'length', name);
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/** arr[i], with a throwing getter or Proxy trap refused with a code. */
+export function elementAt(arr: readonly unknown[], i: number, name: string): unknown {
+  try {
+    return arr[i];
+  } catch (cause) {
+    throw Object.assign(argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The "${name}[${i}]" element could not be read`), { cause });
+  }
+}
+
+/** An array, copied element by element (each read once, here): later steps read the copy, never the caller's array. */
+export function arrayArg(value: unknown, name: string, max = 2 ** 24): unknown[] {
+  if (!Array.isArray(value)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be an array. ${received(value)}`);
+  const n = lengthOf(value, name);
+  if (n > max) throw argError(RangeError, 'ERR_OUT_OF_RANGE', `The "${name}" argument may hold at most ${max} elements. Received ${n}`);
+  const copy = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) copy[i] = elementAt(value, i, name);
+  return copy;
+}
+
 /**
  * A plain options object, or undefined for "all defaults", copied: each of `keys` is read once,
  * here (a getter runs now or never), into a fresh object the caller validates field by field.

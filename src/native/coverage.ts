@@ -10,7 +10,7 @@
  */
 import * as os from 'node:os';
 import { binding } from './binding';
-import { readSmaps, vmasIn, Pid, Vma } from './smaps';
+import { readSmaps, vmasIn, overlapping, Pid, Vma } from './smaps';
 import { argError, received, intArg, uintArg, optionsArg, optional, boolArg } from './args';
 
 export interface Run {
@@ -163,10 +163,10 @@ export function coverageFlat(pid: Pid, start: number, end: number, opts?: Covera
     const walk = () => binding.pagemapScan(pid, start, end, keep || crossCheck);
     let s = walk();
     if (!crossCheck) return { method: 'pagemap_scan', exact: true, start, end, presentBytes: s.presentBytes, hugeBytes: s.hugeBytes, runs: s.runs, excess: [] };
-    let excess = excessOfFlat(s.runs, vmasIn(options.vmas ?? readSmaps(pid), start, end));
+    let excess = excessOfFlat(s.runs, options.vmas ? vmasIn(options.vmas, start, end) : overlapping(readSmaps(pid), start, end));
     if (excess.length) {
       const again = walk();
-      const ex2 = excessOfFlat(again.runs, vmasIn(readSmaps(pid), start, end));
+      const ex2 = excessOfFlat(again.runs, overlapping(readSmaps(pid), start, end));
       if (ex2.reduce((a, e) => a + e.bytes, 0) <= excess.reduce((a, e) => a + e.bytes, 0)) [s, excess] = [again, ex2];
     }
     const over = excess.reduce((a, e) => a + e.bytes, 0);
@@ -174,7 +174,7 @@ export function coverageFlat(pid: Pid, start: number, end: number, opts?: Covera
   }
   let presentBytes = 0;
   let hugeBytes = 0;
-  for (const v of vmasIn(readSmaps(pid), start, end)) {
+  for (const v of overlapping(readSmaps(pid), start, end)) {
     const share = (Math.min(end, v.end) - Math.max(start, v.start)) / (v.end - v.start);
     presentBytes += Math.round(v.rss * share);
     hugeBytes += Math.round(v.anonHugePages * share);

@@ -9,7 +9,7 @@
  */
 import { binding, Handle } from './binding';
 import { hugePageSize } from './host';
-import { optionsArg, uintArg, argError, received, boolArg, guardReceivers, objectField, optional } from './args';
+import { optionsArg, uintArg, argError, received, boolArg, guardReceivers, objectField, optional, arrayArg } from './args';
 import type { Advice } from './advice';
 
 export interface MapOptions {
@@ -98,8 +98,8 @@ export class Mapping {
    * `count` random 8-byte reads spread evenly over the bytes of the given parts of this and
    * other mappings, timed inside the addon (no JS in the measurement).
    */
-  static randomReads(parts: readonly (readonly [Mapping, number, number])[], count: number, seed = 1): { ns: number; reads: number } {
-    if (!Array.isArray(parts)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "parts" argument must be an array of [mapping, offset, length]. ${received(parts)}`);
+  static randomReads(partsArg: readonly (readonly [Mapping, number, number])[], count: number, seed = 1): { ns: number; reads: number } {
+    const parts = arrayArg(partsArg, 'parts');
     const handles: Handle[] = [];
     const flat = new Float64Array(parts.length * 2);
     parts.forEach((part, i) => {

@@ -4,7 +4,7 @@
  * protectionKey; fields the kernel adds later are kept under their camelCase names.
  */
 import { binding, FlatBatch, FlatSmaps, RawVma } from './binding';
-import { argError, numberArg, objectField, received } from './args';
+import { argError, elementAt, lengthOf, numberArg, objectField, received } from './args';
 
 export type Pid = number | 'self';
 
@@ -180,10 +180,10 @@ export function vmaAt(vmas: readonly Vma[], address: number): Vma | undefined {
   vmasArg(vmas);
   numberArg(address, 'address');
   let lo = 0;
-  let hi = vmas.length - 1;
+  let hi = lengthOf(vmas, 'vmas') - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const v = vmas[mid];
+    const v = elementAt(vmas, mid, 'vmas') as Vma;
     const [start, end] = bounds(v, mid);
     if (address < start) hi = mid - 1;
     else if (address >= end) lo = mid + 1;
@@ -197,10 +197,32 @@ export function vmasIn(vmas: readonly Vma[], start: number, end: number): Vma[] 
   vmasArg(vmas);
   numberArg(start, 'start');
   numberArg(end, 'end');
-  return vmas.filter((v, i) => {
+  const all: Vma[] = [];
+  for (let i = 0, n = lengthOf(vmas, 'vmas'); i < n; i++) {
+    const v = elementAt(vmas, i, 'vmas');
     const [s, e] = bounds(v, i);
-    return s < end && e > start;
-  });
+    if (s < end && e > start) all.push(v as Vma);
+  }
+  return all;
+}
+
+/** vmaAt without the checks, for this package's own VMAs (readSmaps' answer): a frame walk asks once per frame. */
+export function vmaHolding(vmas: readonly Vma[], address: number): Vma | undefined {
+  let lo = 0;
+  let hi = vmas.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = vmas[mid];
+    if (address < v.start) hi = mid - 1;
+    else if (address >= v.end) lo = mid + 1;
+    else return v;
+  }
+  return undefined;
+}
+
+/** vmasIn without the checks, for this package's own VMAs (readSmaps' answer, or one the caller's options passed through vmasIn's checks). */
+export function overlapping(vmas: readonly Vma[], start: number, end: number): Vma[] {
+  return vmas.filter((v) => v.start < end && v.end > start);
 }
 
 function vmasArg(vmas: unknown): void {

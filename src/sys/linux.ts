@@ -8,7 +8,7 @@
 import { binding } from '../native/binding';
 import { Mapping } from '../native/mapping';
 import { hugePageSize } from '../native/host';
-import { uintArg, argError, received, boolArg, guardReceivers, objectField, optional, optionsArg } from '../native/args';
+import { uintArg, argError, received, boolArg, guardReceivers, objectField, optional, optionsArg, arrayArg } from '../native/args';
 import type { Advice, Memory } from './memory';
 
 export class LinuxMemory implements Memory {
@@ -61,8 +61,7 @@ export class LinuxMemory implements Memory {
 
   /** `count` random 8-byte reads over the ranges, timed inside the addon. */
   randomReads(ranges: readonly (readonly [number, number])[], count: number, seed = 1): { ns: number; reads: number } {
-    if (!Array.isArray(ranges)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "ranges" argument must be an array of [address, length]. ${received(ranges)}`);
-    const parts = ranges.map((r, i) => {
+    const parts = arrayArg(ranges, 'ranges').map((r, i) => {
       if (!Array.isArray(r)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "ranges[${i}]" argument must be [address, length]. ${received(r)}`);
       const [v, n] = [objectField(r, '0', `ranges[${i}]`), objectField(r, '1', `ranges[${i}]`)];
       const [m, off] = this.#owner(v, n);

@@ -3,7 +3,7 @@
  * and whether its pages are present and PMD-mapped (PAGEMAP_SCAN). Invariant: one smaps read
  * and one scan per call, so every frame is judged from the same moment.
  */
-import { readSmaps, vmaAt } from '../native/smaps';
+import { readSmaps, vmaHolding } from '../native/smaps';
 import { coverage, framesOf, frameSizeArg } from '../native/coverage';
 import { argError, uintArg } from '../native/args';
 
@@ -44,7 +44,7 @@ export function frameTruth(start: number, end: number, h: number): FrameTruth {
   const cov = coverage('self', start, end);
   const frames: Frame[] = [];
   for (const { base, presentBytes, huge } of framesOf(cov.runs, start, end, h)) {
-    const vma = vmaAt(vmas, base);
+    const vma = vmaHolding(vmas, base);
     const whole = vma !== undefined && vma.end >= base + h;
     const flags = vma?.vmFlags ?? [];
     frames.push({
@@ -66,7 +66,7 @@ export function frameTruth(start: number, end: number, h: number): FrameTruth {
 function approximateFromSmaps(frames: Frame[], vmas: ReturnType<typeof readSmaps>, h: number): void {
   const budget = new Map<number, { huge: number; rss: number }>();
   for (const f of frames) {
-    const vma = vmaAt(vmas, f.base);
+    const vma = vmaHolding(vmas, f.base);
     if (!vma) continue;
     const b = budget.get(vma.start) ?? { huge: vma.anonHugePages, rss: vma.rss };
     f.huge = b.huge >= h;

@@ -33,6 +33,9 @@ function hostiles() {
     ['null', null], ['undefined', undefined], ['Symbol()', Symbol('hostile')], ['1n', 1n], ['{}', {}], ['[]', []],
     ['throwing Proxy', proxy], ['throwing getters', getter], ['detached Uint8Array', detached], ['NaN', NaN],
     ['-1', -1], ['2**53', 2 ** 53], ['2**60', 2 ** 60], ["'x'", 'x'], ['frozen {}', Object.freeze({})],
+    // Array.isArray sees through a Proxy: an "array" whose every read throws.
+    ['throwing array Proxy', new Proxy([], { get: trap, getOwnPropertyDescriptor: trap, has: trap, ownKeys: trap })],
+    ['array of throwing Proxies', [proxy, proxy, proxy]],
   ];
 }
 
@@ -246,14 +249,14 @@ for (const [name, value] of Object.entries(exportsByName)) {
   }
   if (!isClass(value)) {
     for (const [label, a] of variants(r.args())) {
-      const out = probe(`${name}(${label})`, () => value(...a));
+      const out = probe(`${name}(${label})`, () => value(...a), mappingState);
       if (r.after) r.after(out);
     }
     continue;
   }
   // Constructor: every argument and option hostile; `new` without arguments too.
   for (const [label, a] of variants(r.ctor())) {
-    const out = probe(`new ${name}(${label})`, () => new value(...a), r.state && name === 'Mapping' ? r.state : undefined);
+    const out = probe(`new ${name}(${label})`, () => new value(...a), mappingState);
     if (r.after && out) r.after(out);
   }
   for (const [key, d] of members(value)) {
@@ -263,7 +266,7 @@ for (const [name, value] of Object.entries(exportsByName)) {
     for (const [kind, fn] of fns) {
       // Foreign receivers: refused before the body runs.
       const x = r.make();
-      const foreign = [null, undefined, 1, 'x', Symbol('r'), 1n, {}, [], Object.create(value.prototype), value.prototype, hostiles()[6][1], new api.Rand(1)];
+      const foreign = [null, undefined, 1, 'x', Symbol('r'), 1n, {}, [], Object.create(value.prototype), value.prototype, hostiles()[6][1], hostiles()[8][1], new api.Rand(1)];
       if (name === 'Rand') foreign.pop();
       for (const recv of foreign) {
         probe(`${name}.prototype.${kind}${k} on ${typeof recv === 'symbol' ? 'Symbol' : typeof recv === 'bigint' ? '1n' : recv === value.prototype ? 'the prototype' : describeRecv(recv)}`,
