@@ -33,6 +33,7 @@ export class PageSpan implements HeapSpan {
     readonly npages: number,
     readonly bytes: number,
   ) {
+    if (!PageSpans.is(owner)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "owner" argument must be a PageSpans. ${received(owner)}`);
     uintArg(base, 'base');
     intArg(npages, 'npages', 1);
     uintArg(bytes, 'bytes');

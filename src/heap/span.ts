@@ -6,7 +6,7 @@
  * constructor made carry its brand (a private field), so a copy, an `Object.create(Span.prototype)`
  * or a plain object with a span's fields is refused wherever a span is taken.
  */
-import { argError, numberArg, thisError } from '../native/args';
+import { argError, boolArg, numberArg, oneOfArg, received, thisError } from '../native/args';
 
 /** What a span needs to know about the heap that owns it. */
 export interface SpanOwner {
@@ -36,18 +36,40 @@ export class Span {
     public npages: number,
     public state: SpanState,
     public scavenged: boolean,
-  ) {}
+  ) {
+    // The fast path is four typeof tests (alloc makes a span per call); the owner's page sizes are
+    // read once, here, so no getter of a caller's owner ever runs later.
+    if (typeof base !== 'number' || typeof npages !== 'number' || typeof scavenged !== 'boolean' || (state !== 'inUse' && state !== 'free' && state !== 'dead')) {
+      spanFieldsArg(base, npages, state, scavenged);
+    }
+    let pageSize: unknown;
+    let h: unknown;
+    try {
+      pageSize = heap.pageSize;
+      h = heap.physHugePageSize;
+    } catch (cause) {
+      throw Object.assign(argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'The "heap" argument\'s page sizes could not be read'), { cause });
+    }
+    if (typeof pageSize !== 'number' || typeof h !== 'number') {
+      throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "heap" argument must have numeric pageSize and physHugePageSize. ${received(heap)}`);
+    }
+    this.#pageSize = pageSize;
+    this.#h = h;
+  }
+
+  readonly #pageSize: number;
+  readonly #h: number;
 
   // The heap reads these on its hot paths: each checks its receiver inline, without a wrapper.
   get bytes(): number {
     if (!isSpan(this)) throw thisError('Span', this);
-    return this.npages * this.heap.pageSize;
+    return this.npages * this.#pageSize;
   }
 
   /** One past the last byte. */
   get end(): number {
     if (!isSpan(this)) throw thisError('Span', this);
-    return this.base + this.bytes;
+    return this.base + this.npages * this.#pageSize;
   }
 
   contains(addr: number): boolean {
@@ -59,7 +81,7 @@ export class Span {
   /** The number of whole, aligned huge pages inside the span, as the runtime counts them. */
   hugePages(): number {
     if (!isSpan(this)) throw thisError('Span', this);
-    return wholeHugePages(this.base, this.end, this.heap.physHugePageSize);
+    return wholeHugePages(this.base, this.base + this.npages * this.#pageSize, this.#h);
   }
 
   /** Only objects this constructor made have it. */
@@ -68,6 +90,13 @@ export class Span {
   static {
     isSpanObject = (o) => #brand in o;
   }
+}
+
+function spanFieldsArg(base: unknown, npages: unknown, state: unknown, scavenged: unknown): void {
+  numberArg(base, 'base');
+  numberArg(npages, 'npages');
+  oneOfArg(state, 'state', ['inUse', 'free', 'dead'] as const);
+  boolArg(scavenged, 'scavenged');
 }
 
 /** Whether `o` is a Span the constructor made (not a copy or a forgery): the heap's capability check. */

@@ -257,6 +257,13 @@ for (const [name, value] of Object.entries(exportsByName)) {
   // Constructor: every argument and option hostile; `new` without arguments too.
   for (const [label, a] of variants(r.ctor())) {
     const out = probe(`new ${name}(${label})`, () => new value(...a), mappingState);
+    // A constructor that accepted these arguments must not defer a codeless error to its getters.
+    if (out && typeof out === 'object') {
+      for (const [key, d] of members(value)) {
+        const f = d.get ?? (typeof d.value === 'function' && d.value.length === 0 && !/^(close|unmap|start|stop|step|cycle|scavengeAll)$/.test(String(key)) ? d.value : undefined);
+        if (f) probe(`(new ${name}(${label})).${String(key)}`, () => Reflect.apply(f, out, []));
+      }
+    }
     if (r.after && out) r.after(out);
   }
   for (const [key, d] of members(value)) {
