@@ -22,6 +22,7 @@
  * shared. Whether a page was referenced lately (khugepaged's young check) is not in pagemap.
  */
 import * as fs from 'node:fs';
+import { argError } from '../native/args';
 
 export interface FrameFacts {
   /** The frame's first address (a multiple of hugePage). */
@@ -94,7 +95,7 @@ function zeroPageTest(): ((pfn: number) => boolean) | undefined {
 /** The facts of every frame overlapping [start, end) of `pid`; see the API note above. */
 export function readFrameFacts(pid: number | 'self', start: number, end: number, options: FrameFactsOptions): FrameFacts[] | undefined {
   const { hugePage: h, pageSize: p } = options;
-  if (!(h > 0 && p > 0 && h % p === 0)) throw new RangeError(`hugePage ${h} must be a positive multiple of pageSize ${p}`);
+  if (!(h > 0 && p > 0 && h % p === 0)) throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `hugePage ${h} must be a positive multiple of pageSize ${p}`);
   const lo = Math.floor(start / p) * p;
   const hi = Math.ceil(end / p) * p;
   const out: FrameFacts[] = [];

@@ -11,18 +11,20 @@ import { readSmapsRollup, readSmapsWhere, streamSmaps, SmapsFilter, Vma } from '
 import type { FlatBatch } from '../native/binding';
 import { coverage, coverageFlat, Coverage, FlatCoverage } from '../native/coverage';
 import { thpDisabledFor } from '../native/host';
+import { oneOfArg, optionsArg, stringArg } from '../native/args';
 
-export type ProcessErrorCode = 'ERR_HUGESPAN_NO_PROCESS' | 'ERR_HUGESPAN_EXITED' | 'ERR_HUGESPAN_NOT_PERMITTED' | 'ERR_HUGESPAN_NO_USER_MEMORY' | 'ERR_HUGESPAN_NOT_A_CGROUP';
+export const PROCESS_ERROR_CODES = ['ERR_HUGESPAN_NO_PROCESS', 'ERR_HUGESPAN_EXITED', 'ERR_HUGESPAN_NOT_PERMITTED', 'ERR_HUGESPAN_NO_USER_MEMORY', 'ERR_HUGESPAN_NOT_A_CGROUP'] as const;
+export type ProcessErrorCode = (typeof PROCESS_ERROR_CODES)[number];
 
 /** Why a process could not be read, in one sentence a user acts on. */
 export class ProcessError extends Error {
   override name = 'ProcessError';
-  constructor(
-    message: string,
-    readonly code: ProcessErrorCode,
-    options: { cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  readonly code: ProcessErrorCode;
+
+  constructor(message: string, code: ProcessErrorCode, options?: { cause?: unknown }) {
+    const { cause } = optionsArg<{ cause?: unknown }>(options, 'options', ['cause']);
+    super(stringArg(message, 'message'), cause === undefined ? undefined : { cause });
+    this.code = oneOfArg(code, 'code', PROCESS_ERROR_CODES);
   }
 }
 

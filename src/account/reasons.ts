@@ -14,6 +14,7 @@
  */
 import type { Vma } from '../native/smaps';
 import type { FrameFacts } from './frame-facts';
+import { oneOfArg } from '../native/args';
 
 export type Reason =
   | 'process-thp-disabled'
@@ -60,11 +61,13 @@ export const REASONS: readonly { code: Reason; meaning: string; will: Outcome; e
 ];
 
 export function meaningOf(r: Reason): string {
+  oneOfArg(r, 'r', REASONS.map((x) => x.code));
   return REASONS.find((x) => x.code === r)!.meaning;
 }
 
 /** The prediction in a few words, for tables: who will put the frame on a huge page. */
 export function predictionOf(r: Reason): string {
+  oneOfArg(r, 'r', REASONS.map((y) => y.code));
   const x = REASONS.find((y) => y.code === r)!;
   switch (x.will) {
     case 'khugepaged':

@@ -15,22 +15,33 @@ import type { FrameFacts } from './frame-facts';
 import { Reason, ReasonContext, frameReason, frameReasonUnder, isAnonVma, reasonContext, uffdArmed, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
 import { cgroupSharing } from './cgroup-sharing';
+import { boolArg, functionArg, intArg, objectArg, objectField, optional, optionsArg } from '../native/args';
 import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
 
 
-export function hostJson(h: HostInfo): HostJson {
-  return { kernel: h.kernel, arch: h.arch, pageSize: h.pageSize, pagemapScan: h.pagemapScan };
+/** The fields of a HostInfo-shaped object, each read once (a throwing getter is refused with a code). */
+function fieldsOf<K extends string>(value: unknown, name: string, keys: readonly K[]): Record<K, unknown> {
+  const o = objectArg(value, name);
+  return Object.fromEntries(keys.map((k) => [k, objectField(o, k, name)])) as Record<K, unknown>;
 }
 
-export function thpJson(h: HostInfo): ThpJson {
+export function hostJson(host: HostInfo): HostJson {
+  const h = fieldsOf(host, 'h', ['kernel', 'arch', 'pageSize', 'pagemapScan']);
+  return { kernel: h.kernel, arch: h.arch, pageSize: h.pageSize, pagemapScan: h.pagemapScan } as HostJson;
+}
+
+export function thpJson(host: HostInfo): ThpJson {
+  const h = fieldsOf(host, 'h', ['thp', 'hugePageSize']);
+  const thp = fieldsOf(h.thp, 'h.thp', ['enabled', 'defrag', 'khugepaged', 'sizes']);
+  const khugepaged = fieldsOf(thp.khugepaged, 'h.thp.khugepaged', ['max_ptes_none']);
   return {
-    enabled: h.thp.enabled ?? null,
-    defrag: h.thp.defrag ?? null,
+    enabled: thp.enabled ?? null,
+    defrag: thp.defrag ?? null,
     hugePageSize: h.hugePageSize,
-    maxPtesNone: h.thp.khugepaged.max_ptes_none ?? null,
-    khugepaged: h.thp.khugepaged,
-    sizes: h.thp.sizes,
-  };
+    maxPtesNone: khugepaged.max_ptes_none ?? null,
+    khugepaged: thp.khugepaged,
+    sizes: thp.sizes,
+  } as ThpJson;
 }
 
 /**
@@ -257,7 +268,12 @@ const PMD_FIELDS = ['shmemPmdMapped', 'filePmdMapped', 'privateHugetlb', 'shared
  * address order, each built, handed over and dropped (a writer that does not keep them holds
  * one at a time); returns the totals. `exact`: PAGEMAP_SCAN where the kernel has it.
  */
-export function streamProcessReport(pid: number, options: { exact: boolean; seen?: boolean }, sink: { head(h: ProcessReportHead): void; vma(v: VmaJson): void }): TotalsJson {
+export function streamProcessReport(pid: number, opts: { exact: boolean; seen?: boolean }, sinkArg: { head(h: ProcessReportHead): void; vma(v: VmaJson): void }): TotalsJson {
+  intArg(pid, 'pid', 1, 2 ** 31 - 1);
+  const options = reportOptions(opts);
+  objectArg(sinkArg, 'sink');
+  const [head, vma] = (['head', 'vma'] as const).map((k) => functionArg(objectField(sinkArg, k, 'sink'), `sink.${k}`));
+  const sink = { head: (h: ProcessReportHead) => head.call(sinkArg, h), vma: (v: VmaJson) => vma.call(sinkArg, v) };
   const host = hostInfo();
   const method = options.exact && host.pagemapScan ? 'pagemap_scan' : 'smaps';
   const walking = method === 'pagemap_scan' && host.hugePageSize > 0;
@@ -324,8 +340,16 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
   return totals;
 }
 
+/** A process report's options, copied and checked: `exact` is required. */
+function reportOptions(value: unknown): { exact: boolean; seen?: boolean } {
+  const o = optionsArg<{ exact: boolean; seen?: boolean }>(value, 'options', ['exact', 'seen']);
+  return { exact: boolArg(o.exact, 'options.exact'), seen: optional(o.seen, boolArg, 'options.seen') };
+}
+
 /** One process's report as one value (streamProcessReport, every VMA kept). */
-export function processReport(pid: number, options: { exact: boolean; seen?: boolean }): ProcessReport {
+export function processReport(pid: number, opts: { exact: boolean; seen?: boolean }): ProcessReport {
+  intArg(pid, 'pid', 1, 2 ** 31 - 1);
+  const options = reportOptions(opts);
   let head: ProcessReportHead | undefined;
   const vmas: VmaJson[] = [];
   const totals = streamProcessReport(pid, options, { head: (h) => (head = h), vma: (v) => vmas.push(v) });
@@ -335,7 +359,9 @@ export function processReport(pid: number, options: { exact: boolean; seen?: boo
 /** How many processes the system report ranks without --all. */
 const TOP_PROCESSES = 10;
 
-export function systemReport(options: { all: boolean }): SystemReport {
+export function systemReport(opts: { all: boolean }): SystemReport {
+  const o = optionsArg<{ all: boolean }>(opts, 'options', ['all']);
+  const options = { all: boolArg(o.all, 'options.all') };
   const host = hostInfo();
   const mem = readMeminfo();
   const { processes, unreadable } = summarizeProcesses();

@@ -30,6 +30,8 @@
  */
 import type { HeapSpan, RuntimeHeap } from './runtime-heap';
 import { heapError } from './errors';
+import { runtimeHeapArg, heapSpanArg } from './runtime-heap';
+import { functionArg, guardReceivers, numberArg, optional, optionsArg } from '../native/args';
 
 /** `defaultHeapMinimum` in mgc.go: 4 MiB at GOGC=100. */
 export const DEFAULT_HEAP_MINIMUM = 4 << 20;
@@ -56,26 +58,48 @@ export interface GcCycle {
 /** Called with the new next_gc at the end of every cycle (and once at construction, as gcinit does). */
 export type PaceHook = (nextGC: number) => void;
 
+function gcOptions(value: unknown): GcOptions {
+  const o = optionsArg<GcOptions>(value, 'opts', ['gogc']);
+  return { gogc: optional(o.gogc, numberArg, 'opts.gogc') }; // its value is checked where it is used
+}
+
 export class GcModel<S extends HeapSpan = HeapSpan> {
   readonly heap: RuntimeHeap<S>;
   readonly gogc: number;
   readonly heapMinimum: number;
   readonly triggerRatio: number;
-  /** heap_marked of the last cycle (0 before the first). */
-  marked = 0;
-  /** heap_live: marked + span bytes allocated since the last cycle. */
-  heapLive = 0;
-  /** next_gc: the heap goal. */
-  nextGC: number;
-  /** gc_trigger. */
-  trigger: number;
-  cycles = 0;
+  /** heap_marked of the last cycle (0 before the first). Read-only to callers: the model's own state. */
+  get marked(): number {
+    return this.#marked;
+  }
+  #marked = 0;
+  /** heap_live: marked + span bytes allocated since the last cycle. Read-only to callers: the model's own state. */
+  get heapLive(): number {
+    return this.#heapLive;
+  }
+  #heapLive = 0;
+  /** next_gc: the heap goal. Read-only to callers: the model's own state. */
+  get nextGC(): number {
+    return this.#nextGC;
+  }
+  #nextGC = 0;
+  /** gc_trigger. Read-only to callers: the model's own state. */
+  get trigger(): number {
+    return this.#trigger;
+  }
+  #trigger = 0;
+  /** Cycles run so far. Read-only to callers: the model's own state. */
+  get cycles(): number {
+    return this.#cycles;
+  }
+  #cycles = 0;
   private readonly dead: S[] = [];
   private dying = new WeakSet<S>();
   private readonly hooks: PaceHook[] = [];
 
-  constructor(heap: RuntimeHeap<S>, opts: GcOptions = {}) {
-    this.heap = heap;
+  constructor(heap: RuntimeHeap<S>, options?: GcOptions) {
+    this.heap = runtimeHeapArg<S>(heap);
+    const opts = gcOptions(options);
     this.gogc = opts.gogc ?? 100;
     if (!Number.isInteger(this.gogc) || this.gogc < -1) {
       throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `gogc must be an integer ≥ 0, or -1 for off; got ${opts.gogc}`);
@@ -85,26 +109,29 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
     this.triggerRatio = Math.min(INITIAL_TRIGGER_RATIO, (0.95 * pct) / 100);
     // gcinit fakes heap_marked = heapminimum / (1 + triggerRatio), so that the first trigger is
     // heapminimum, then calls gcSetTriggerRatio(7/8).
-    this.marked = Math.floor(this.heapMinimum / (1 + INITIAL_TRIGGER_RATIO));
-    this.nextGC = this.goalOf(this.marked);
-    this.trigger = this.triggerOf(this.marked);
-    this.marked = 0; // nothing is marked yet; heap_live starts at 0
+    this.#marked = Math.floor(this.heapMinimum / (1 + INITIAL_TRIGGER_RATIO));
+    this.#nextGC = this.#goalOf(this.#marked);
+    this.#trigger = this.#triggerOf(this.#marked);
+    this.#marked = 0; // nothing is marked yet; heap_live starts at 0
   }
 
   /** Register a hook run at every pacing update (the runtime's gcPaceScavenger); runs it once now. */
   onPace(hook: PaceHook): void {
+    functionArg(hook, 'hook');
     this.hooks.push(hook);
-    hook(this.nextGC);
+    hook(this.#nextGC);
   }
 
   /** A span was allocated: heap_live grows. Returns true when that crossed the trigger (a cycle is due). */
   allocated(s: HeapSpan): boolean {
-    this.heapLive += s.bytes;
-    return this.heapLive >= this.trigger;
+    heapSpanArg(this.heap, s, 's');
+    this.#heapLive += s.bytes;
+    return this.#heapLive >= this.#trigger;
   }
 
   /** The program dropped its last reference to s: the next cycle's sweep frees it. */
   died(s: S): void {
+    heapSpanArg(this.heap, s, 's');
     if (s.state !== 'inUse' || this.dying.has(s)) {
       throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN', 'only a live in-use span can die, once');
     }
@@ -121,30 +148,36 @@ export class GcModel<S extends HeapSpan = HeapSpan> {
   cycle(): GcCycle {
     let deadBytes = 0;
     for (const s of this.dead) deadBytes += s.bytes;
-    this.marked = this.heap.heapInuse - deadBytes;
-    this.heapLive = this.marked;
-    this.nextGC = this.goalOf(this.marked);
-    this.trigger = this.triggerOf(this.marked);
-    this.cycles++;
-    this.repace();
+    this.#marked = this.heap.heapInuse - deadBytes;
+    this.#heapLive = this.#marked;
+    this.#nextGC = this.#goalOf(this.#marked);
+    this.#trigger = this.#triggerOf(this.#marked);
+    this.#cycles++;
+    this.#repace();
     const dead = this.dead.splice(0).sort((a, b) => a.base - b.base);
     this.dying = new WeakSet();
     for (const s of dead) this.heap.free(s);
     this.heap.gcDone(); // policies that look at the heap as of the last GC (density)
-    return { n: this.cycles, marked: this.marked, swept: dead.length, sweptBytes: deadBytes, nextGC: this.nextGC, trigger: this.trigger };
+    return { n: this.#cycles, marked: this.#marked, swept: dead.length, sweptBytes: deadBytes, nextGC: this.#nextGC, trigger: this.#trigger };
   }
 
   /** gcSetTriggerRatio's goal: heap_marked + heap_marked × GOGC/100 (not clamped to heapminimum). */
-  private goalOf(marked: number): number {
+  #goalOf(marked: number): number {
     return this.gogc < 0 ? Infinity : marked + Math.floor((marked * this.gogc) / 100);
   }
 
   /** gcSetTriggerRatio's trigger: heap_marked × (1 + triggerRatio), at least heapminimum. */
-  private triggerOf(marked: number): number {
+  #triggerOf(marked: number): number {
     return this.gogc < 0 ? Infinity : Math.max(Math.floor(marked * (1 + this.triggerRatio)), this.heapMinimum);
   }
 
-  private repace(): void {
-    for (const hook of this.hooks) hook(this.nextGC);
+  #repace(): void {
+    for (const hook of this.hooks) hook(this.#nextGC);
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
   }
 }

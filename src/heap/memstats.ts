@@ -4,6 +4,8 @@
  * scavengeIfNeededLocked. Invariant: heapSys = heapInuse + heapFree + heapReleased; the heap that
  * extends this class is the only writer of its memstats and checks the sum in its invariants.
  */
+import { guardReceivers, numberArg } from '../native/args';
+
 export abstract class HeapAccounts {
   protected readonly memstats = { heapSys: 0, heapInuse: 0, heapFree: 0, heapReleased: 0 };
 
@@ -12,9 +14,19 @@ export abstract class HeapAccounts {
    * Infinity until something paces the heap (a GcModel or a BackgroundScavenger): a bare heap
    * never scavenges on its own.
    */
-  scavengeRetainedGoal = Infinity;
+  get scavengeRetainedGoal(): number {
+    return this.#goal;
+  }
+  set scavengeRetainedGoal(goal: number) {
+    this.#goal = numberArg(goal, 'scavengeRetainedGoal', 0);
+  }
+  #goal = Infinity;
+
   /** Bytes released by scavengeIfNeeded so far (the synchronous scavenger's share). */
-  releasedOnAlloc = 0;
+  get releasedOnAlloc(): number {
+    return this.#releasedOnAlloc;
+  }
+  #releasedOnAlloc = 0;
 
   get heapSys(): number {
     return this.memstats.heapSys;
@@ -48,10 +60,15 @@ export abstract class HeapAccounts {
    * allocated, so they count twice, as in the runtime.) Returns the bytes released.
    */
   scavengeIfNeeded(size: number): number {
-    const r = this.retained;
-    if (r + size <= this.scavengeRetainedGoal) return 0;
-    const released = this.scavenge(Math.min(size, r + size - this.scavengeRetainedGoal));
-    this.releasedOnAlloc += released;
+    numberArg(size, 'size', 0, Number.MAX_SAFE_INTEGER);
+    const r = this.memstats.heapSys - this.memstats.heapReleased;
+    if (r + size <= this.#goal) return 0;
+    const released = this.scavenge(Math.min(size, r + size - this.#goal));
+    this.#releasedOnAlloc += released;
     return released;
+  }
+
+  static {
+    guardReceivers(this, (o) => #goal in o);
   }
 }

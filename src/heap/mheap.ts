@@ -10,7 +10,9 @@ import type { Sys } from '../sys/sys';
 import { HeapAccounts } from './memstats';
 import { heapError, hex } from './errors';
 import { Rand } from './rand';
-import { Span, hugePagesIn } from './span';
+import { Span, isSpan } from './span';
+import { Sys as SysClass } from '../sys/sys';
+import { argError, guardReceivers, intArg, numberArg, oneOfArg, optional, optionsArg, received, thisError } from '../native/args';
 import type { SpanOwner, SpanState } from './span';
 import { FreeTreap, UNSCAVENGED_HUGE, UNSCAVENGED_SMALL } from './treap';
 import { makePolicy, isPolicyName, POLICY_NAMES } from './policy';
@@ -59,6 +61,21 @@ export interface HeapSnapshot {
 }
 
 const MiB = 1024 * 1024;
+
+/** The span map costs 4 bytes per page of the arena, allocated up front: 2^28 pages (1 GiB of map, 2 TiB of 8 KiB pages) at most. */
+const MAX_ARENA_PAGES = 2 ** 28;
+
+/** The options, copied and type-checked before the heap does anything; their values are checked where they are used. */
+function mheapOptions(value: unknown): MHeapOptions {
+  const o = optionsArg<MHeapOptions>(value, 'options', ['arenaBytes', 'pageSize', 'growBytes', 'policy', 'seed']);
+  return {
+    arenaBytes: optional(o.arenaBytes, numberArg, 'options.arenaBytes'),
+    pageSize: optional(o.pageSize, numberArg, 'options.pageSize'),
+    growBytes: optional(o.growBytes, numberArg, 'options.growBytes'),
+    policy: optional(o.policy, (v, n) => oneOfArg(v, n, POLICY_NAMES), 'options.policy'),
+    seed: optional(o.seed, (v, n) => intArg(v, n, 0, 2 ** 32 - 1), 'options.seed'),
+  };
+}
 
 /** A span's state as the span map's side table keeps it: in use (or dead) 0, else one bit per scavenged state. */
 const FREE_UNSCAVENGED = 1;
@@ -118,8 +135,10 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   private isClosed = false;
   /** The runtime's memstats, in bytes. heapFree is heap_idle − heap_released. */
 
-  constructor(sys: Sys, opts: MHeapOptions = {}) {
+  constructor(sys: Sys, options?: MHeapOptions) {
     super();
+    if (!SysClass.is(sys)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "sys" argument must be a Sys. ${received(sys)}`);
+    const opts = mheapOptions(options);
     this.sys = sys;
     this.physPageSize = sys.physPageSize;
     this.physHugePageSize = sys.physHugePageSize;
@@ -137,6 +156,9 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
       throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE', `arenaBytes must be a positive integer; got ${arenaBytes}`);
     }
     this.arenaBytes = alignUp(arenaBytes, unit);
+    if (this.arenaBytes / this.pageSize > MAX_ARENA_PAGES) {
+      throw heapError(RangeError, 'ERR_OUT_OF_RANGE', `arenaBytes ${arenaBytes} is more than ${MAX_ARENA_PAGES} pages of ${this.pageSize} bytes`);
+    }
     this.growBytes = opts.growBytes ?? 64 * MiB;
     if (!Number.isSafeInteger(this.growBytes) || this.growBytes <= 0 || this.growBytes % unit !== 0) {
       throw heapError(RangeError, 'ERR_INVALID_ARG_VALUE',
@@ -168,34 +190,35 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** Allocate npages runtime pages: first fit, growing the mapped arena if nothing fits. */
   alloc(npages: number): Span {
-    this.checkOpen();
+    if (!MHeap.is(this)) throw thisError('MHeap', this);
+    this.#checkOpen();
     if (typeof npages !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `npages must be a number; got ${typeof npages}`);
     }
     if (!Number.isSafeInteger(npages) || npages < 1) {
       throw heapError(RangeError, 'ERR_OUT_OF_RANGE', `npages must be a positive safe integer; got ${npages}`);
     }
-    let s = this.place(npages);
+    let s = this.#place(npages);
     const bytes = npages * this.pageSize;
     // Unscavenge only the pages handed out. The OS call comes first: if it fails, the heap is untouched.
     if (s.scavenged) this.sys.sysUsed(s.base, bytes);
     // The caller always gets a fresh span object, so a handle that was freed can never be revived.
-    const piece = this.newSpan(s.base, npages, 'inUse', false);
+    const piece = this.#newSpan(s.base, npages, 'inUse', false);
     if (s.scavenged) this.memstats.heapReleased -= bytes;
     else this.memstats.heapFree -= bytes;
     this.memstats.heapInuse += bytes;
     if (s.npages === npages) {
       this.freeSet.remove(s);
-      this.kill(s);
+      this.#kill(s);
     } else {
       // Split the low pages off in place: the remainder keeps its scavenged flag and its place in the free set.
       s.base += bytes;
       s.npages -= npages;
       this.freeSet.refresh(s);
-      this.setSpan(s.base, s);
+      this.#setSpan(s.base, s);
     }
-    this.setSpans(piece);
-    this.countInUse(piece.base, piece.end, +1);
+    this.#setSpans(piece);
+    this.#countInUse(piece.base, piece.end, +1);
     this.hooks.changed?.(piece.base, piece.end);
     // Allocating scavenged memory grew the RSS: make up for it, but only past the scavenger's goal
     // (mheap.go allocSpanLocked → scavengeIfNeededLocked). piece is in use, so it cannot coalesce.
@@ -208,11 +231,11 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
    * choice (a free span is split so that the chosen address starts one), or first fit; grows the
    * arena when nothing fits. Refused, with nothing changed, when the arena cannot hold npages.
    */
-  private place(npages: number): Span {
+  #place(npages: number): Span {
     let at = this.hooks.place?.(npages);
     if (at === 'grow') {
       if (this.arenaBytes - this.mapped >= npages * this.pageSize) {
-        this.grow(npages);
+        this.#grow(npages);
         at = this.hooks.place!(npages);
       }
       if (at === 'grow') at = undefined; // the arena is full: take first fit, as the runtime would
@@ -222,29 +245,29 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
       if (!s || s.state !== 'free' || at + npages * this.pageSize > s.end) {
         throw heapError(Error, 'ERR_HUGESPAN_INVARIANT', `policy ${this.policy} placed ${npages} pages at ${hex(at)}, not inside a free span`);
       }
-      return at === s.base ? s : this.splitFree(s, at);
+      return at === s.base ? s : this.#splitFree(s, at);
     }
     let s = this.freeSet.find(npages);
     if (!s) {
-      this.grow(npages);
+      this.#grow(npages);
       s = this.freeSet.find(npages)!;
     }
     return s;
   }
 
   /** Split free span s at `at` (a page boundary inside it): s keeps the low part, the new span (same state) the rest. */
-  private splitFree(s: Span, at: number): Span {
-    const t = this.newSpan(at, (s.end - at) / this.pageSize, 'free', s.scavenged);
+  #splitFree(s: Span, at: number): Span {
+    const t = this.#newSpan(at, (s.end - at) / this.pageSize, 'free', s.scavenged);
     s.npages -= t.npages;
     this.freeSet.refresh(s);
-    this.setSpan(s.end - this.pageSize, s);
-    this.setSpan(t.base, t);
-    this.setSpan(t.end - this.pageSize, t);
+    this.#setSpan(s.end - this.pageSize, s);
+    this.#setSpan(t.base, t);
+    this.#setSpan(t.end - this.pageSize, t);
     this.freeSet.insert(t);
     return t;
   }
 
-  private countInUse(base: number, end: number, sign: 1 | -1): void {
+  #countInUse(base: number, end: number, sign: 1 | -1): void {
     const f = this.frameBytes;
     for (let a = base; a < end;) {
       const i = Math.floor((a - this.arenaBase) / f);
@@ -256,6 +279,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** In-use bytes inside frame i (PolicyHeap). */
   frameInUse(i: number): number {
+    intArg(i, 'i');
     return this.inUseFrames[i] ?? 0;
   }
 
@@ -266,8 +290,10 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** Free, unscavenged bytes inside [lo, hi) (PolicyHeap). */
   dirtyIn(lo: number, hi: number): number {
+    numberArg(lo, 'lo');
+    numberArg(hi, 'hi');
     let dirty = 0;
-    for (let addr = Math.max(lo, this.arenaBase); addr < Math.min(hi, this.mappedEnd);) {
+    for (let addr = Math.max(lo, this.arenaBase); addr < Math.min(hi, this.#mappedEnd);) {
       const s = this.spanOf(addr)!;
       const end = Math.min(s.end, hi);
       if (s.state === 'free' && !s.scavenged) dirty += end - addr;
@@ -278,9 +304,12 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** PolicyHeap: release the free unscavenged pages inside [lo, hi), from the top down, until at least max bytes went. */
   releaseRange(lo: number, hi: number, max = Infinity): number {
-    this.checkOpen();
+    this.#checkOpen();
+    numberArg(lo, 'lo');
+    numberArg(hi, 'hi');
+    numberArg(max, 'max', 0);
     lo = Math.max(lo, this.arenaBase);
-    hi = Math.min(hi, this.mappedEnd);
+    hi = Math.min(hi, this.#mappedEnd);
     let released = 0;
     for (let addr = hi; addr > lo && released < max;) {
       let s = this.spanOf(addr - 1)!;
@@ -290,9 +319,9 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
         continue;
       }
       const to = Math.min(s.end, addr);
-      if (to < s.end) this.splitFree(s, to); // s keeps [s.base, to)
-      if (from > s.base) s = this.splitFree(s, from);
-      released += this.scavengeSpan(s, Infinity);
+      if (to < s.end) this.#splitFree(s, to); // s keeps [s.base, to)
+      if (from > s.base) s = this.#splitFree(s, from);
+      released += this.#scavengeSpan(s, Infinity);
       addr = from;
     }
     return released;
@@ -300,10 +329,12 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** PolicyHeap: the Go 1.13 scavenger walk. */
   scavengeTopDown(nbytes: number): number {
+    this.#checkOpen();
+    numberArg(nbytes, 'nbytes', 0);
     let released = 0;
     for (const filter of [UNSCAVENGED_HUGE, UNSCAVENGED_SMALL]) {
       for (let s = this.freeSet.findLast(filter); s && released < nbytes; s = this.freeSet.findLast(filter)) {
-        released += this.scavengeSpan(s, nbytes - released);
+        released += this.#scavengeSpan(s, nbytes - released);
       }
     }
     return released;
@@ -329,30 +360,19 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** The program clock reached nowMs. */
   tick(nowMs: number): void {
+    numberArg(nowMs, 'nowMs');
     this.hooks.tick?.(nowMs);
   }
 
   /** Return an in-use span to the heap: mark it free, coalesce it with its free neighbours, insert it. */
   free(span: Span): void {
-    this.checkOpen();
-    if (!(span instanceof Span)) {
-      throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', 'free() takes a Span returned by alloc()');
-    }
-    if (span.heap !== this) {
-      throw heapError(Error, 'ERR_HUGESPAN_FOREIGN_SPAN', `span at ${hex(span.base)} belongs to another heap`);
-    }
-    if (span.state === 'free') {
-      throw heapError(Error, 'ERR_HUGESPAN_DOUBLE_FREE', `span at ${hex(span.base)} is already free`);
-    }
-    if (span.state === 'dead') {
-      throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN',
-        `span object (last at ${hex(span.base)}, ${span.npages} pages) no longer describes a live span: ` +
-          'it was freed, then merged away or allocated again');
-    }
+    if (!MHeap.is(this)) throw thisError('MHeap', this);
+    this.#checkOpen();
+    this.#checkHeld(span);
     const bytes = span.bytes;
     const [base, end] = [span.base, span.end];
-    this.coalesce(span); // first: its OS call, if any, precedes every change
-    this.countInUse(base, end, -1);
+    this.#coalesce(span); // first: its OS call, if any, precedes every change
+    this.#countInUse(base, end, -1);
     this.hooks.changed?.(base, end);
     span.state = 'free';
     this.slotState[span.slot] = FREE_UNSCAVENGED; // in use, so not scavenged
@@ -361,14 +381,47 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   }
 
   /**
+   * Refuse, changing nothing, a span this heap does not hold in use: not a Span the constructor
+   * made (a copy, a forgery), another heap's, one whose slot in the span table is not its own
+   * (dead: merged away or allocated whole), one that is free, or one whose base and length are
+   * not what the span map holds for it (written to by its holder). The heap's own records
+   * decide, never the span's word for its state.
+   */
+  #checkHeld(span: Span): void {
+    if (!isSpan(span)) {
+      throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `free() takes a Span returned by alloc(). ${received(span)}`);
+    }
+    if (span.heap !== this) {
+      throw heapError(Error, 'ERR_HUGESPAN_FOREIGN_SPAN', `span at ${hex(span.base)} belongs to another heap`);
+    }
+    const slot = span.slot;
+    if (!(slot > 0) || this.spanTable[slot] !== span) {
+      throw heapError(Error, 'ERR_HUGESPAN_STALE_SPAN',
+        `span object (last at ${hex(span.base)}, ${span.npages} pages) no longer describes a live span: ` +
+          'it was freed, then merged away or allocated again');
+    }
+    if (this.slotState[slot] !== 0) {
+      throw heapError(Error, 'ERR_HUGESPAN_DOUBLE_FREE', `span at ${hex(span.base)} is already free`);
+    }
+    const { base, npages } = span;
+    const first = this.#pageIndex(base);
+    const last = first + npages - 1;
+    if (!(Number.isSafeInteger(npages) && npages >= 1 && Number.isSafeInteger(base) && base === this.arenaBase + first * this.pageSize &&
+      this.spanMap[first] === slot && last < this.spanMap.length && this.spanMap[last] === slot &&
+      (first === 0 || this.spanMap[first - 1] !== slot) && this.spanMap[last + 1] !== slot)) {
+      throw heapError(Error, 'ERR_HUGESPAN_FOREIGN_SPAN', `span at ${hex(base)} (${npages} pages) is not the span this heap handed out: its fields were changed`);
+    }
+  }
+
+  /**
    * Put s (being freed, or just grown or scavenged; not in the free set) into the free set, merged
    * with the free neighbours in its scavenged state. A neighbour in the other state is left alone:
    * the runtime would realign their boundary to an OS page boundary, which pageSize ≥ physPageSize
    * makes a no-op.
    */
-  private coalesce(s: Span): void {
-    const before = s.base > this.arenaBase ? this.mergeable(s, this.spanMap[this.pageIndex(s.base) - 1]) : undefined;
-    const after = s.end < this.mappedEnd ? this.mergeable(s, this.spanMap[this.pageIndex(s.end)]) : undefined;
+  #coalesce(s: Span): void {
+    const before = s.base > this.arenaBase ? this.#mergeable(s, this.spanMap[this.#pageIndex(s.base) - 1]) : undefined;
+    const after = s.end < this.#mappedEnd ? this.#mergeable(s, this.spanMap[this.#pageIndex(s.end)]) : undefined;
     if (this.hooks.merging && !s.scavenged && (before || after)) {
       // Before merging, so that a failing madvise changes nothing (the seed's hook: see policy/coalesce.ts).
       const hpParts = (before?.hugePages() ?? 0) + s.hugePages() + (after?.hugePages() ?? 0);
@@ -380,14 +433,14 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
     if (after) {
       if (before) this.freeSet.remove(after);
       s.npages += after.npages;
-      this.kill(after);
-      this.setSpan(s.end - this.pageSize, s);
+      this.#kill(after);
+      this.#setSpan(s.end - this.pageSize, s);
     }
     if (before) {
       s.base = before.base;
       s.npages += before.npages;
-      this.kill(before);
-      this.setSpan(s.base, s);
+      this.#kill(before);
+      this.#setSpan(s.base, s);
     }
     const heir = before ?? after;
     if (heir) this.freeSet.replace(heir, s);
@@ -395,7 +448,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   }
 
   /** The span in `slot` if it is free in s's scavenged state, so that s should absorb it. */
-  private mergeable(s: Span, slot: number): Span | undefined {
+  #mergeable(s: Span, slot: number): Span | undefined {
     return this.slotState[slot] === (s.scavenged ? FREE_SCAVENGED : FREE_UNSCAVENGED) ? this.spanTable[slot] : undefined;
   }
 
@@ -405,7 +458,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
    * pages, so possibly more than asked).
    */
   scavenge(nbytes: number): number {
-    this.checkOpen();
+    this.#checkOpen();
     if (typeof nbytes !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `nbytes must be a number; got ${typeof nbytes}`);
     }
@@ -422,8 +475,8 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   }
 
   /** Release the top of the free unscavenged span s: at least `want` bytes if s has them, else all of s. */
-  private scavengeSpan(s: Span, want: number): number {
-    const base = this.scavengeSplitBase(s, want);
+  #scavengeSpan(s: Span, want: number): number {
+    const base = this.#scavengeSplitBase(s, want);
     const nbytes = s.end - base;
     // The OS call comes first: if it fails, the heap has not changed.
     this.sys.sysUnused(base, nbytes);
@@ -431,19 +484,19 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
     if (base === s.base) {
       this.freeSet.remove(s);
     } else {
-      piece = this.newSpan(base, nbytes / this.pageSize, 'free', false);
+      piece = this.#newSpan(base, nbytes / this.pageSize, 'free', false);
       s.npages -= piece.npages;
       this.freeSet.refresh(s);
-      this.setSpan(s.end - this.pageSize, s);
-      this.setSpan(piece.base, piece);
-      this.setSpan(piece.end - this.pageSize, piece);
+      this.#setSpan(s.end - this.pageSize, s);
+      this.#setSpan(piece.base, piece);
+      this.#setSpan(piece.end - this.pageSize, piece);
     }
     piece.scavenged = true;
     this.slotState[piece.slot] = FREE_SCAVENGED;
     this.memstats.heapFree -= nbytes;
     this.memstats.heapReleased += nbytes;
     // Coalesce now so that no two adjacent free spans share a scavenged state.
-    this.coalesce(piece);
+    this.#coalesce(piece);
     return nbytes;
   }
 
@@ -452,7 +505,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
    * page boundary, moved down to a huge page boundary when that boundary is inside s so that no huge
    * page is split; s.base when the whole span goes.
    */
-  private scavengeSplitBase(s: Span, want: number): number {
+  #scavengeSplitBase(s: Span, want: number): number {
     if (s.bytes <= want) return s.base;
     let base = alignDown(s.end - want, this.pageSize);
     const h = this.physHugePageSize;
@@ -465,7 +518,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
    * add it as a free scavenged span: fresh memory is not resident. Refused, with nothing changed,
    * when the rest of the arena cannot hold npages.
    */
-  private grow(npages: number): void {
+  #grow(npages: number): void {
     const ask = npages * this.pageSize;
     const left = this.arenaBytes - this.mapped;
     if (ask > left) {
@@ -473,22 +526,23 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
         `cannot allocate ${npages} pages (${ask} bytes): ${left} of the arena's ${this.arenaBytes} bytes are left to map`);
     }
     const size = Math.min(alignUp(ask, this.growBytes), left);
-    const v = this.mappedEnd;
+    const v = this.#mappedEnd;
     this.sys.sysMap(v, size);
     this.mapped += size;
     this.memstats.heapSys += size;
     this.memstats.heapReleased += size;
-    const s = this.newSpan(v, size / this.pageSize, 'free', true);
-    this.setSpan(s.base, s);
-    this.setSpan(s.end - this.pageSize, s);
-    this.coalesce(s);
+    const s = this.#newSpan(v, size / this.pageSize, 'free', true);
+    this.#setSpan(s.base, s);
+    this.#setSpan(s.end - this.pageSize, s);
+    this.#coalesce(s);
     this.hooks.grown?.(v, size);
   }
 
   /** The live span holding addr, or undefined outside the mapped arena. */
   spanOf(addr: number): Span | undefined {
-    if (addr < this.arenaBase || addr >= this.mappedEnd) return undefined;
-    const s = this.spanAt(this.pageIndex(addr));
+    numberArg(addr, 'addr');
+    if (addr < this.arenaBase || addr >= this.#mappedEnd) return undefined;
+    const s = this.#spanAt(this.#pageIndex(addr));
     // Every page of an in-use span is mapped; inside a free span the entry may be stale, so ask the free set.
     if (s && s.state !== 'dead' && s.contains(addr)) return s;
     const f = this.freeSet.floor(addr);
@@ -497,8 +551,8 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
 
   /** Every span, in address order. */
   *spans(): IterableIterator<Span> {
-    for (let addr = this.arenaBase; addr < this.mappedEnd;) {
-      const s = this.spanAt(this.pageIndex(addr))!;
+    for (let addr = this.arenaBase; addr < this.#mappedEnd;) {
+      const s = this.#spanAt(this.#pageIndex(addr))!;
       yield s;
       addr = s.end;
     }
@@ -530,8 +584,8 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
     const count = { heapInuse: 0, heapFree: 0, heapReleased: 0 };
     const freeSpans: Span[] = [];
     let prev: Span | undefined;
-    for (let addr = this.arenaBase; addr < this.mappedEnd;) {
-      const s = this.spanAt(this.pageIndex(addr));
+    for (let addr = this.arenaBase; addr < this.#mappedEnd;) {
+      const s = this.#spanAt(this.#pageIndex(addr));
       const at = (): string => `span at ${hex(addr)}`; // formatted only on failure
       if (!s) return fail(`gap: no span starts at ${hex(addr)}`);
       if (s.base !== addr) fail(`${at()}: the span map points to [${hex(s.base)}, ${hex(s.end)}) (gap or overlap)`);
@@ -539,11 +593,11 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
       if (s.heap !== this) fail(`${at()} belongs to another heap`);
       if (this.slotState[s.slot] !== stateBits(s)) fail(`${at()}: the span map's state for it is stale`);
       if (!Number.isSafeInteger(s.npages) || s.npages < 1) fail(`${at()} has ${s.npages} pages`);
-      if (s.end > this.mappedEnd) fail(`${at()} ends at ${hex(s.end)}, past the mapped arena's end ${hex(this.mappedEnd)}`);
-      if (this.spanAt(this.pageIndex(s.end - this.pageSize)) !== s) fail(`${at()}: its last page maps to another span`);
+      if (s.end > this.#mappedEnd) fail(`${at()} ends at ${hex(s.end)}, past the mapped arena's end ${hex(this.#mappedEnd)}`);
+      if (this.#spanAt(this.#pageIndex(s.end - this.pageSize)) !== s) fail(`${at()}: its last page maps to another span`);
       if (s.state === 'inUse') {
         if (s.scavenged) fail(`${at()} is in use but scavenged`);
-        const first = this.pageIndex(s.base);
+        const first = this.#pageIndex(s.base);
         const stray = this.spanMap.subarray(first, first + s.npages).findIndex((slot) => slot !== s.slot);
         if (stray >= 0) fail(`${at()}: page ${hex(s.base + stray * this.pageSize)} of the in-use span maps elsewhere`);
         count.heapInuse += s.bytes;
@@ -582,32 +636,32 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
     this.isClosed = true;
   }
 
-  private get mappedEnd(): number {
+  get #mappedEnd(): number {
     return this.arenaBase + this.mapped;
   }
 
   /** The index in spanMap of the page holding addr (the arena base is page-aligned). */
-  private pageIndex(addr: number): number {
+  #pageIndex(addr: number): number {
     // Not addr % pageSize: addresses are past 2^31, where % is a slow floating-point remainder.
     return Math.floor((addr - this.arenaBase) / this.pageSize);
   }
 
   /** The span spanMap names for page i (possibly a stale entry: see spanMap). */
-  private spanAt(i: number): Span | undefined {
+  #spanAt(i: number): Span | undefined {
     return this.spanTable[this.spanMap[i]];
   }
 
-  private setSpan(addr: number, s: Span): void {
-    this.spanMap[this.pageIndex(addr)] = s.slot;
+  #setSpan(addr: number, s: Span): void {
+    this.spanMap[this.#pageIndex(addr)] = s.slot;
   }
 
-  private setSpans(s: Span): void {
-    const first = this.pageIndex(s.base);
+  #setSpans(s: Span): void {
+    const first = this.#pageIndex(s.base);
     this.spanMap.fill(s.slot, first, first + s.npages);
   }
 
   /** A new span of this heap, with a slot in the span table. */
-  private newSpan(base: number, npages: number, state: SpanState, scavenged: boolean): Span {
+  #newSpan(base: number, npages: number, state: SpanState, scavenged: boolean): Span {
     const s = new Span(this, base, npages, state, scavenged);
     s.slot = this.freeSlots.pop() ?? this.spanTable.length;
     this.spanTable[s.slot] = s;
@@ -621,7 +675,7 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
   }
 
   /** s was merged away or allocated whole: it dies for good and its slot is free again. */
-  private kill(s: Span): void {
+  #kill(s: Span): void {
     s.state = 'dead';
     this.spanTable[s.slot] = undefined;
     this.slotState[s.slot] = 0;
@@ -629,7 +683,18 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
     s.slot = 0;
   }
 
-  private checkOpen(): void {
+  #checkOpen(): void {
     if (this.isClosed) throw heapError(Error, 'ERR_HUGESPAN_HEAP_CLOSED', 'the heap was closed');
+  }
+
+  /** Whether `o` is an MHeap this constructor made. */
+  static is(o: unknown): o is MHeap {
+    return typeof o === 'object' && o !== null && #brand in o;
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o, ['alloc', 'free']);
   }
 }

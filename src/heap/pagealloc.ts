@@ -17,7 +17,12 @@
  *
  * Not modelled: the per-P page cache (mpagecache.go) and searchAddr: the first fit always
  * starts from the root, which keeps the walk's cost honest for the benchmark.
+ *
+ * Every public method checks its arguments (pages inside the allocator, bitmaps its own) before
+ * it reads or writes anything, so a call's work is bounded by the allocator's size, and a
+ * refused call changes nothing.
  */
+import { argError, guardReceivers, intArg, objectArg, received } from '../native/args';
 
 /** Pages per chunk: a leaf summary covers one chunk's 16 words of bitmap (the runtime's pallocChunkPages). */
 export const CHUNK_PAGES = 512;
@@ -60,6 +65,18 @@ function mask(lo: number, hi: number): number {
   return ((hi === 32 ? -1 : (1 << hi) - 1) & ~((1 << lo) - 1)) | 0;
 }
 
+/** Pages in [p, p + n) whose bit is set in bits. */
+function countBits(bits: Int32Array, p: number, n: number): number {
+  let total = 0;
+  for (let q = p, end = p + n; q < end;) {
+    const lo = q & 31;
+    const hi = Math.min(32, lo + (end - q));
+    total += popcount(bits[q >> 5] & mask(lo, hi));
+    q += hi - lo;
+  }
+  return total;
+}
+
 /** Popcount of a 32-bit word. */
 function popcount(w: number): number {
   w -= (w >>> 1) & 0x55555555;
@@ -89,9 +106,9 @@ export class PageAlloc {
 
   /** An allocator for `pages` pages (rounded up to chunks), all outside the heap until grow(). */
   constructor(pages: number) {
+    intArg(pages, 'pages', 0, 2 ** 30);
     this.chunks = Math.max(1, Math.ceil(pages / CHUNK_PAGES));
     this.pages = this.chunks * CHUNK_PAGES;
-    if (this.pages > 2 ** 30) throw new RangeError(`page allocator: ${pages} pages is more than 2^30`);
     const words = this.chunks * WORDS_PER_CHUNK;
     this.alloc = new Int32Array(words).fill(-1);
     this.scav = new Int32Array(words);
@@ -116,6 +133,8 @@ export class PageAlloc {
 
   /** Summary k of level l. */
   summaryAt(l: number, k: number): Summary {
+    intArg(l, 'l', 0, this.summary.length - 1);
+    intArg(k, 'k', 0, this.levelEntries[l] - 1);
     const s = this.summary[l];
     return { start: s[3 * k], max: s[3 * k + 1], end: s[3 * k + 2] };
   }
@@ -128,16 +147,17 @@ export class PageAlloc {
   /** The n pages past the heap's end join it, free and scavenged (fresh memory is not resident). */
   grow(n: number): void {
     const p = this.limit;
-    this.checkRange(p, n);
+    this.#checkRange(p, n);
     this.limit = p + n;
-    this.setBits(this.alloc, p, n, false);
-    this.setBits(this.scav, p, n, true);
-    this.update(p, n);
+    this.#setBits(this.alloc, p, n, false);
+    this.#setBits(this.scav, p, n, true);
+    this.#update(p, n);
   }
 
   /** The length of the allocation starting at page p, or 0 if none starts there. */
   lengthAt(p: number): number {
-    if (!(p >= 0 && p < this.limit) || (this.starts[p >> 5] & (1 << (p & 31))) === 0) return 0;
+    if (typeof p !== 'number') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "p" argument must be of type number. ${received(p)}`);
+    if (!(Number.isInteger(p) && p >= 0 && p < this.limit) || (this.starts[p >> 5] & (1 << (p & 31))) === 0) return 0;
     // The first page after p that starts another allocation or is free.
     for (let q = p + 1; q < this.limit;) {
       const k = q >> 5;
@@ -155,6 +175,7 @@ export class PageAlloc {
    * across it (its end, or all of it when it is wholly free).
    */
   find(npages: number): number {
+    intArg(npages, 'npages', 1);
     let block = 0;
     for (let l = 0; l < this.summary.length; l++) {
       const sums = this.summary[l];
@@ -182,7 +203,7 @@ export class PageAlloc {
         if (l === 0) return -1;
         throw new Error(`page allocator: level ${l - 1} promised a run of ${npages} pages that level ${l} does not hold`);
       }
-      if (l === this.summary.length - 1) return into * CHUNK_PAGES + this.findInChunk(into, npages);
+      if (l === this.summary.length - 1) return into * CHUNK_PAGES + this.#findInChunk(into, npages);
       block = into * FANOUT;
     }
     return -1; // not reached: the last level returns or throws
@@ -193,20 +214,23 @@ export class PageAlloc {
    * of them were scavenged; their scav bits are cleared, as the memory is about to be used.
    */
   allocRange(p: number, n: number): number {
-    this.checkRange(p, n);
+    this.#checkRange(p, n);
+    if (countBits(this.alloc, p, n) !== 0) {
+      throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `page allocator: pages [${p}, ${p}+${n}) are not all free`);
+    }
     let scavenged = 0;
     for (let q = p, end = p + n; q < end;) {
       const c = q >> 9;
       const hi = Math.min(end, (c + 1) * CHUNK_PAGES);
-      const inChunk = this.count(this.scav, q, hi - q);
+      const inChunk = countBits(this.scav, q, hi - q);
       this.dirty[c] -= hi - q - inChunk;
       scavenged += inChunk;
       q = hi;
     }
-    this.setBits(this.alloc, p, n, true);
-    this.setBits(this.scav, p, n, false);
+    this.#setBits(this.alloc, p, n, true);
+    this.#setBits(this.scav, p, n, false);
     this.starts[p >> 5] |= 1 << (p & 31);
-    this.update(p, n);
+    this.#update(p, n);
     return scavenged;
   }
 
@@ -215,20 +239,24 @@ export class PageAlloc {
    * join the dirty pages); returns its length. The caller checked that one starts there.
    */
   free(p: number): number {
+    intArg(p, 'p', 0, this.pages - 1);
     const n = this.lengthAt(p);
-    if (n === 0) throw new Error(`page allocator: no allocation starts at page ${p}`);
+    if (n === 0) throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `page allocator: no allocation starts at page ${p}`);
     this.starts[p >> 5] &= ~(1 << (p & 31));
-    this.setBits(this.alloc, p, n, false);
-    this.addDirty(p, n, 1);
-    this.update(p, n);
+    this.#setBits(this.alloc, p, n, false);
+    this.#addDirty(p, n, 1);
+    this.#update(p, n);
     return n;
   }
 
   /** Mark the free, unscavenged pages [p, p + n) scavenged. The summaries do not change: they track alloc only. */
   markScavenged(p: number, n: number): void {
-    this.checkRange(p, n);
-    this.setBits(this.scav, p, n, true);
-    this.addDirty(p, n, -1);
+    this.#checkRange(p, n);
+    if (countBits(this.alloc, p, n) + countBits(this.scav, p, n) !== 0) {
+      throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `page allocator: pages [${p}, ${p}+${n}) are not all free and unscavenged`);
+    }
+    this.#setBits(this.scav, p, n, true);
+    this.#addDirty(p, n, -1);
   }
 
   /**
@@ -237,6 +265,8 @@ export class PageAlloc {
    * whole, so a sweep from the top costs O(chunks) plus the runs it finds.
    */
   findDirty(below: number, out: { lo: number; hi: number }): boolean {
+    intArg(below, 'below');
+    objectArg(out, 'out');
     let hi = -1;
     for (let p = Math.min(below, this.pages); p > 0;) {
       const c = (p - 1) >> 9; // CHUNK_PAGES = 2^9
@@ -264,40 +294,36 @@ export class PageAlloc {
         continue;
       }
       const gap = 31 - Math.clz32(~bits & mask(0, inWord + 1)); // the highest clear bit ≤ inWord
-      out.lo = q - inWord + gap + 1;
-      out.hi = hi;
-      return true;
+      return answer(out, q - inWord + gap + 1, hi);
     }
-    if (hi < 0) return false;
-    out.lo = 0;
-    out.hi = hi;
-    return true;
+    return hi < 0 ? false : answer(out, 0, hi);
   }
 
-  /** Pages in [p, p + n) whose bit is set in bits (alloc or scav). */
+  /** Pages in [p, p + n) whose bit is set in bits (this allocator's alloc, scav or starts). */
   count(bits: Int32Array, p: number, n: number): number {
-    let total = 0;
-    for (let q = p, end = p + n; q < end;) {
-      const lo = q & 31;
-      const hi = Math.min(32, lo + (end - q));
-      total += popcount(bits[q >> 5] & mask(lo, hi));
-      q += hi - lo;
+    if (bits !== this.alloc && bits !== this.scav && bits !== this.starts) {
+      throw argError(TypeError, 'ERR_INVALID_ARG_VALUE', `The "bits" argument must be this allocator's alloc, scav or starts bitmap. ${received(bits)}`);
     }
-    return total;
+    intArg(p, 'p', 0, this.pages);
+    intArg(n, 'n', 0, this.pages - p);
+    return countBits(bits, p, n);
   }
 
   isFree(p: number): boolean {
+    intArg(p, 'p', 0, this.pages - 1);
     return (this.alloc[p >> 5] & (1 << (p & 31))) === 0;
   }
 
   isScavenged(p: number): boolean {
+    intArg(p, 'p', 0, this.pages - 1);
     return (this.scav[p >> 5] & (1 << (p & 31))) !== 0;
   }
 
   /** The summary of chunk c, recomputed from its bitmap. */
   summarizeChunk(c: number): Summary {
+    intArg(c, 'c', 0, this.chunks - 1);
     const out = new Int32Array(3);
-    this.summarizeInto(c, out, 0);
+    this.#summarizeInto(c, out, 0);
     return { start: out[0], max: out[1], end: out[2] };
   }
 
@@ -306,7 +332,7 @@ export class PageAlloc {
    * pallocBits.summarize). A word's inner runs are measured only when they could beat the
    * longest run so far.
    */
-  private summarizeInto(c: number, out: Int32Array, at: number): void {
+  #summarizeInto(c: number, out: Int32Array, at: number): void {
     const alloc = this.alloc;
     let start = -1;
     let max = 0;
@@ -345,13 +371,13 @@ export class PageAlloc {
   validate(): string | undefined {
     const leaf = this.summary.length - 1;
     for (let c = 0; c < this.chunks; c++) {
-      const want = this.summarizeSlowly(c);
+      const want = this.#summarizeSlowly(c);
       const have = this.summaryAt(leaf, c);
       if (want.start !== have.start || want.max !== have.max || want.end !== have.end) {
         return `chunk ${c}: summary (${have.start}, ${have.max}, ${have.end}), bitmap says (${want.start}, ${want.max}, ${want.end})`;
       }
       const p = c * CHUNK_PAGES;
-      const dirty = CHUNK_PAGES - this.countOr(p, CHUNK_PAGES);
+      const dirty = CHUNK_PAGES - this.#countOr(p, CHUNK_PAGES);
       if (dirty !== this.dirty[c]) return `chunk ${c}: dirty count ${this.dirty[c]}, bitmap says ${dirty}`;
     }
     for (let k = 0; k < this.alloc.length; k++) {
@@ -362,7 +388,7 @@ export class PageAlloc {
       for (let k = 0; k < this.levelEntries[l]; k++) {
         const s = this.summary[l];
         const scratch = new Int32Array(3 * (k + 1));
-        this.merge(l, k, scratch);
+        this.#merge(l, k, scratch);
         const want = [scratch[3 * k], scratch[3 * k + 1], scratch[3 * k + 2]];
         if (s[3 * k] !== want[0] || s[3 * k + 1] !== want[1] || s[3 * k + 2] !== want[2]) {
           return `level ${l} entry ${k}: summary (${s[3 * k]}, ${s[3 * k + 1]}, ${s[3 * k + 2]}), children say (${want.join(', ')})`;
@@ -373,7 +399,7 @@ export class PageAlloc {
   }
 
   /** Chunk c's summary page by page: the check on summarizeInto's word tricks. */
-  private summarizeSlowly(c: number): Summary {
+  #summarizeSlowly(c: number): Summary {
     let start = -1;
     let max = 0;
     let run = 0;
@@ -390,14 +416,14 @@ export class PageAlloc {
   }
 
   /** Pages in [p, p + n) in use or scavenged. */
-  private countOr(p: number, n: number): number {
+  #countOr(p: number, n: number): number {
     let total = 0;
     for (let k = p >> 5; k < (p + n) >> 5; k++) total += popcount(this.alloc[k] | this.scav[k]);
     return total;
   }
 
   /** The first page of the first run of npages free pages inside chunk c (its summary's max says there is one). */
-  private findInChunk(c: number, npages: number): number {
+  #findInChunk(c: number, npages: number): number {
     let run = 0; // free pages carried from the words before
     for (let k = 0; k < WORDS_PER_CHUNK; k++) {
       const w = this.alloc[c * WORDS_PER_CHUNK + k];
@@ -417,7 +443,7 @@ export class PageAlloc {
   }
 
   /** Set (on) or clear bits [p, p + n). */
-  private setBits(bits: Int32Array, p: number, n: number, on: boolean): void {
+  #setBits(bits: Int32Array, p: number, n: number, on: boolean): void {
     for (let q = p, end = p + n; q < end;) {
       const lo = q & 31;
       const hi = Math.min(32, lo + (end - q));
@@ -429,7 +455,7 @@ export class PageAlloc {
   }
 
   /** Add sign × each chunk's share of pages [p, p + n) to its dirty count. */
-  private addDirty(p: number, n: number, sign: 1 | -1): void {
+  #addDirty(p: number, n: number, sign: 1 | -1): void {
     for (let q = p, end = p + n; q < end;) {
       const c = q >> 9;
       const hi = Math.min(end, (c + 1) * CHUNK_PAGES);
@@ -439,16 +465,16 @@ export class PageAlloc {
   }
 
   /** Rewrite the summaries over pages [p, p + n): the chunks' from the bitmap, then each level's from below. */
-  private update(p: number, n: number): void {
+  #update(p: number, n: number): void {
     const leaf = this.summary.length - 1;
     let lo = p >> 9;
     let hi = (p + n - 1) >> 9;
     const s = this.summary[leaf];
-    for (let c = lo; c <= hi; c++) this.summarizeInto(c, s, 3 * c);
+    for (let c = lo; c <= hi; c++) this.#summarizeInto(c, s, 3 * c);
     for (let l = leaf - 1; l >= 0; l--) {
       lo = Math.floor(lo / FANOUT);
       hi = Math.floor(hi / FANOUT);
-      for (let k = lo; k <= hi; k++) this.merge(l, k, this.summary[l]);
+      for (let k = lo; k <= hi; k++) this.#merge(l, k, this.summary[l]);
     }
   }
 
@@ -456,7 +482,7 @@ export class PageAlloc {
    * Write into out[3k..3k+2] entry k of level l as its FANOUT children merge (the runtime's
    * mergeSummaries). Missing children (past the last chunk) count as in use.
    */
-  private merge(l: number, k: number, out: Int32Array): void {
+  #merge(l: number, k: number, out: Int32Array): void {
     const child = this.summary[l + 1];
     const size = this.levelPages[l + 1];
     const first = k * FANOUT;
@@ -483,9 +509,27 @@ export class PageAlloc {
     out[3 * k + 2] = last - first < FANOUT ? 0 : end; // missing children: nothing free runs to the high end
   }
 
-  private checkRange(p: number, n: number): void {
-    if (!Number.isSafeInteger(p) || !Number.isSafeInteger(n) || p < 0 || n < 1 || p + n > this.pages) {
-      throw new RangeError(`page allocator: pages [${p}, ${p}+${n}) are outside its ${this.pages} pages`);
-    }
+  /** [p, p + n), n ≥ 1, inside the allocator. */
+  #checkRange(p: number, n: number): void {
+    intArg(p, 'p', 0, this.pages - 1);
+    intArg(n, 'n', 1, this.pages - p);
   }
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
+  }
+
+  /** Only objects this constructor made have it: the receiver check's brand. */
+  readonly #brand = true;
+}
+
+/** findDirty's answer written into the caller's object; a frozen or trapping one is refused with a code. */
+function answer(out: { lo: number; hi: number }, lo: number, hi: number): true {
+  try {
+    out.lo = lo;
+    out.hi = hi;
+  } catch (cause) {
+    throw Object.assign(argError(TypeError, 'ERR_INVALID_ARG_VALUE', 'The "out" argument must be a writable object'), { cause });
+  }
+  return true;
 }

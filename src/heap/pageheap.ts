@@ -19,10 +19,12 @@
  */
 
 import type { Sys } from '../sys/sys';
+import { Sys as SysClass } from '../sys/sys';
+import { argError, boolArg, guardReceivers, intArg, numberArg, oneOfArg, optional, optionsArg, received, uintArg, thisError } from '../native/args';
 import { HeapAccounts } from './memstats';
 import { heapError, hex } from './errors';
 import { PageAlloc } from './pagealloc';
-import { hugePagesIn } from './span';
+import { wholeHugePages } from './span';
 import type { SpanState } from './span';
 import type { HeapSnapshot } from './mheap';
 
@@ -47,14 +49,27 @@ export class PageRun {
     readonly scavenged: boolean,
     readonly bytes: number,
     private readonly h: number,
-  ) {}
+  ) {
+    uintArg(base, 'base');
+    intArg(npages, 'npages', 1);
+    oneOfArg(state, 'state', ['inUse', 'free', 'dead'] as const);
+    boolArg(scavenged, 'scavenged');
+    uintArg(bytes, 'bytes');
+    uintArg(h, 'h');
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
+  }
 
   get end(): number {
     return this.base + this.bytes;
   }
 
   hugePages(): number {
-    return hugePagesIn(this.base, this.end, this.h);
+    return wholeHugePages(this.base, this.end, this.h);
   }
 }
 
@@ -62,6 +77,16 @@ const MiB = 1024 * 1024;
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+/** The options, copied and type-checked before the heap does anything; their values are checked where they are used. */
+function pageHeapOptions(value: unknown): PageHeapOptions {
+  const o = optionsArg<PageHeapOptions>(value, 'options', ['arenaBytes', 'pageSize', 'growBytes']);
+  return {
+    arenaBytes: optional(o.arenaBytes, numberArg, 'options.arenaBytes'),
+    pageSize: optional(o.pageSize, numberArg, 'options.pageSize'),
+    growBytes: optional(o.growBytes, numberArg, 'options.growBytes'),
+  };
 }
 
 export class PageHeap extends HeapAccounts {
@@ -85,8 +110,10 @@ export class PageHeap extends HeapAccounts {
   /** Reused by scavenge: findDirty's answer. */
   private readonly run = { lo: 0, hi: 0 };
 
-  constructor(sys: Sys, opts: PageHeapOptions = {}) {
+  constructor(sys: Sys, options?: PageHeapOptions) {
     super();
+    if (!SysClass.is(sys)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "sys" argument must be a Sys. ${received(sys)}`);
+    const opts = pageHeapOptions(options);
     this.sys = sys;
     this.physPageSize = sys.physPageSize;
     this.physHugePageSize = sys.physHugePageSize;
@@ -128,7 +155,8 @@ export class PageHeap extends HeapAccounts {
 
   /** Allocate npages pages, first fit, growing the mapped arena if nothing fits; returns the base address. */
   alloc(npages: number): number {
-    this.checkOpen();
+    if (!PageHeap.is(this)) throw thisError('PageHeap', this);
+    this.#checkOpen();
     if (typeof npages !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `npages must be a number; got ${typeof npages}`);
     }
@@ -137,7 +165,7 @@ export class PageHeap extends HeapAccounts {
     }
     let p = this.pages.find(npages);
     if (p < 0) {
-      this.grow(npages);
+      this.#grow(npages);
       p = this.pages.find(npages);
     }
     const addr = this.arenaBase + p * this.pageSize;
@@ -149,7 +177,7 @@ export class PageHeap extends HeapAccounts {
     for (let q = p, end = p + npages; q < end;) {
       const f = Math.floor(q / this.framePages);
       const hi = Math.min(end, (f + 1) * this.framePages);
-      this.addDirty(f, scavenged === 0 ? q - hi : q - hi + this.pages.count(this.pages.scav, q, hi - q));
+      this.#addDirty(f, scavenged === 0 ? q - hi : q - hi + this.pages.count(this.pages.scav, q, hi - q));
       q = hi;
     }
     this.pages.allocRange(p, npages);
@@ -162,7 +190,8 @@ export class PageHeap extends HeapAccounts {
 
   /** Free the allocation at addr (a base alloc returned); frames it leaves wholly free and unscavenged get sysHugePage. */
   free(addr: number): void {
-    this.checkOpen();
+    if (!PageHeap.is(this)) throw thisError('PageHeap', this);
+    this.#checkOpen();
     if (typeof addr !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `free() takes an address alloc() returned; got ${typeof addr}`);
     }
@@ -181,20 +210,20 @@ export class PageHeap extends HeapAccounts {
     if (this.physHugePageSize !== 0) {
       let lo = -1;
       let hi = -1;
-      this.forFrames(p, n, (f, a, b) => {
+      this.#forFrames(p, n, (f, a, b) => {
         if (this.frameDirty[f] + (b - a) !== this.framePages) return;
         if (f !== hi) {
-          if (lo >= 0) this.sys.sysHugePage(this.frameAddr(lo), (hi - lo) * this.frameBytes);
+          if (lo >= 0) this.sys.sysHugePage(this.#frameAddr(lo), (hi - lo) * this.frameBytes);
           lo = f;
         }
         hi = f + 1;
       });
-      if (lo >= 0) this.sys.sysHugePage(this.frameAddr(lo), (hi - lo) * this.frameBytes);
+      if (lo >= 0) this.sys.sysHugePage(this.#frameAddr(lo), (hi - lo) * this.frameBytes);
     }
     for (let q = p, end = p + n; q < end;) {
       const f = Math.floor(q / this.framePages);
       const hi = Math.min(end, (f + 1) * this.framePages);
-      this.addDirty(f, hi - q);
+      this.#addDirty(f, hi - q);
       q = hi;
     }
     this.pages.free(p);
@@ -205,6 +234,7 @@ export class PageHeap extends HeapAccounts {
 
   /** The length in pages of the live allocation at addr, or 0 if addr is not one's base. */
   sizeOf(addr: number): number {
+    numberArg(addr, 'addr');
     const p = (addr - this.arenaBase) / this.pageSize;
     return Number.isInteger(p) ? this.pages.lengthAt(p) : 0;
   }
@@ -214,7 +244,7 @@ export class PageHeap extends HeapAccounts {
    * first; returns the bytes released (whole pages, so possibly more than asked).
    */
   scavenge(nbytes: number): number {
-    this.checkOpen();
+    this.#checkOpen();
     if (typeof nbytes !== 'number') {
       throw heapError(TypeError, 'ERR_INVALID_ARG_TYPE', `nbytes must be a number; got ${typeof nbytes}`);
     }
@@ -223,10 +253,10 @@ export class PageHeap extends HeapAccounts {
     let below = this.mapped / this.pageSize;
     while (released < nbytes && this.pages.findDirty(below, this.run)) {
       const { hi } = this.run;
-      const lo = this.scavengeCut(this.run.lo, hi, nbytes - released);
+      const lo = this.#scavengeCut(this.run.lo, hi, nbytes - released);
       const bytes = (hi - lo) * this.pageSize;
       this.sys.sysUnused(this.arenaBase + lo * this.pageSize, bytes); // first: a failure changes nothing
-      this.forFrames(lo, hi - lo, (f, a, b) => this.addDirty(f, -(b - a)));
+      this.#forFrames(lo, hi - lo, (f, a, b) => this.#addDirty(f, -(b - a)));
       this.pages.markScavenged(lo, hi - lo);
       this.memstats.heapFree -= bytes;
       this.memstats.heapReleased += bytes;
@@ -241,7 +271,9 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** The lab's hooks, which this heap does not need: it has no policies. */
-  tick(_nowMs: number): void {}
+  tick(nowMs: number): void {
+    numberArg(nowMs, 'nowMs');
+  }
 
   gcDone(): void {}
 
@@ -316,7 +348,7 @@ export class PageHeap extends HeapAccounts {
     }
     for (let f = 0; f < this.frameDirty.length; f++) {
       const lo = f * this.framePages;
-      const dirty = f * this.frameBytes < this.mapped ? this.framePages - this.orCount(lo, this.framePages) : 0;
+      const dirty = f * this.frameBytes < this.mapped ? this.framePages - this.#orCount(lo, this.framePages) : 0;
       if (dirty !== this.frameDirty[f]) fail(`frame ${f}: ${this.frameDirty[f]} free unscavenged pages counted, ${dirty} in the bitmap`);
     }
     const recount = this.recountFreeHugePages();
@@ -337,7 +369,7 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** Pages in [p, p + n) in use or scavenged. */
-  private orCount(p: number, n: number): number {
+  #orCount(p: number, n: number): number {
     let k = 0;
     for (let q = p; q < p + n; q++) if (!this.pages.isFree(q) || this.pages.isScavenged(q)) k++;
     return k;
@@ -348,7 +380,7 @@ export class PageHeap extends HeapAccounts {
    * scavengeSplitBase): a page boundary, moved down to a huge page boundary when that stays inside
    * the run, so that no huge page is split; lo when the whole run goes.
    */
-  private scavengeCut(lo: number, hi: number, want: number): number {
+  #scavengeCut(lo: number, hi: number, want: number): number {
     if ((hi - lo) * this.pageSize <= want) return lo;
     let cut = hi - Math.ceil(want / this.pageSize);
     if (this.physHugePageSize > this.pageSize) {
@@ -359,7 +391,7 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** Map the next step of the arena (at least npages) as free scavenged pages; refused, with nothing changed, when it cannot. */
-  private grow(npages: number): void {
+  #grow(npages: number): void {
     const ask = npages * this.pageSize;
     const left = this.arenaBytes - this.mapped;
     if (ask > left) {
@@ -377,7 +409,7 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** fn(frame, lo, hi) for each frame's share [lo, hi) of pages [p, p + n). */
-  private forFrames(p: number, n: number, fn: (f: number, lo: number, hi: number) => void): void {
+  #forFrames(p: number, n: number, fn: (f: number, lo: number, hi: number) => void): void {
     for (let q = p, end = p + n; q < end;) {
       const f = Math.floor(q / this.framePages);
       const hi = Math.min(end, (f + 1) * this.framePages);
@@ -387,18 +419,29 @@ export class PageHeap extends HeapAccounts {
   }
 
   /** Change frame f's count of free unscavenged pages, keeping hugeFree. */
-  private addDirty(f: number, delta: number): void {
+  #addDirty(f: number, delta: number): void {
     const was = this.frameDirty[f] === this.framePages;
     this.frameDirty[f] += delta;
     const now = this.frameDirty[f] === this.framePages;
     if (was !== now) this.hugeFree += now ? 1 : -1;
   }
 
-  private frameAddr(f: number): number {
+  #frameAddr(f: number): number {
     return this.arenaBase + f * this.frameBytes;
   }
 
-  private checkOpen(): void {
+  #checkOpen(): void {
     if (this.isClosed) throw heapError(Error, 'ERR_HUGESPAN_HEAP_CLOSED', 'the heap was closed');
+  }
+
+  /** Whether `o` is a PageHeap this constructor made. */
+  static is(o: unknown): o is PageHeap {
+    return typeof o === 'object' && o !== null && #brand in o;
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o, ['alloc', 'free']);
   }
 }

@@ -6,6 +6,25 @@
  */
 import type { Sys } from '../sys/sys';
 import type { SpanState } from './span';
+import { isSpan } from './span';
+import { MHeap } from './mheap';
+import { PageSpan, PageSpans } from './pagespans';
+import { argError, received } from '../native/args';
+
+/** `value` if it is a heap the runtime can drive (an MHeap or a PageSpans this package made), else a coded TypeError. */
+export function runtimeHeapArg<S extends HeapSpan = HeapSpan>(value: unknown, name = 'heap'): RuntimeHeap<S> {
+  if (!MHeap.is(value) && !PageSpans.is(value)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be an MHeap or a PageSpans. ${received(value)}`);
+  }
+  return value as unknown as RuntimeHeap<S>;
+}
+
+/** `value` if it is a span `heap` made (a Span of that MHeap, a PageSpan of that PageSpans), else a coded TypeError. */
+export function heapSpanArg<S extends HeapSpan>(heap: RuntimeHeap<S>, value: unknown, name = 'span'): S {
+  const ok = isSpan(value) ? value.heap === (heap as unknown) : PageSpan.is(value) && value.owner === (heap as unknown);
+  if (!ok) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be a span this heap handed out. ${received(value)}`);
+  return value as unknown as S;
+}
 
 /** A span as its callers read it: MHeap's Span, or the page heap's handle. */
 export interface HeapSpan {

@@ -20,6 +20,8 @@
  */
 
 import type { RuntimeHeap } from './runtime-heap';
+import { runtimeHeapArg } from './runtime-heap';
+import { functionArg, guardReceivers, numberArg, optional, optionsArg } from '../native/args';
 
 /** Share of one CPU the scavenger may use (`scavengePercent`). */
 const scavengePercent = 1;
@@ -51,11 +53,7 @@ export interface ScavengeStep {
 }
 
 function checkNonNegative(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value >= 0) || value === Infinity) {
-    const message = `${name} must be a finite number ≥ 0; got ${String(value)}`;
-    throw Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' });
-  }
-  return value;
+  return numberArg(value, name, 0, Number.MAX_VALUE);
 }
 
 export class BackgroundScavenger {
@@ -76,9 +74,11 @@ export class BackgroundScavenger {
   private settle: { resolve(): void; reject(err: unknown): void } | undefined;
 
   constructor(heap: RuntimeHeap, opts: ScavengerOptions) {
-    this.heap = heap;
-    this.now = opts.now ?? (() => performance.now());
-    this.pace(opts.heapGoal);
+    this.heap = runtimeHeapArg(heap);
+    const o = optionsArg<ScavengerOptions>(opts, 'opts', ['heapGoal', 'now']);
+    if (o.heapGoal === undefined) numberArg(o.heapGoal, 'opts.heapGoal');
+    this.now = (optional(o.now, functionArg, 'opts.now') as (() => number) | undefined) ?? (() => performance.now());
+    this.pace(o.heapGoal as number);
   }
 
   get running(): boolean {
@@ -146,8 +146,8 @@ export class BackgroundScavenger {
     // wakeScavengerLocked: a parked or sleeping scavenger runs again now; a sleep cut short is not a
     // full one (no doubling), one that had already run its length is.
     this.isParked = false;
-    this.endSleep(now);
-    if (this.active) this.schedule(0);
+    this.#endSleep(now);
+    if (this.active) this.#schedule(0);
   }
 
   /**
@@ -156,37 +156,37 @@ export class BackgroundScavenger {
    */
   step(): ScavengeStep {
     const now = this.now();
-    this.endSleep(now);
-    if (this.heap.closed) return this.park();
-    if (this.isParked) return this.park(); // only pace() (the next GC) unparks it
+    this.#endSleep(now);
+    if (this.heap.closed) return this.#park();
+    if (this.isParked) return this.#park(); // only pace() (the next GC) unparks it
     const retained = this.heap.retained;
     const { retainedGoal, retainedBasis, timeBasis, bytesPerMs } = this.line;
-    if (bytesPerMs === 0 || retained <= retainedGoal) return this.park();
+    if (bytesPerMs === 0 || retained <= retainedGoal) return this.#park();
     const want = retainedBasis - bytesPerMs * (now - timeBasis);
     let released = 0;
     if (retained > want) released = this.heap.scavenge(retained - want);
     this.releasedTotal += released;
-    if (released === 0) return this.sleep(now, this.retryMs, true, 0);
+    if (released === 0) return this.#sleep(now, this.retryMs, true, 0);
     this.retryMs = MIN_SLEEP_MS;
     const extra = released - (retained - want);
     const ttnext = extra > 0 ? extra / bytesPerMs : 0;
-    if (ttnext > MIN_SLEEP_MS) return this.sleep(now, ttnext, false, released);
+    if (ttnext > MIN_SLEEP_MS) return this.#sleep(now, ttnext, false, released);
     return { released, sleepMs: 0, parked: false }; // Gosched
   }
 
   /** scavengeSleep returned: it was full if the whole delay passed; only then the retry delay doubles. */
-  private endSleep(now: number): void {
+  #endSleep(now: number): void {
     // Compared to the nanosecond, as the runtime's integer clock does (no floating-point near-miss).
     if (this.sleeping?.retry && now - this.sleeping.from >= this.sleeping.ms - 1e-6) this.retryMs *= 2;
     this.sleeping = undefined;
   }
 
-  private park(): ScavengeStep {
+  #park(): ScavengeStep {
     this.isParked = true;
     return { released: 0, sleepMs: Infinity, parked: true };
   }
 
-  private sleep(now: number, ms: number, retry: boolean, released: number): ScavengeStep {
+  #sleep(now: number, ms: number, retry: boolean, released: number): ScavengeStep {
     this.sleeping = { from: now, ms, retry };
     return { released, sleepMs: ms, parked: false };
   }
@@ -209,37 +209,37 @@ export class BackgroundScavenger {
       this.settle = { resolve, reject };
     });
     this.finished.catch(() => {});
-    this.schedule(0);
+    this.#schedule(0);
     return this;
   }
 
   /** Stop and clear the timer; resolves once stopped. */
   stop(): Promise<void> {
-    if (this.active) this.finish();
+    if (this.active) this.#finish();
     return this.finished;
   }
 
-  private schedule(ms: number): void {
+  #schedule(ms: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), ms);
+    this.timer = setTimeout(() => this.#tick(), ms);
     this.timer.unref();
   }
 
-  private tick(): void {
+  #tick(): void {
     this.timer = undefined;
-    if (this.heap.closed) return this.finish();
+    if (this.heap.closed) return this.#finish();
     let next: ScavengeStep;
     try {
       next = this.step();
     } catch (err) {
-      return this.finish(err);
+      return this.#finish(err);
     }
     // Parked: pace() wakes it. Until then only a slow check that the heap is still open, so that
     // closing the heap stops the timer loop (the runtime's scavenger never outlives its heap).
-    this.schedule(next.parked ? PARKED_POLL_MS : next.sleepMs);
+    this.#schedule(next.parked ? PARKED_POLL_MS : next.sleepMs);
   }
 
-  private finish(err?: unknown): void {
+  #finish(err?: unknown): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.active = false;
@@ -250,9 +250,16 @@ export class BackgroundScavenger {
       this.settle?.reject(err);
     }
   }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
+  }
 }
 
 /** Pace a scavenger for heap and start it on its timer. */
 export function startScavenger(heap: RuntimeHeap, opts: ScavengerOptions): BackgroundScavenger {
+  // (the constructor checks both)
   return new BackgroundScavenger(heap, opts).start();
 }

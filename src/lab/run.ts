@@ -47,6 +47,37 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
 }
 import { BackgroundScavenger } from '../heap/scavenger';
+import { POLICY_NAMES } from '../heap/policy';
+import { WORKLOAD_NAMES } from './workload';
+import { functionArg, intArg, numberArg, oneOfArg, optional, optionsArg, stringArg } from '../native/args';
+
+const LAB_KEYS = ['policy', 'heap', 'thp', 'arenaBytes', 'ops', 'seed', 'pageSize', 'reads', 'gogc', 'release', 'msPerOp', 'workload', 'trace'] as const;
+
+/** The lab's options, copied and checked before anything is mapped; sizes the heaps check themselves. */
+function labOptions(value: unknown): LabOptions {
+  const o = optionsArg<LabOptions>(value, 'options', LAB_KEYS);
+  return {
+    policy: oneOfArg(o.policy, 'options.policy', POLICY_NAMES),
+    heap: optional(o.heap, (v, n) => oneOfArg(v, n, HEAP_KINDS), 'options.heap'),
+    thp: oneOfArg(o.thp, 'options.thp', ['always', 'host'] as const),
+    arenaBytes: intArg(o.arenaBytes, 'options.arenaBytes', 1, 2 ** 40),
+    ops: intArg(o.ops, 'options.ops', 0, 2 ** 31),
+    seed: intArg(o.seed, 'options.seed', 0, 2 ** 32 - 1),
+    pageSize: optional(o.pageSize, (v, n) => intArg(v, n, 1, 2 ** 30), 'options.pageSize'),
+    reads: optional(o.reads, (v, n) => intArg(v, n, 0, 2 ** 31), 'options.reads'),
+    gogc: optional(o.gogc, (v, n) => intArg(v, n, -1, 2 ** 31), 'options.gogc'),
+    release: optional(o.release, (v, n) => oneOfArg(v, n, ['free', 'dontneed'] as const), 'options.release'),
+    msPerOp: optional(o.msPerOp, (v, n) => numberArg(v, n, 0, 1e9), 'options.msPerOp'),
+    workload: optional(o.workload, (v, n) => oneOfArg(v, n, [...WORKLOAD_NAMES, 'trace' as const]), 'options.workload'),
+    trace: optional(o.trace, stringArg, 'options.trace'),
+  };
+}
+
+function labIO(value: unknown): LabIO {
+  const o = optionsArg<LabIO>(value, 'io', ['events', 'record']);
+  if (o.events !== undefined && !Array.isArray(o.events)) throw Object.assign(new TypeError('The "io.events" property must be an array of trace events'), { code: 'ERR_INVALID_ARG_TYPE' });
+  return { events: o.events, record: optional(o.record, functionArg, 'io.record') as LabIO['record'] };
+}
 
 /** Which heap the lab runs: the Go 1.13 span heap (treap free set) or the Go 1.14-style page heap. */
 export type HeapKind = 'treap' | 'pagealloc';
@@ -148,7 +179,10 @@ export interface PreparedLab {
  * The lab's steps up to the verification, leaving the heap mapped for whoever measures it
  * next (runLab's reads, the benchmarks' interleaved reads). The caller must close() it.
  */
-export function prepareLab(options: LabOptions, progress?: (done: number, total: number) => void, io: LabIO = {}): PreparedLab {
+export function prepareLab(opts: LabOptions, progress?: (done: number, total: number) => void, ioArg?: LabIO): PreparedLab {
+  const options = labOptions(opts);
+  optional(progress, functionArg, 'progress');
+  const io = labIO(ioArg);
   const workload = options.workload ?? 'churn';
   if (workload === 'trace' && !io.events) throw new Error('prepareLab: workload trace without events');
   const mem = new LinuxMemory();

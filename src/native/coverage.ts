@@ -10,8 +10,8 @@
  */
 import * as os from 'node:os';
 import { binding } from './binding';
-import { readSmaps, vmasIn, Pid, Vma } from './smaps';
-import { argError, received } from './args';
+import { readSmaps, vmasIn, overlapping, Pid, Vma } from './smaps';
+import { argError, received, intArg, uintArg, optionsArg, optional, boolArg } from './args';
 
 export interface Run {
   start: number;
@@ -138,8 +138,24 @@ export function mayMisreportZeroPage(): boolean {
  */
 export type FlatCoverage = Omit<Coverage, 'runs'> & { runs: Float64Array };
 
-export function coverageFlat(pid: Pid, start: number, end: number, options: { vmas?: readonly Vma[]; crossCheck?: boolean; withRuns?: boolean } = {}): FlatCoverage {
+export interface CoverageOptions {
+  vmas?: readonly Vma[];
+  crossCheck?: boolean;
+  withRuns?: boolean;
+}
+
+/** The options, copied and checked before any read of the kernel. */
+function coverageOptions(value: unknown): CoverageOptions {
+  const o = optionsArg<CoverageOptions>(value, 'options', ['vmas', 'crossCheck', 'withRuns']);
+  if (o.vmas !== undefined && !Array.isArray(o.vmas)) {
+    throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.vmas" property must be an array of VMAs. ${received(o.vmas)}`);
+  }
+  return { vmas: o.vmas, crossCheck: optional(o.crossCheck, boolArg, 'options.crossCheck'), withRuns: optional(o.withRuns, boolArg, 'options.withRuns') };
+}
+
+export function coverageFlat(pid: Pid, start: number, end: number, opts?: CoverageOptions): FlatCoverage {
   checkArgs(pid, start, end);
+  const options = coverageOptions(opts);
   if (pagemapScanSupported()) {
     const crossCheck = options.crossCheck ?? mayMisreportZeroPage();
     const keep = options.withRuns ?? true;
@@ -147,10 +163,10 @@ export function coverageFlat(pid: Pid, start: number, end: number, options: { vm
     const walk = () => binding.pagemapScan(pid, start, end, keep || crossCheck);
     let s = walk();
     if (!crossCheck) return { method: 'pagemap_scan', exact: true, start, end, presentBytes: s.presentBytes, hugeBytes: s.hugeBytes, runs: s.runs, excess: [] };
-    let excess = excessOfFlat(s.runs, vmasIn(options.vmas ?? readSmaps(pid), start, end));
+    let excess = excessOfFlat(s.runs, options.vmas ? vmasIn(options.vmas, start, end) : overlapping(readSmaps(pid), start, end));
     if (excess.length) {
       const again = walk();
-      const ex2 = excessOfFlat(again.runs, vmasIn(readSmaps(pid), start, end));
+      const ex2 = excessOfFlat(again.runs, overlapping(readSmaps(pid), start, end));
       if (ex2.reduce((a, e) => a + e.bytes, 0) <= excess.reduce((a, e) => a + e.bytes, 0)) [s, excess] = [again, ex2];
     }
     const over = excess.reduce((a, e) => a + e.bytes, 0);
@@ -158,7 +174,7 @@ export function coverageFlat(pid: Pid, start: number, end: number, options: { vm
   }
   let presentBytes = 0;
   let hugeBytes = 0;
-  for (const v of vmasIn(readSmaps(pid), start, end)) {
+  for (const v of overlapping(readSmaps(pid), start, end)) {
     const share = (Math.min(end, v.end) - Math.max(start, v.start)) / (v.end - v.start);
     presentBytes += Math.round(v.rss * share);
     hugeBytes += Math.round(v.anonHugePages * share);
@@ -167,7 +183,7 @@ export function coverageFlat(pid: Pid, start: number, end: number, options: { vm
 }
 
 /** `withRuns: false`: totals only, `runs` empty (no Run object built). */
-export function coverage(pid: Pid, start: number, end: number, options: { vmas?: readonly Vma[]; crossCheck?: boolean; withRuns?: boolean } = {}): Coverage {
+export function coverage(pid: Pid, start: number, end: number, options?: CoverageOptions): Coverage {
   const c = coverageFlat(pid, start, end, options);
   return { ...c, runs: runObjects(c.runs) };
 }
@@ -188,7 +204,28 @@ export interface FrameCoverage {
 /** For tests of the reconciliation (pure bookkeeping over given runs and VMAs). */
 export const _excessOf = excessOf;
 
-export function* framesOf(runs: readonly Run[], start: number, end: number, h: number): Generator<FrameCoverage> {
+/**
+ * The huge page size `h` of a frame walk, checked: a power of two of at least the OS page, so
+ * that a walk takes (end - start) / h steps and no fewer pages than the kernel maps.
+ */
+export function frameSizeArg(h: unknown, name = 'h'): number {
+  const page = binding.pageSize();
+  const v = intArg(h, name, page, 2 ** 40);
+  if (2 ** Math.round(Math.log2(v)) !== v) {
+    throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The "${name}" argument must be a power of two (a huge page size). Received ${v}`);
+  }
+  return v;
+}
+
+export function framesOf(runs: readonly Run[], start: number, end: number, h: number): Generator<FrameCoverage> {
+  if (!Array.isArray(runs)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "runs" argument must be an array of runs. ${received(runs)}`);
+  uintArg(start, 'start');
+  uintArg(end, 'end');
+  frameSizeArg(h);
+  return walkFrames(runs, start, end, h);
+}
+
+function* walkFrames(runs: readonly Run[], start: number, end: number, h: number): Generator<FrameCoverage> {
   let r = 0;
   for (let base = Math.floor(start / h) * h; base < end; base += h) {
     const lo = Math.max(base, start);

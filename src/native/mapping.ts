@@ -9,7 +9,7 @@
  */
 import { binding, Handle } from './binding';
 import { hugePageSize } from './host';
-import { optionsArg, uintArg, argError, received } from './args';
+import { optionsArg, uintArg, argError, received, boolArg, guardReceivers, objectField, optional, arrayArg } from './args';
 import type { Advice } from './advice';
 
 export interface MapOptions {
@@ -31,7 +31,8 @@ export class Mapping {
   readonly #handle: Handle;
 
   constructor(length: number, options?: MapOptions) {
-    const o = optionsArg<MapOptions>(options);
+    const o = optionsArg<MapOptions>(options, 'options', ['align', 'commit']);
+    optional(o.commit, boolArg, 'options.commit');
     let align: number | undefined;
     if (o.align === 'hugepage') align = hugePageAlign();
     else if (o.align === 'page' || o.align === undefined) align = undefined;
@@ -97,21 +98,31 @@ export class Mapping {
    * `count` random 8-byte reads spread evenly over the bytes of the given parts of this and
    * other mappings, timed inside the addon (no JS in the measurement).
    */
-  static randomReads(parts: readonly (readonly [Mapping, number, number])[], count: number, seed = 1): { ns: number; reads: number } {
-    if (!Array.isArray(parts)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "parts" argument must be an array of [mapping, offset, length]. ${received(parts)}`);
+  static randomReads(partsArg: readonly (readonly [Mapping, number, number])[], count: number, seed = 1): { ns: number; reads: number } {
+    const parts = arrayArg(partsArg, 'parts');
     const handles: Handle[] = [];
     const flat = new Float64Array(parts.length * 2);
     parts.forEach((part, i) => {
-      if (!Array.isArray(part) || !(part[0] instanceof Mapping)) {
+      const [m, offset, length] = Array.isArray(part) ? [0, 1, 2].map((k) => objectField(part, String(k), `parts[${i}]`)) : [];
+      if (!Mapping.#is(m)) {
         throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "parts[${i}]" argument must be [mapping, offset, length]. ${received(part)}`);
       }
-      const [h, off, len] = part[0].#span(part[1], part[2]);
+      const [h, off, len] = m.#span(offset, length);
       handles.push(h);
       flat[2 * i] = off;
       flat[2 * i + 1] = len;
     });
     const r = binding.randomReads(handles, flat, count, seed);
     return { ns: r.ns, reads: r.reads };
+  }
+
+  /** A Mapping this constructor made (its handle can be read). */
+  static #is(o: unknown): o is Mapping {
+    return typeof o === 'object' && o !== null && #handle in o;
+  }
+
+  static {
+    guardReceivers(this, (o) => #handle in o);
   }
 
   /** Give the memory back; views over it become empty. Throws ERR_HUGESPAN_UNMAPPED if already unmapped. */

@@ -4,6 +4,7 @@
  * protectionKey; fields the kernel adds later are kept under their camelCase names.
  */
 import { binding, FlatBatch, FlatSmaps, RawVma } from './binding';
+import { argError, elementAt, lengthOf, numberArg, objectField, received } from './args';
 
 export type Pid = number | 'self';
 
@@ -201,6 +202,37 @@ export function parseSmaps(text: string | Uint8Array, piece?: number): Vma[] {
 
 /** The VMA holding `address`, or undefined. */
 export function vmaAt(vmas: readonly Vma[], address: number): Vma | undefined {
+  vmasArg(vmas);
+  numberArg(address, 'address');
+  let lo = 0;
+  let hi = lengthOf(vmas, 'vmas') - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = elementAt(vmas, mid, 'vmas') as Vma;
+    const [start, end] = bounds(v, mid);
+    if (address < start) hi = mid - 1;
+    else if (address >= end) lo = mid + 1;
+    else return v;
+  }
+  return undefined;
+}
+
+/** The VMAs overlapping [start, end), in address order. */
+export function vmasIn(vmas: readonly Vma[], start: number, end: number): Vma[] {
+  vmasArg(vmas);
+  numberArg(start, 'start');
+  numberArg(end, 'end');
+  const all: Vma[] = [];
+  for (let i = 0, n = lengthOf(vmas, 'vmas'); i < n; i++) {
+    const v = elementAt(vmas, i, 'vmas');
+    const [s, e] = bounds(v, i);
+    if (s < end && e > start) all.push(v as Vma);
+  }
+  return all;
+}
+
+/** vmaAt without the checks, for this package's own VMAs (readSmaps' answer): a frame walk asks once per frame. */
+export function vmaHolding(vmas: readonly Vma[], address: number): Vma | undefined {
   let lo = 0;
   let hi = vmas.length - 1;
   while (lo <= hi) {
@@ -213,7 +245,17 @@ export function vmaAt(vmas: readonly Vma[], address: number): Vma | undefined {
   return undefined;
 }
 
-/** The VMAs overlapping [start, end), in address order. */
-export function vmasIn(vmas: readonly Vma[], start: number, end: number): Vma[] {
+/** vmasIn without the checks, for this package's own VMAs (readSmaps' answer, or one the caller's options passed through vmasIn's checks). */
+export function overlapping(vmas: readonly Vma[], start: number, end: number): Vma[] {
   return vmas.filter((v) => v.start < end && v.end > start);
+}
+
+function vmasArg(vmas: unknown): void {
+  if (!Array.isArray(vmas)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "vmas" argument must be an array of VMAs. ${received(vmas)}`);
+}
+
+/** A VMA's [start, end), read so that a malformed element is refused with a code. */
+function bounds(v: unknown, i: number): [number, number] {
+  if (v === null || typeof v !== 'object') throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "vmas[${i}]" element must be a VMA. ${received(v)}`);
+  return [numberArg(objectField(v, 'start', `vmas[${i}]`), `vmas[${i}].start`), numberArg(objectField(v, 'end', `vmas[${i}]`), `vmas[${i}].end`)];
 }

@@ -8,6 +8,7 @@
 
 import type { Advice, Memory } from './memory';
 import { ADVICE } from './memory';
+import { guardReceivers, intArg, oneOfArg, optional, optionsArg, uintArg } from '../native/args';
 
 /** The kernel's THP flag on one OS page's VMA: MADV_HUGEPAGE (`hg`), MADV_NOHUGEPAGE (`nh`), or neither. */
 export type PageFlag = 'hg' | 'nh' | 'none';
@@ -40,11 +41,14 @@ interface Reservation {
   readonly resident: Uint8Array;
 }
 
-type RefusalCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_HUGESPAN_NOT_OWNED' | 'ERR_HUGESPAN_NOT_COMMITTED';
+type RefusalCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE' | 'ERR_HUGESPAN_NOT_OWNED' | 'ERR_HUGESPAN_NOT_COMMITTED';
 
 function refuse(Class: typeof TypeError | typeof RangeError, code: RefusalCode, message: string): Error {
   return Object.assign(new Class(message), { code });
 }
+
+/** OS pages per reservation at most: the model keeps three bytes per page, so 2^26 pages (256 GiB of 4 KiB pages) cost 192 MiB. */
+const MAX_PAGES = 2 ** 26;
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
@@ -60,8 +64,10 @@ export class FakeMemory implements Memory {
   readonly #reservations = new Map<number, Reservation>();
   private nextAddress = FAKE_BASE;
 
-  constructor(opts: FakeMemoryOptions = {}) {
-    const { physPageSize = 4096, physHugePageSize = 2 * 1024 * 1024 } = opts;
+  constructor(opts?: FakeMemoryOptions) {
+    const o = optionsArg<FakeMemoryOptions>(opts, 'opts', ['physPageSize', 'physHugePageSize']);
+    const physPageSize = optional(o.physPageSize, (v, n) => intArg(v, n, 1, 2 ** 30), 'opts.physPageSize') ?? 4096;
+    const physHugePageSize = optional(o.physHugePageSize, (v, n) => intArg(v, n, 0, 2 ** 40), 'opts.physHugePageSize') ?? 2 * 1024 * 1024;
     if (!isPowerOfTwo(physPageSize)) {
       throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE', `physPageSize must be a power of two, got ${physPageSize}`);
     }
@@ -74,7 +80,11 @@ export class FakeMemory implements Memory {
   }
 
   reserve(n: number, align: number): number {
-    this.checkLength(n);
+    this.#checkLength(n);
+    if (n / this.physPageSize > MAX_PAGES) {
+      throw refuse(RangeError, 'ERR_OUT_OF_RANGE', `a reservation holds at most ${MAX_PAGES} pages; ${n} bytes is ${n / this.physPageSize}`);
+    }
+    intArg(align, 'align', 1, 2 ** 40);
     if (!isPowerOfTwo(align)) {
       throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE', `align must be a power of two, got ${align}`);
     }
@@ -93,15 +103,13 @@ export class FakeMemory implements Memory {
   }
 
   commit(v: number, n: number): void {
-    const [r, first, end] = this.pages(v, n);
+    const [r, first, end] = this.#pages(v, n);
     r.committed.fill(1, first, end);
   }
 
   madvise(v: number, n: number, advice: Advice): void {
-    if (!ADVICE.includes(advice)) {
-      throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE', `unknown madvise advice ${String(advice)}`);
-    }
-    const [r, first, end] = this.pages(v, n);
+    oneOfArg(advice, 'advice', ADVICE);
+    const [r, first, end] = this.#pages(v, n);
     switch (advice) {
       // MADV_HUGEPAGE and MADV_NOHUGEPAGE each clear the other's flag.
       case 'hugepage':
@@ -123,7 +131,7 @@ export class FakeMemory implements Memory {
   }
 
   unmap(v: number): void {
-    this.checkAddress(v);
+    this.#checkAddress(v);
     if (!this.#reservations.delete(v)) {
       throw refuse(RangeError, 'ERR_HUGESPAN_NOT_OWNED', `0x${v.toString(16)} is not the base of a reservation`);
     }
@@ -136,7 +144,7 @@ export class FakeMemory implements Memory {
 
   /** Write to [v, v+n): the pages become resident. Refused on memory that is not committed (a real write would fault). */
   touch(v: number, n: number): void {
-    const [r, first, end] = this.pages(v, n);
+    const [r, first, end] = this.#pages(v, n);
     const uncommitted = r.committed.subarray(first, end).indexOf(0);
     if (uncommitted >= 0) {
       const at = r.base + (first + uncommitted) * this.physPageSize;
@@ -147,30 +155,33 @@ export class FakeMemory implements Memory {
 
   /** The THP flag of the OS page holding addr. */
   flagsAt(addr: number): PageFlag {
-    const [r, page] = this.pages(addr - (addr % this.physPageSize), this.physPageSize);
+    uintArg(addr, 'addr');
+    const [r, page] = this.#pages(addr - (addr % this.physPageSize), this.physPageSize);
     return FLAG_NAMES[r.flags[page]];
   }
 
   /** The THP flag of the huge page frame holding addr: a PageFlag if all its OS pages agree, else `mixed`. */
   frameFlags(addr: number): FrameFlag {
-    const [r, page] = this.pages(addr - (addr % this.physPageSize), this.physPageSize);
-    return this.frameFlag(r, page);
+    uintArg(addr, 'addr');
+    const [r, page] = this.#pages(addr - (addr % this.physPageSize), this.physPageSize);
+    return this.#frameFlag(r, page);
   }
 
   /** How many huge page frames overlapping [v, v+n) have exactly `flag` (0 without huge pages). */
   framesMarked(flag: FrameFlag, v: number, n: number): number {
-    const [r, first, end] = this.pages(v, n);
+    oneOfArg(flag, 'flag', ['hg', 'nh', 'none', 'mixed'] as const);
+    const [r, first, end] = this.#pages(v, n);
     if (this.physHugePageSize === 0) return 0;
     const pagesPerFrame = this.physHugePageSize / this.physPageSize;
     let count = 0;
     for (let page = first - (first % pagesPerFrame); page < end; page += pagesPerFrame) {
-      if (this.frameFlag(r, page) === flag) count++;
+      if (this.#frameFlag(r, page) === flag) count++;
     }
     return count;
   }
 
   /** The flag of the frame holding OS page `page` of r; reservations are frame-aligned, so frames start inside them. */
-  private frameFlag(r: Reservation, page: number): FrameFlag {
+  #frameFlag(r: Reservation, page: number): FrameFlag {
     if (this.physHugePageSize === 0) {
       throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE', 'this memory has no huge pages (physHugePageSize is 0)');
     }
@@ -182,25 +193,25 @@ export class FakeMemory implements Memory {
 
   /** Bytes of [v, v+n) that are resident. */
   residentBytes(v: number, n: number): number {
-    return this.countPages('resident', v, n);
+    return this.#countPages('resident', v, n);
   }
 
   /** Bytes of [v, v+n) that are committed. */
   committedBytes(v: number, n: number): number {
-    return this.countPages('committed', v, n);
+    return this.#countPages('committed', v, n);
   }
 
-  private countPages(kind: 'resident' | 'committed', v: number, n: number): number {
-    const [r, first, end] = this.pages(v, n);
+  #countPages(kind: 'resident' | 'committed', v: number, n: number): number {
+    const [r, first, end] = this.#pages(v, n);
     let pages = 0;
     for (let i = first; i < end; i++) pages += r[kind][i];
     return pages * this.physPageSize;
   }
 
   /** The reservation wholly holding [v, v+n) and the range's OS page indexes in it, or a refusal. */
-  private pages(v: number, n: number): [Reservation, number, number] {
-    this.checkAddress(v);
-    this.checkLength(n);
+  #pages(v: number, n: number): [Reservation, number, number] {
+    this.#checkAddress(v);
+    this.#checkLength(n);
     for (const r of this.#reservations.values()) {
       if (v >= r.base && v + n <= r.base + r.size) {
         const first = (v - r.base) / this.physPageSize;
@@ -211,7 +222,7 @@ export class FakeMemory implements Memory {
       `[0x${v.toString(16)}, 0x${(v + n).toString(16)}) is not inside one reservation of this memory`);
   }
 
-  private checkAddress(v: number): void {
+  #checkAddress(v: number): void {
     if (typeof v !== 'number') {
       throw refuse(TypeError, 'ERR_INVALID_ARG_TYPE', `address must be a number, got ${typeof v}`);
     }
@@ -220,7 +231,7 @@ export class FakeMemory implements Memory {
     }
   }
 
-  private checkLength(n: number): void {
+  #checkLength(n: number): void {
     if (typeof n !== 'number') {
       throw refuse(TypeError, 'ERR_INVALID_ARG_TYPE', `length must be a number, got ${typeof n}`);
     }
@@ -228,5 +239,9 @@ export class FakeMemory implements Memory {
       throw refuse(RangeError, 'ERR_INVALID_ARG_VALUE',
         `length ${n} is not a positive multiple of the ${this.physPageSize}-byte page`);
     }
+  }
+
+  static {
+    guardReceivers(this, (o) => #reservations in o);
   }
 }

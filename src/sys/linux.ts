@@ -8,7 +8,7 @@
 import { binding } from '../native/binding';
 import { Mapping } from '../native/mapping';
 import { hugePageSize } from '../native/host';
-import { uintArg, argError, received } from '../native/args';
+import { uintArg, argError, received, boolArg, guardReceivers, objectField, optional, optionsArg, arrayArg } from '../native/args';
 import type { Advice, Memory } from './memory';
 
 export class LinuxMemory implements Memory {
@@ -18,8 +18,13 @@ export class LinuxMemory implements Memory {
   #reservations: Mapping[] = [];
 
   /** `hugePages: false` models a host without THP (physHugePageSize 0) on this one. */
-  constructor(options: { hugePages?: boolean } = {}) {
-    this.physHugePageSize = options?.hugePages === false ? 0 : hugePageSize();
+  constructor(options?: { hugePages?: boolean }) {
+    const o = optionsArg<{ hugePages?: boolean }>(options, 'options', ['hugePages']);
+    this.physHugePageSize = optional(o.hugePages, boolArg, 'options.hugePages') === false ? 0 : hugePageSize();
+  }
+
+  static {
+    guardReceivers(this, (o) => #reservations in o);
   }
 
   reserve(n: number, align: number): number {
@@ -56,11 +61,11 @@ export class LinuxMemory implements Memory {
 
   /** `count` random 8-byte reads over the ranges, timed inside the addon. */
   randomReads(ranges: readonly (readonly [number, number])[], count: number, seed = 1): { ns: number; reads: number } {
-    if (!Array.isArray(ranges)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "ranges" argument must be an array of [address, length]. ${received(ranges)}`);
-    const parts = ranges.map((r, i) => {
+    const parts = arrayArg(ranges, 'ranges').map((r, i) => {
       if (!Array.isArray(r)) throw argError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "ranges[${i}]" argument must be [address, length]. ${received(r)}`);
-      const [m, off] = this.#owner(r[0], r[1]);
-      return [m, off, r[1]] as const;
+      const [v, n] = [objectField(r, '0', `ranges[${i}]`), objectField(r, '1', `ranges[${i}]`)];
+      const [m, off] = this.#owner(v, n);
+      return [m, off, n as number] as const;
     });
     return Mapping.randomReads(parts, count, seed);
   }

@@ -22,6 +22,7 @@
 
 import type { Advice, Memory } from './memory';
 import { ADVICE } from './memory';
+import { argError, boolArg, functionArg, guardReceivers, intArg, objectArg, objectField, oneOfArg, optional, optionsArg, uintArg } from '../native/args';
 
 export type SysCall = 'reserve' | 'commit' | 'unmap' | Advice;
 export type SysCalls = Record<SysCall, number>;
@@ -49,12 +50,19 @@ function zeroCalls(): SysCalls {
   return calls;
 }
 
-function checkOption<T extends string>(name: string, value: T, allowed: readonly T[]): T {
-  if (!allowed.includes(value)) {
-    throw Object.assign(new RangeError(`${name} must be one of ${allowed.join(', ')}; got ${String(value)}`),
-      { code: 'ERR_INVALID_ARG_VALUE' });
+/**
+ * A Memory, checked once: its page sizes are read here (a throwing getter is refused with a
+ * code) and must be powers of two, and its four primitives must be functions.
+ */
+function memoryArg(mem: unknown): Memory {
+  const m = objectArg(mem, 'mem');
+  const page = intArg(objectField(m, 'physPageSize', 'mem'), 'mem.physPageSize', 1, 2 ** 30);
+  const huge = intArg(objectField(m, 'physHugePageSize', 'mem'), 'mem.physHugePageSize', 0, 2 ** 40);
+  for (const [name, v] of [['mem.physPageSize', page], ['mem.physHugePageSize', huge]] as const) {
+    if (v !== 0 && 2 ** Math.round(Math.log2(v)) !== v) throw argError(RangeError, 'ERR_INVALID_ARG_VALUE', `The "${name}" property must be a power of two. Received ${v}`);
   }
-  return value;
+  for (const f of ['reserve', 'commit', 'madvise', 'unmap']) functionArg(objectField(m, f, 'mem'), `mem.${f}`);
+  return m as Memory;
 }
 
 export class Sys {
@@ -65,23 +73,48 @@ export class Sys {
   readonly release: 'dontneed' | 'free';
   readonly thp: 'always' | 'host';
   /** Set by the heap from its policy (HeapPolicy.nohugepageEdges). */
-  edges: boolean;
+  get edges(): boolean {
+    return this.#edges;
+  }
+  set edges(on: boolean) {
+    this.#edges = boolArg(on, 'edges');
+  }
+  #edges = true;
   /**
    * Nanoseconds of every madvise made through this layer, in order (a Float64Array grown by
    * doubling); only when `timed` is set, so bookkeeping tests pay nothing.
    */
   private lat = new Float64Array(0);
   private nLat = 0;
-  timed = false;
+  get timed(): boolean {
+    return this.#timed;
+  }
+  set timed(on: boolean) {
+    this.#timed = boolArg(on, 'timed');
+  }
+  #timed = false;
   private readonly counts: SysCalls = zeroCalls();
 
-  constructor(mem: Memory, opts: SysOptions = {}) {
-    this.mem = mem;
-    this.physPageSize = mem.physPageSize;
-    this.physHugePageSize = mem.physHugePageSize;
-    this.release = checkOption('release', opts.release ?? 'free', ['dontneed', 'free']);
-    this.edges = opts.edges ?? true;
-    this.thp = checkOption('thp', opts.thp ?? 'always', ['always', 'host']);
+  constructor(mem: Memory, opts?: SysOptions) {
+    const m = memoryArg(mem);
+    const o = optionsArg<SysOptions>(opts, 'opts', ['release', 'edges', 'thp']);
+    this.release = oneOfArg(o.release ?? 'free', 'opts.release', ['dontneed', 'free'] as const);
+    this.edges = optional(o.edges, boolArg, 'opts.edges') ?? true;
+    this.thp = oneOfArg(o.thp ?? 'always', 'opts.thp', ['always', 'host'] as const);
+    this.mem = m;
+    this.physPageSize = m.physPageSize;
+    this.physHugePageSize = m.physHugePageSize;
+  }
+
+  /** Whether `o` is a Sys this constructor made (a heap takes no other). */
+  static is(o: unknown): o is Sys {
+    return typeof o === 'object' && o !== null && #brand in o;
+  }
+
+  readonly #brand = true;
+
+  static {
+    guardReceivers(this, (o) => #brand in o);
   }
 
   /** Primitive calls made so far, by kind (live view). */
@@ -91,6 +124,7 @@ export class Sys {
 
   /** Reserve at least n bytes of address space, aligned to (and rounded up to) the huge page, or the OS page without them. */
   sysReserve(n: number): number {
+    uintArg(n, 'n');
     const align = this.physHugePageSize || this.physPageSize;
     const size = Math.ceil(n / align) * align;
     const v = this.mem.reserve(size, align);
@@ -103,6 +137,8 @@ export class Sys {
 
   /** Commit [v, v+n) of a reservation; the memory is not resident until touched. */
   sysMap(v: number, n: number): void {
+    uintArg(v, 'v');
+    uintArg(n, 'n');
     this.mem.commit(v, n);
     this.counts.commit++;
   }
@@ -118,6 +154,8 @@ export class Sys {
 
   /** MADV_HUGEPAGE on the whole huge pages inside [v, v+n), if there are any. */
   sysHugePage(v: number, n: number): void {
+    uintArg(v, 'v');
+    uintArg(n, 'n');
     const h = this.physHugePageSize;
     if (h === 0) return;
     const beg = Math.ceil(v / h) * h;
@@ -131,8 +169,10 @@ export class Sys {
    * a VMA limit — so the kernel does not refill a partly released huge page. Then release.
    */
   sysUnused(v: number, n: number): void {
+    uintArg(v, 'v');
+    uintArg(n, 'n');
     const h = this.physHugePageSize;
-    if (h !== 0 && this.edges) {
+    if (h !== 0 && this.#edges) {
       const head = v % h !== 0 ? v - (v % h) : undefined;
       const tail = (v + n) % h !== 0 ? v + n - 1 - ((v + n - 1) % h) : undefined;
       if (head !== undefined && tail !== undefined && tail - head <= h) {
@@ -148,6 +188,7 @@ export class Sys {
 
   /** Unmap a whole reservation (v as sysReserve returned it). */
   sysFree(v: number): void {
+    uintArg(v, 'v');
     this.mem.unmap(v);
     this.counts.unmap++;
   }
@@ -155,12 +196,15 @@ export class Sys {
   /** The counted madvise primitive, for the runtime's functions above. (The verify layer's
    * collapse pass goes to the Memory directly: it is khugepaged's work, not the heap's.) */
   madvise(v: number, n: number, advice: Advice): void {
-    if (!this.timed) {
+    uintArg(v, 'v');
+    uintArg(n, 'n');
+    oneOfArg(advice, 'advice', ADVICE);
+    if (!this.#timed) {
       this.mem.madvise(v, n, advice);
     } else {
       const t0 = process.hrtime.bigint();
       this.mem.madvise(v, n, advice);
-      this.record(Number(process.hrtime.bigint() - t0));
+      this.#record(Number(process.hrtime.bigint() - t0));
     }
     this.counts[advice]++;
   }
@@ -170,7 +214,7 @@ export class Sys {
     return this.lat.subarray(0, this.nLat);
   }
 
-  private record(ns: number): void {
+  #record(ns: number): void {
     if (this.nLat === this.lat.length) {
       const grown = new Float64Array(Math.max(1024, 2 * this.lat.length));
       grown.set(this.lat);

@@ -5,6 +5,7 @@
  * every frame ends in exactly one bucket of the result.
  */
 import type { RuntimeHeap } from '../heap/runtime-heap';
+import { runtimeHeapArg } from '../heap/runtime-heap';
 import { thpSettings } from '../native/host';
 import { frameTruth } from './frames';
 
@@ -27,6 +28,7 @@ export interface CollapseResult {
 }
 
 export function collapse(heap: RuntimeHeap): CollapseResult {
+  runtimeHeapArg(heap);
   const t0 = performance.now();
   const h = heap.physHugePageSize;
   const result: CollapseResult = { frames: 0, already: 0, collapsed: 0, refused: { nh: 0, notEligible: 0, notResident: 0, kernel: {} }, ms: 0 };

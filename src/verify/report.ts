@@ -5,6 +5,7 @@
  * recomputed from the kernel, so `countMinusTruth` is the runtime's error, not ours.
  */
 import type { RuntimeHeap } from '../heap/runtime-heap';
+import { runtimeHeapArg } from '../heap/runtime-heap';
 import { frameTruth, Frame } from './frames';
 
 export interface SpanVerdict {
@@ -50,6 +51,7 @@ export interface Verification {
 }
 
 export function verify(heap: RuntimeHeap): Verification {
+  runtimeHeapArg(heap);
   const h = heap.physHugePageSize;
   const start = heap.arenaBase;
   const end = heap.arenaBase + heap.heapSys;

@@ -6,7 +6,7 @@
  * so that `unscavHugePages` counts only pages the kernel may back. Simplified: nothing; this is
  * the runtime's code path, called before the merge so that a failing madvise changes nothing.
  */
-import { hugePagesIn } from '../span';
+import { wholeHugePages } from '../span';
 import type { HeapPolicy, PolicyHeap } from './types';
 
 export function coalescePolicy(): HeapPolicy {
@@ -18,7 +18,7 @@ export function coalescePolicy(): HeapPolicy {
       heap = h;
     },
     merging(base, end, hpParts) {
-      if (hugePagesIn(base, end, heap.physHugePageSize) > hpParts) heap.sysHugePage(base, end - base);
+      if (wholeHugePages(base, end, heap.physHugePageSize) > hpParts) heap.sysHugePage(base, end - base);
     },
   };
 }
