@@ -287,6 +287,17 @@ static void Orphan(Region& r, Ranges more) {
   g_orphaned += Total(r.orphaned) - before;
 }
 
+// Whether this env can still run JS (no while it is being torn down).
+static bool EnvAlive(napi_env env) {
+  napi_value o;
+  if (napi_create_object(env, &o) != napi_ok) return false;
+  if (napi_set_named_property(env, o, "p", o) == napi_ok) return true;
+  napi_value pending;
+  bool has = false;
+  if (napi_is_exception_pending(env, &has) == napi_ok && has) napi_get_and_clear_last_exception(env, &pending);
+  return false;
+}
+
 // Env teardown (a cleanup hook): views still local are detached and their pages freed; escaped
 // ones, and pages kept for them, become orphans, so no later finalizer can unmap them. Node
 // runs cleanup hooks newest first and calls every buffer's finalizer from a hook of its own,
@@ -296,9 +307,11 @@ static void Orphan(Region& r, Ranges more) {
 // and which are merely local. Finalizers of stores already freed ran before any hook (Node
 // runs pending native immediates first), so an unpinned view collected by now escaped.
 static void ForgetLastHandle(napi_env env);
+static void Snapshot(Registry& reg);
 
 static void Teardown(void* arg) {
   auto* reg = static_cast<Registry*>(arg);
+  Snapshot(*reg);
   reg->tornDown = true;
   ForgetLastHandle(reg->env);
   napi_env env = reg->env;
@@ -318,6 +331,41 @@ static void Teardown(void* arg) {
 
 static void Cleanup(Napi::Env, Registry* r) { delete r; }
 
+// Which views were transferred, read while every view's ArrayBuffer still says so: once, at the
+// start of env teardown, before Node detaches any of them.
+static void Snapshot(Registry& reg) {
+  if (reg.snapshotted) return;
+  reg.snapshotted = true;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(reg.env, &scope) != napi_ok) return;
+  for (auto& [id, weak] : reg.regions)
+    if (auto r = weak.lock())
+      for (auto& v : r->views) {
+        napi_value ab;
+        if (v.length && !Local(reg.env, v, &ab) && ab) v.transferred = true;
+      }
+  napi_close_handle_scope(reg.env, scope);
+}
+
+// The sentinels: external buffers, one made with the registry and held for the env's life, one
+// made again after every view and held until the next replaces it. Node 20 finalizes an env's
+// buffers newest first (each right after detaching it) before any cleanup hook, so the newest
+// sentinel's finalizer runs first, while the views' buffers are still as JS left them; the
+// oldest one covers a runtime that goes oldest first. Later sentinel finalizers are no-ops.
+static uint8_t g_sentinelByte;
+static void SentinelFinalized(napi_env env, void*, void*) {
+  Registry* reg = nullptr;
+  if (napi_get_instance_data(env, reinterpret_cast<void**>(&reg)) == napi_ok && reg && !EnvAlive(env)) Snapshot(*reg);
+}
+
+static void RenewSentinel(napi_env env, napi_ref* ref) {
+  napi_value sentinel;
+  if (napi_create_external_arraybuffer(env, &g_sentinelByte, 1, SentinelFinalized, nullptr, &sentinel) != napi_ok) return;
+  if (*ref) napi_delete_reference(env, *ref);
+  *ref = nullptr;
+  napi_create_reference(env, sentinel, 1, ref);
+}
+
 Registry& RegistryOf(Napi::Env env) {
   auto* r = env.GetInstanceData<Registry>();
   if (!r) {
@@ -325,6 +373,7 @@ Registry& RegistryOf(Napi::Env env) {
     r->env = env;
     env.SetInstanceData<Registry, Cleanup>(r);
     napi_add_env_cleanup_hook(env, Teardown, r);
+    RenewSentinel(env, &r->firstSentinel);
   }
   return *r;
 }
@@ -767,22 +816,35 @@ struct ViewHint {
   uint64_t id;
 };
 
-// Node calls this in two cases. (1) The backing store was freed (no buffer anywhere reaches
-// these pages): from a native immediate, also during teardown before any cleanup hook; the
-// pages only this view held are given back (Settle). (2) From Node's per-buffer cleanup hook at
-// env teardown, after ours (see Teardown), which has already orphaned what escaped: nothing
-// more to do. Either way the entry goes, and with it the hint's hold on the Region.
+// Node calls this in three cases. (1) The backing store was freed (no buffer anywhere reaches
+// these pages), from a native immediate while the env runs: the pages only this view held are
+// given back (Settle). (2) While the env is being torn down, before any cleanup hook (Node 20
+// finalizes every Node-API buffer of the env first, whether or not its store lives on in
+// another thread): the view's own ArrayBuffer tells (it is pinned, so still there): still
+// attached, it never left; detached by someone else (or already collected, unknown), its
+// pages are orphaned before the Region can go. (3) From Node's per-buffer cleanup hook, after
+// ours (see Teardown), which has already orphaned what escaped: nothing more to do.
 static void FinalizeView(napi_env env, void*, void* data) {
   auto* hint = static_cast<ViewHint*>(data);
   Region& r = *hint->region;
   auto it = std::find_if(r.views.begin(), r.views.end(), [&](const Region::View& v) { return v.id == hint->id; });
   if (it != r.views.end()) {
     Region::View v = *it;
-    DropRef(env, r, *it);
-    r.views.erase(it);
     Registry* reg = nullptr;
     napi_get_instance_data(env, reinterpret_cast<void**>(&reg));
-    if (v.length && !(reg && reg->tornDown)) r.Settle(v.offset, v.length);
+    bool settle = false;
+    if (v.length && !(reg && reg->tornDown)) {
+      if (EnvAlive(env)) {
+        settle = true;
+      } else {
+        if (reg) Snapshot(*reg);  // when the sentinel did not come first: this view reads as transferred
+        v = *it;
+        if (v.transferred || !v.ref) Orphan(r, {{v.offset, v.offset + v.length}});  // else: never left, unmapped with its Region
+      }
+    }
+    DropRef(env, r, *it);
+    r.views.erase(it);
+    if (settle) r.Settle(v.offset, v.length);
   }
   delete hint;
 }
@@ -829,6 +891,7 @@ Napi::Value View(const Napi::CallbackInfo& info) {
   Registry& reg = RegistryOf(env);
   napi_remove_env_cleanup_hook(env, Teardown, &reg);
   napi_add_env_cleanup_hook(env, Teardown, &reg);
+  RenewSentinel(env, &reg.sentinel);
   return Napi::Uint8Array::New(env, s.len, Napi::ArrayBuffer(env, ab), 0);
 }
 
