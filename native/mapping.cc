@@ -862,15 +862,15 @@ Napi::Value View(const Napi::CallbackInfo& info) {
   Region& r = *s.region;
   uint64_t id = r.nextViewId++;
   r.views.push_back({nullptr, s.offset, s.len, id});
-  auto* hint = new ViewHint{Unwrap(env, info[0])->region, id};  // a live view keeps its memory
+  // The region from the span, not a second unwrap (which fails once a terminate is under way).
+  auto* hint = new ViewHint{r.shared_from_this(), id};  // a live view keeps its memory
   napi_value ab;
   if (napi_create_external_arraybuffer(env, s.ptr(), s.len, FinalizeView, hint, &ab) != napi_ok) {
-    // Whether Node ran the finalizer already, the view's entry tells: free the hint once.
+    // Node may have made the buffer all the same (a worker terminated mid-call fails the
+    // call after the buffer exists) and will then call FinalizeView with the hint at teardown:
+    // the hint is never freed here (FinalizeView frees it, finding no entry); the entry goes.
     auto it = std::find_if(r.views.begin(), r.views.end(), [id](const Region::View& v) { return v.id == id; });
-    if (it != r.views.end()) {
-      r.views.erase(it);
-      delete hint;
-    }
+    if (it != r.views.end()) r.views.erase(it);
     napi_value pending;
     napi_get_and_clear_last_exception(env, &pending);
     ThrowError(env, "ERR_HUGESPAN_INTERNAL", "the runtime refused an external ArrayBuffer of " + std::to_string(s.len) + " bytes");

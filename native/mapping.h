@@ -43,7 +43,7 @@ namespace hugespan {
 
 using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;  // [start, end) offsets, sorted, disjoint
 
-struct Region {
+struct Region : std::enable_shared_from_this<Region> {
   uint64_t id = 0;  // unique in the process, never reused
   uint64_t base = 0;
   uint64_t length = 0;
