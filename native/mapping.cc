@@ -358,6 +358,23 @@ static void SentinelFinalized(napi_env env, void*, void*) {
   if (napi_get_instance_data(env, reinterpret_cast<void**>(&reg)) == napi_ok && reg && !EnvAlive(env)) Snapshot(*reg);
 }
 
+// The main thread's env ends with the process: nothing outlives it to orphan pages for, so it
+// needs no sentinel (one more buffer a view). Unknown (no process.getBuiltinModule): a worker.
+static bool IsMainThread(Napi::Env env) {
+  try {
+    Napi::Value process = env.Global().Get("process");
+    if (!process.IsObject()) return false;
+    Napi::Value get = process.As<Napi::Object>().Get("getBuiltinModule");
+    if (!get.IsFunction()) return false;
+    Napi::Value wt = get.As<Napi::Function>().Call(process, {Napi::String::New(env, "worker_threads")});
+    if (!wt.IsObject()) return false;
+    Napi::Value main = wt.As<Napi::Object>().Get("isMainThread");
+    return main.IsBoolean() && main.As<Napi::Boolean>().Value();
+  } catch (const Napi::Error&) {
+    return false;
+  }
+}
+
 static void RenewSentinel(napi_env env, napi_ref* ref) {
   napi_value sentinel;
   if (napi_create_external_arraybuffer(env, &g_sentinelByte, 1, SentinelFinalized, nullptr, &sentinel) != napi_ok) return;
@@ -373,7 +390,8 @@ Registry& RegistryOf(Napi::Env env) {
     r->env = env;
     env.SetInstanceData<Registry, Cleanup>(r);
     napi_add_env_cleanup_hook(env, Teardown, r);
-    RenewSentinel(env, &r->firstSentinel);
+    r->worker = !IsMainThread(env);
+    if (r->worker) RenewSentinel(env, &r->firstSentinel);
   }
   return *r;
 }
@@ -891,7 +909,7 @@ Napi::Value View(const Napi::CallbackInfo& info) {
   Registry& reg = RegistryOf(env);
   napi_remove_env_cleanup_hook(env, Teardown, &reg);
   napi_add_env_cleanup_hook(env, Teardown, &reg);
-  RenewSentinel(env, &reg.sentinel);
+  if (reg.worker) RenewSentinel(env, &reg.sentinel);
   return Napi::Uint8Array::New(env, s.len, Napi::ArrayBuffer(env, ab), 0);
 }
 

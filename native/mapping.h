@@ -22,8 +22,9 @@
 //    pages given back at once: books == kernel right after unmap/decommit. An unpinned view
 //    collected before its store was freed is treated as escaped until its finalizer runs.
 //  - At a thread's exit Node 20 detaches and finalizes every buffer of the env, newest first,
-//    before any cleanup hook, whether or not its store lives on elsewhere. A sentinel buffer
-//    made again after every view (and one made first, for the other order) is finalized first and records then which views were transferred
+//    before any cleanup hook, whether or not its store lives on elsewhere. In a worker, a
+//    sentinel buffer made again after every view (and one made first, for the other order) is
+//    finalized first and records then which views were transferred
 //    (Snapshot), while their buffers still say so. Only those (and unpinned views collected
 //    before their store was freed, which cannot be told apart) are orphaned: mapped for the
 //    life of the process. Every other page of the thread is unmapped. Where a runtime detaches
@@ -86,6 +87,7 @@ struct Registry {
   napi_env env = nullptr;
   std::map<uint64_t, std::weak_ptr<Region>> regions;  // by id; retired ones too, while kept pages remain
   bool tornDown = false;  // our cleanup hook ran: Node's per-buffer hooks may call FinalizeView next
+  bool worker = false;  // not the main thread: its env may end before buffers it made
   bool snapshotted = false;  // teardown began: which views were transferred is recorded
   napi_ref sentinel = nullptr, firstSentinel = nullptr;  // see SentinelFinalized (mapping.cc)
   ~Registry();
