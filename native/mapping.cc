@@ -122,6 +122,7 @@ static bool KernelReadWrite(uint64_t base, uint64_t length, Ranges* out) {
 // ---- Region -------------------------------------------------------------------------------
 
 Region::~Region() {
+  if (holder && env) napi_delete_reference(env, holder);
   Unmap();
   // kept pieces: munmap them now that no buffer can reach them; orphaned ones stay.
   for (const auto& [s, e] : Intersect(kept, Complement(orphaned, length)))
@@ -187,12 +188,30 @@ static bool Local(napi_env env, const Region::View& v, napi_value* ab) {
   return *ab && !detached;
 }
 
+// Let the handle's holder go of a view's ArrayBuffer: its slot is emptied (defined, never set:
+// no setter can run) and reused. A holder already collected needs nothing.
+static void ClearSlot(napi_env env, Region& r, Region::View& v) {
+  if (v.slot < 0) return;
+  napi_value holder = nullptr;
+  if (r.holder) napi_get_reference_value(env, r.holder, &holder);
+  if (holder) {
+    std::string key = std::to_string(v.slot);
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_property_descriptor d{key.c_str(), nullptr, nullptr, nullptr, nullptr, undef,
+                               static_cast<napi_property_attributes>(napi_writable | napi_configurable), nullptr};
+    napi_define_properties(env, holder, 1, &d);
+  }
+  r.freeSlots.push_back(static_cast<uint32_t>(v.slot));
+  r.pinned--;
+  v.slot = -1;
+}
+
 // The view's ArrayBuffer is no longer needed to tell its state: let it be collected.
 static void DropRef(napi_env env, Region& r, Region::View& v) {
   if (v.ref) napi_delete_reference(env, v.ref);
   v.ref = nullptr;
-  if (v.pinned) r.pinned--;
-  v.pinned = false;
+  ClearSlot(env, r, v);
 }
 
 Ranges Region::EscapedViews(napi_env env, uint64_t offset, uint64_t len) {
@@ -220,17 +239,14 @@ void Region::DetachViews(napi_env env, uint64_t offset, uint64_t len) {
 }
 
 void Region::Unpin(napi_env env, View& v) {
-  if (!v.pinned) return;
+  if (v.slot < 0) return;
   napi_value ab;
   if (!Local(env, v, &ab) && ab && v.length) {
     v.transferred = true;
     DropRef(env, *this, v);
     return;
   }
-  uint32_t count = 0;
-  napi_reference_unref(env, v.ref, &count);
-  v.pinned = false;
-  pinned--;
+  ClearSlot(env, *this, v);
 }
 
 void Region::Settle(uint64_t offset, uint64_t len) {
@@ -533,6 +549,7 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   region->id = g_nextId++;
   region->base = base;
   region->length = len;
+  region->env = env;
   if (commit) region->SetCommitted(0, len, true);
 
   Registry& reg = RegistryOf(env);
@@ -554,11 +571,7 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   auto finalize = [](napi_env env, void* d, void*) {
     auto* h = static_cast<Handle*>(d);
     t_handles.erase(h);
-    // No call can reach the region any more: its views' buffers need no longer be held.
-    Region& r = *h->region;
-    if (r.live)
-      for (auto& v : r.views) r.Unpin(env, v);
-    delete h;
+    delete h;  // the views' holder went with the handle object
   };
   if (napi_wrap(env, handle, h, finalize, nullptr, nullptr) != napi_ok) {
     delete h;  // the region goes with it (unmapped by ~Region)
@@ -829,6 +842,45 @@ Napi::Value RandomReads(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Pins a view's ArrayBuffer to its handle object: a holder array under a symbol only this copy
+// knows, non-configurable on the handle, the buffer in a slot defined (not set) on it. The
+// handle and its dropped views are then collected together, in one collection; a caller who
+// empties the holder by hand only loses the at-once guarantee, never safety (see mapping.h).
+static void Pin(napi_env env, napi_value handle, Region& r, Region::View& v, napi_value ab) {
+  Registry& reg = RegistryOf(env);
+  napi_value holder = nullptr, key = nullptr;
+  if (r.holder) napi_get_reference_value(env, r.holder, &holder);
+  if (!holder) {
+    if (!reg.holderKey) {
+      napi_value sym;
+      if (napi_create_symbol(env, nullptr, &sym) != napi_ok || napi_create_reference(env, sym, 1, &reg.holderKey) != napi_ok) return;
+    }
+    napi_get_reference_value(env, reg.holderKey, &key);
+    if (!key || napi_create_array(env, &holder) != napi_ok) return;
+    napi_property_descriptor d{nullptr, key, nullptr, nullptr, nullptr, holder, napi_default, nullptr};
+    if (napi_define_properties(env, handle, 1, &d) != napi_ok) return;
+    if (r.holder) napi_delete_reference(env, r.holder);
+    r.holder = nullptr;
+    if (napi_create_reference(env, holder, 0, &r.holder) != napi_ok) return;
+  }
+  uint32_t slot;
+  if (!r.freeSlots.empty()) {
+    slot = r.freeSlots.back();
+    r.freeSlots.pop_back();
+  } else {
+    slot = r.slots++;
+  }
+  std::string name = std::to_string(slot);
+  napi_property_descriptor d{name.c_str(), nullptr, nullptr, nullptr, nullptr, ab,
+                             static_cast<napi_property_attributes>(napi_writable | napi_configurable), nullptr};
+  if (napi_define_properties(env, holder, 1, &d) != napi_ok) {
+    r.freeSlots.push_back(slot);
+    return;
+  }
+  v.slot = slot;
+  r.pinned++;
+}
+
 struct ViewHint {
   std::shared_ptr<Region> region;  // a live view keeps its memory mapped
   uint64_t id;
@@ -896,15 +948,13 @@ Napi::Value View(const Napi::CallbackInfo& info) {
   // Pinned while the handle lives (see mapping.h); past the bound, the oldest is let go.
   if (r.pinned >= kMaxPinnedViews)
     for (auto& v : r.views)
-      if (v.pinned) {
+      if (v.slot >= 0) {
         r.Unpin(env, v);
         break;
       }
   auto it = std::find_if(r.views.begin(), r.views.end(), [id](const Region::View& v) { return v.id == id; });
-  if (napi_create_reference(env, ab, 1, &it->ref) == napi_ok) {
-    it->pinned = true;
-    r.pinned++;
-  }
+  napi_create_reference(env, ab, 0, &it->ref);
+  Pin(env, info[0], r, *it, ab);
   // Our teardown hook must run before Node's hook for this buffer: register it again, newest.
   Registry& reg = RegistryOf(env);
   napi_remove_env_cleanup_hook(env, Teardown, &reg);

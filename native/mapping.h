@@ -17,9 +17,10 @@
 //    detached by someone else (ArrayBuffer.prototype.transfer moves the backing store to a new
 //    buffer, which may then go to another thread): its pages stay mapped and writable until
 //    Node frees the store, then they are unmapped or lose access (FinalizeView), whatever the
-//    handle does. While its handle lives, a view's ArrayBuffer is held (pinned, up to
-//    kMaxPinnedViews a mapping), so a view JS dropped is still seen as local, detached, and its
-//    pages given back at once: books == kernel right after unmap/decommit. An unpinned view
+//    handle does. While its handle lives, a view's ArrayBuffer is held by the handle
+//    object itself (pinned, up to kMaxPinnedViews a mapping; handle and views are collected
+//    together), so a view JS dropped is still seen as local, detached, and its pages given back
+//    at once: books == kernel right after unmap/decommit. An unpinned view
 //    collected before its store was freed is treated as escaped until its finalizer runs.
 //  - At a thread's exit Node 20 detaches and finalizes every buffer of the env, newest first,
 //    before any cleanup hook, whether or not its store lives on elsewhere. In a worker, a
@@ -51,15 +52,19 @@ struct Region : std::enable_shared_from_this<Region> {
   bool live = true;
   std::map<uint64_t, uint64_t> committed;  // read/write intervals [start, end) by offset, disjoint
   struct View {
-    napi_ref ref;  // the ArrayBuffer; strong while pinned; null while being made or once settled
+    napi_ref ref;  // the ArrayBuffer, weakly; null while being made or once settled
     uint64_t offset, length;  // length 0: detached by us, overlaps nothing
     uint64_t id;
-    bool pinned = false;
+    int64_t slot = -1;  // >= 0: pinned, held by the handle's holder array at this index
     bool transferred = false;  // seen detached by someone else: its store lives in another buffer
   };
   std::vector<View> views;
   uint64_t nextViewId = 1;
-  size_t pinned = 0;  // views whose ArrayBuffer is held strongly
+  size_t pinned = 0;  // views whose ArrayBuffer the handle holds
+  napi_env env = nullptr;     // of the thread that mapped it: Regions die in its finalizers and hooks
+  napi_ref holder = nullptr;  // weak: the handle's holder array (see Pin in mapping.cc)
+  std::vector<uint32_t> freeSlots;
+  uint32_t slots = 0;
   Ranges kept;      // left mapped by unmap() for escaped views (or a failed munmap); freed by ~Region
   Ranges orphaned;  // escaped views of a thread that exited: never unmapped (see mapping.h)
 
@@ -89,7 +94,8 @@ struct Registry {
   bool tornDown = false;  // our cleanup hook ran: Node's per-buffer hooks may call FinalizeView next
   bool worker = false;  // not the main thread: its env may end before buffers it made
   bool snapshotted = false;  // teardown began: which views were transferred is recorded
-  napi_ref sentinel = nullptr, firstSentinel = nullptr;  // see SentinelFinalized (mapping.cc)
+  napi_ref sentinel = nullptr, firstSentinel = nullptr;
+  napi_ref holderKey = nullptr;  // the symbol handles hold their views' buffers under  // see SentinelFinalized (mapping.cc)
   ~Registry();
 };
 
