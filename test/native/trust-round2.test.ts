@@ -337,6 +337,27 @@ describe('items 6 and 7: a view collected but not yet finalized holds nothing; b
     expect(r.stderr).toBe('');
     expect(r.json).toEqual({ kernel: [], keeping: 0 });
   });
+  it('a handle whose view holder was emptied or that was frozen: dropped views are then kept safely, and given back once finalized', () => {
+    const r = runChild(
+      `${KERNEL}
+      const P = ${PAGE};
+      const a = binding.map(8 * P, P, true), b = binding.map(8 * P, P, true);
+      Object.freeze(b); // the holder cannot be added: b's views are never pinned
+      (() => { binding.view(a, 0, 4 * P)[0] = 1; binding.view(b, 0, 4 * P)[0] = 1; })();
+      const sym = Object.getOwnPropertySymbols(a)[0];
+      a[sym].length = 0; // reached in by hand: a's view is no longer held either
+      global.gc();
+      binding.unmap(a); binding.unmap(b);
+      (async () => {
+        await settle(() => binding.counters().keeping === 0);
+        console.log(JSON.stringify({ symbols: Object.getOwnPropertySymbols(b).length, keeping: binding.counters().keeping, a: kernel(a).filter(([, , p]) => p === 'rw'), b: kernel(b).filter(([, , p]) => p === 'rw') }));
+      })();`,
+      { nodeArgs: ['--expose-gc'] },
+    );
+    expect(r.stderr).toBe('');
+    if (ASAN_REASON) Object.assign(r.json, { a: [], b: [] });
+    expect(r.json).toEqual({ symbols: 0, keeping: 0, a: [], b: [] });
+  });
 });
 
 describe('item 8: an exited worker orphans only what really left its thread', () => {
