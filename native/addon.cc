@@ -25,15 +25,22 @@ Napi::Value PidfdAlive(const Napi::CallbackInfo&);
 Napi::Value PidfdClose(const Napi::CallbackInfo&);
 Napi::Value ZeroPages(const Napi::CallbackInfo&);
 
+// Every export runs inside this: whatever escapes becomes a JS exception when the env can still
+// take one, and is dropped when it cannot (worker.terminate() mid-call), so no C++ exception
+// ever leaves through V8 (that is std::terminate, the whole process).
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 static Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
   try {
     return F(info);
-  } catch (const Napi::Error&) {
-    throw;
+  } catch (const Napi::Error& e) {
+    ThrowPending(env, e);
   } catch (const std::exception& e) {
-    ThrowError(info.Env(), "ERR_HUGESPAN_INTERNAL", e.what());
+    ThrowInternal(env, e.what());
+  } catch (...) {
+    ThrowInternal(env, "unknown C++ exception");
   }
+  return Napi::Value();
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -21,6 +21,11 @@ struct SysContext {
 [[noreturn]] void ThrowRangeError(Napi::Env env, const char* code, const std::string& message);
 [[noreturn]] void ThrowError(Napi::Env env, const char* code, const std::string& message);
 
+// What every export's wrapper (addon.cc) does with what escaped it: throw it to JS if the env
+// still can, else drop it. Never throws.
+void ThrowPending(napi_env env, const Napi::Error& e) noexcept;
+void ThrowInternal(napi_env env, const char* what) noexcept;
+
 // "EINVAL" for 22; "E<n>" when the C library has no name for it.
 std::string ErrnoName(int err);
 std::string Hex(uint64_t v);

@@ -1,7 +1,8 @@
 // Writing a whole buffer to a file descriptor that may be non-blocking (Node leaves a pipe on
 // stdout non-blocking). Invariant: writeAll returns once every byte is written, waiting in
 // poll(2) while the reader is behind (never a timed sleep), or throws the write's error
-// (EPIPE when the reader has gone); it reads only the buffer it is given.
+// (EPIPE when the reader has gone); it reads only the buffer it is given. Both arguments are
+// checked before the first write, and no JS runs while it writes, so the bytes stay put.
 #include <errno.h>
 #include <poll.h>
 #include <unistd.h>

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -35,6 +36,15 @@ static std::atomic<uint64_t> g_orphaned{0};
 static std::atomic<uint64_t> g_nextId{1};
 
 static uint64_t g_maxView = (1ull << 31) - 1;  // until InitLimits reads the runtime's own
+// The most address space one map() may ask for: what the kernel can give a process without an
+// address hint (x86-64 with 4-level tables: 2^47; arm64: 2^48), read at load (InitLimits).
+static uint64_t g_maxMap = 1ull << 47;
+// The most OS pages one touch or readPages call walks: 2^20 (4 GiB at 4 KiB pages) is well
+// under a second at memory speed; more is a loop of calls, each returning in bounded time.
+static constexpr uint64_t kMaxTouchPages = 1ull << 20;
+// The views of one mapping whose ArrayBuffers its live handle holds (see mapping.h); past it
+// the oldest is let go, and is then treated as escaped if it is collected before its finalizer.
+static constexpr size_t kMaxPinnedViews = 1024;
 
 // ---- ranges -------------------------------------------------------------------------------
 
@@ -112,6 +122,7 @@ static bool KernelReadWrite(uint64_t base, uint64_t length, Ranges* out) {
 // ---- Region -------------------------------------------------------------------------------
 
 Region::~Region() {
+  if (holder && env) napi_delete_reference(env, holder);
   Unmap();
   // kept pieces: munmap them now that no buffer can reach them; orphaned ones stay.
   for (const auto& [s, e] : Intersect(kept, Complement(orphaned, length)))
@@ -136,7 +147,8 @@ bool Region::Committed(uint64_t offset, uint64_t len) const {
   auto it = committed.upper_bound(offset);
   if (it == committed.begin()) return false;
   --it;
-  return it->first <= offset && it->second - offset >= len;
+  // `it` starts at or before offset; it may also end before it (no subtraction that can wrap).
+  return it->second > offset && it->second - offset >= len;
 }
 
 void Region::SetCommitted(uint64_t offset, uint64_t len, bool on) {
@@ -176,11 +188,43 @@ static bool Local(napi_env env, const Region::View& v, napi_value* ab) {
   return *ab && !detached;
 }
 
-Ranges Region::EscapedViews(napi_env env, uint64_t offset, uint64_t len) const {
+// Let the handle's holder go of a view's ArrayBuffer: its slot is emptied (defined, never set:
+// no setter can run) and reused. A holder already collected needs nothing.
+static void ClearSlot(napi_env env, Region& r, Region::View& v) {
+  if (v.slot < 0) return;
+  napi_value holder = nullptr;
+  if (r.holder) napi_get_reference_value(env, r.holder, &holder);
+  if (holder) {
+    std::string key = std::to_string(v.slot);
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_property_descriptor d{key.c_str(), nullptr, nullptr, nullptr, nullptr, undef,
+                               static_cast<napi_property_attributes>(napi_writable | napi_configurable), nullptr};
+    napi_define_properties(env, holder, 1, &d);
+  }
+  r.freeSlots.push_back(static_cast<uint32_t>(v.slot));
+  r.pinned--;
+  v.slot = -1;
+}
+
+// The view's ArrayBuffer is no longer needed to tell its state: let it be collected.
+static void DropRef(napi_env env, Region& r, Region::View& v) {
+  if (v.ref) napi_delete_reference(env, v.ref);
+  v.ref = nullptr;
+  ClearSlot(env, r, v);
+}
+
+Ranges Region::EscapedViews(napi_env env, uint64_t offset, uint64_t len) {
   Ranges out;
   napi_value ab;
-  for (const auto& v : views)
-    if (Overlaps(v, offset, len) && !Local(env, v, &ab)) out.emplace_back(v.offset, v.offset + v.length);
+  for (auto& v : views) {
+    if (!Overlaps(v, offset, len) || Local(env, v, &ab)) continue;
+    if (ab) {  // alive and detached, not by us: transferred; the old buffer tells nothing more
+      v.transferred = true;
+      DropRef(env, *this, v);
+    }
+    out.emplace_back(v.offset, v.offset + v.length);
+  }
   return Merge(std::move(out));
 }
 
@@ -190,7 +234,41 @@ void Region::DetachViews(napi_env env, uint64_t offset, uint64_t len) {
     if (Overlaps(v, offset, len) && Local(env, v, &ab)) {
       napi_detach_arraybuffer(env, ab);
       v.length = 0;  // detached: overlaps nothing from now on
+      DropRef(env, *this, v);
     }
+}
+
+void Region::Unpin(napi_env env, View& v) {
+  if (v.slot < 0) return;
+  napi_value ab;
+  if (!Local(env, v, &ab) && ab && v.length) {
+    v.transferred = true;
+    DropRef(env, *this, v);
+    return;
+  }
+  ClearSlot(env, *this, v);
+}
+
+void Region::Settle(uint64_t offset, uint64_t len) {
+  Ranges held = orphaned;  // what other views (escaped ones) still hold, and orphans
+  for (const auto& v : views)
+    if (v.length) held.emplace_back(v.offset, v.offset + v.length);
+  Ranges free = Complement(Merge(std::move(held)), length);
+  if (!live) {
+    if (kept.empty()) return;
+    Ranges left = Intersect(kept, Complement(free, length));
+    for (const auto& [s, e] : Intersect(kept, free))
+      if (munmap(reinterpret_cast<void*>(base + s), e - s) != 0) left.emplace_back(s, e);  // retried by ~Region
+    kept = Merge(std::move(left));
+    if (kept.empty()) g_keeping--;
+    return;
+  }
+  // Pages decommit left read/write for this view alone: take their access away now.
+  Ranges uncommitted = Complement(Ranges(committed.begin(), committed.end()), length);
+  for (const auto& [s, e] : Intersect(Intersect(uncommitted, free), {{offset, offset + len}})) {
+    mprotect(reinterpret_cast<void*>(base + s), e - s, PROT_NONE);  // on failure the books still claim no access
+    madvise(reinterpret_cast<void*>(base + s), e - s, MADV_DONTNEED);
+  }
 }
 
 void Region::Rederive(napi_env env) {
@@ -225,9 +303,7 @@ static void Orphan(Region& r, Ranges more) {
   g_orphaned += Total(r.orphaned) - before;
 }
 
-// Whether this env can still run JS. Node frees an env with JS disallowed, and there it calls
-// every buffer's finalizer whether or not another thread still holds the backing store (Node
-// 20 does so before any cleanup hook of ours runs); a call that needs JS tells the two apart.
+// Whether this env can still run JS (no while it is being torn down).
 static bool EnvAlive(napi_env env) {
   napi_value o;
   if (napi_create_object(env, &o) != napi_ok) return false;
@@ -239,11 +315,20 @@ static bool EnvAlive(napi_env env) {
 }
 
 // Env teardown (a cleanup hook): views still local are detached and their pages freed; escaped
-// ones, and pages kept for them, become orphans, so no later finalizer can unmap them.
+// ones, and pages kept for them, become orphans, so no later finalizer can unmap them. Node
+// runs cleanup hooks newest first and calls every buffer's finalizer from a hook of its own,
+// registered when the buffer was made, after detaching it, whether or not another thread still
+// holds its backing store. View() registers this hook again after each buffer, so it runs
+// before all of those and still sees which views were transferred (detached by someone else)
+// and which are merely local. Finalizers of stores already freed ran before any hook (Node
+// runs pending native immediates first), so an unpinned view collected by now escaped.
 static void ForgetLastHandle(napi_env env);
+static void Snapshot(Registry& reg);
 
 static void Teardown(void* arg) {
   auto* reg = static_cast<Registry*>(arg);
+  Snapshot(*reg);
+  reg->tornDown = true;
   ForgetLastHandle(reg->env);
   napi_env env = reg->env;
   napi_handle_scope scope;
@@ -262,6 +347,58 @@ static void Teardown(void* arg) {
 
 static void Cleanup(Napi::Env, Registry* r) { delete r; }
 
+// Which views were transferred, read while every view's ArrayBuffer still says so: once, at the
+// start of env teardown, before Node detaches any of them.
+static void Snapshot(Registry& reg) {
+  if (reg.snapshotted) return;
+  reg.snapshotted = true;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(reg.env, &scope) != napi_ok) return;
+  for (auto& [id, weak] : reg.regions)
+    if (auto r = weak.lock())
+      for (auto& v : r->views) {
+        napi_value ab;
+        if (v.length && !Local(reg.env, v, &ab) && ab) v.transferred = true;
+      }
+  napi_close_handle_scope(reg.env, scope);
+}
+
+// The sentinels: external buffers, one made with the registry and held for the env's life, one
+// made again after every view and held until the next replaces it. Node 20 finalizes an env's
+// buffers newest first (each right after detaching it) before any cleanup hook, so the newest
+// sentinel's finalizer runs first, while the views' buffers are still as JS left them; the
+// oldest one covers a runtime that goes oldest first. Later sentinel finalizers are no-ops.
+static uint8_t g_sentinelByte;
+static void SentinelFinalized(napi_env env, void*, void*) {
+  Registry* reg = nullptr;
+  if (napi_get_instance_data(env, reinterpret_cast<void**>(&reg)) == napi_ok && reg && !EnvAlive(env)) Snapshot(*reg);
+}
+
+// The main thread's env ends with the process: nothing outlives it to orphan pages for, so it
+// needs no sentinel (one more buffer a view). Unknown (no process.getBuiltinModule): a worker.
+static bool IsMainThread(Napi::Env env) {
+  try {
+    Napi::Value process = env.Global().Get("process");
+    if (!process.IsObject()) return false;
+    Napi::Value get = process.As<Napi::Object>().Get("getBuiltinModule");
+    if (!get.IsFunction()) return false;
+    Napi::Value wt = get.As<Napi::Function>().Call(process, {Napi::String::New(env, "worker_threads")});
+    if (!wt.IsObject()) return false;
+    Napi::Value main = wt.As<Napi::Object>().Get("isMainThread");
+    return main.IsBoolean() && main.As<Napi::Boolean>().Value();
+  } catch (const Napi::Error&) {
+    return false;
+  }
+}
+
+static void RenewSentinel(napi_env env, napi_ref* ref) {
+  napi_value sentinel;
+  if (napi_create_external_arraybuffer(env, &g_sentinelByte, 1, SentinelFinalized, nullptr, &sentinel) != napi_ok) return;
+  if (*ref) napi_delete_reference(env, *ref);
+  *ref = nullptr;
+  napi_create_reference(env, sentinel, 1, ref);
+}
+
 Registry& RegistryOf(Napi::Env env) {
   auto* r = env.GetInstanceData<Registry>();
   if (!r) {
@@ -269,6 +406,8 @@ Registry& RegistryOf(Napi::Env env) {
     r->env = env;
     env.SetInstanceData<Registry, Cleanup>(r);
     napi_add_env_cleanup_hook(env, Teardown, r);
+    r->worker = !IsMainThread(env);
+    if (r->worker) RenewSentinel(env, &r->firstSentinel);
   }
   return *r;
 }
@@ -385,6 +524,10 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
                     "The \"align\" argument must be a power of two from the page size to 1 GiB. Received " +
                         std::to_string(align));
   bool commit = ArgBool(info, 2, "commit", false);
+  if (len > g_maxMap || len + align - PageSize() > g_maxMap)
+    ThrowRangeError(env, "ERR_OUT_OF_RANGE",
+                    "The \"length\" argument (with its alignment) must be at most " + std::to_string(g_maxMap) +
+                        " bytes, the address space this process can be given. Received " + std::to_string(len));
 
   // Over-reserve by align - page (len < 2^53, align <= 2^30: no wrap), then trim both ends:
   // the kernel gives page alignment only.
@@ -406,6 +549,7 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   region->id = g_nextId++;
   region->base = base;
   region->length = len;
+  region->env = env;
   if (commit) region->SetCommitted(0, len, true);
 
   Registry& reg = RegistryOf(env);
@@ -424,9 +568,10 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
       Napi::PropertyDescriptor::Value("length", Napi::Number::New(env, static_cast<double>(len)), napi_enumerable),
   });
   auto* h = new Handle{region};
-  auto finalize = [](napi_env, void* d, void*) {
-    t_handles.erase(static_cast<Handle*>(d));
-    delete static_cast<Handle*>(d);
+  auto finalize = [](napi_env env, void* d, void*) {
+    auto* h = static_cast<Handle*>(d);
+    t_handles.erase(h);
+    delete h;  // the views' holder went with the handle object
   };
   if (napi_wrap(env, handle, h, finalize, nullptr, nullptr) != napi_ok) {
     delete h;  // the region goes with it (unmapped by ~Region)
@@ -545,10 +690,26 @@ Napi::Value Madvise(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+static uint64_t MaxTouch() { return kMaxTouchPages * PageSize(); }
+
+// A committed span no longer than one touch/readPages call may walk.
+static Span ArgWalkSpan(const Napi::CallbackInfo& info) {
+  Span s = ArgSpan(info, 0);
+  if (s.len > MaxTouch())
+    ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE",
+                    "The \"length\" argument must be at most " + std::to_string(MaxTouch()) + " bytes (" +
+                        std::to_string(kMaxTouchPages) + " pages) a call. Received " + std::to_string(s.len));
+  if (!s.region->Committed(s.offset, s.len))
+    ThrowRangeError(info.Env(), "ERR_HUGESPAN_NOT_COMMITTED",
+                    "The range offset " + std::to_string(s.offset) + " + length " + std::to_string(s.len) +
+                        " is not wholly committed (read/write); touching it would fault");
+  return s;
+}
+
 // touch(handle, offset, length[, byte]): write one byte per OS page (fault the range in).
 Napi::Value Touch(const Napi::CallbackInfo& info) {
-  Span s = ArgCommittedSpan(info, 0);
   uint64_t byte = info[3].IsUndefined() ? 1 : ArgUint(info, 3, "byte") & 0xff;
+  Span s = ArgWalkSpan(info);
   volatile uint8_t* p = reinterpret_cast<volatile uint8_t*>(s.addr());
   for (uint64_t off = 0; off < s.len; off += PageSize()) p[off] = static_cast<uint8_t>(byte);
   return info.Env().Undefined();
@@ -556,7 +717,7 @@ Napi::Value Touch(const Napi::CallbackInfo& info) {
 
 // readPages(handle, offset, length) -> sum of the first byte of every OS page.
 Napi::Value ReadPages(const Napi::CallbackInfo& info) {
-  Span s = ArgCommittedSpan(info, 0);
+  Span s = ArgWalkSpan(info);
   const volatile uint8_t* p = reinterpret_cast<const volatile uint8_t*>(s.addr());
   uint64_t sum = 0;
   for (uint64_t off = 0; off < s.len; off += PageSize()) sum += p[off];
@@ -580,9 +741,11 @@ Napi::Value RandomReads(const Napi::CallbackInfo& info) {
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"ranges\" argument must be a Float64Array of offset, length pairs");
   Napi::Array handles = info[0].As<Napi::Array>();
-  Napi::Float64Array arr = info[1].As<Napi::Float64Array>();
   size_t n = handles.Length();
-  if (n == 0 || n > kMaxRanges || arr.ElementLength() != 2 * n)
+  auto pairs = [&]() {
+    return info[1].As<Napi::TypedArray>().ElementLength() == 2 * n;
+  };
+  if (n == 0 || n > kMaxRanges || !pairs())
     ThrowRangeError(env, "ERR_INVALID_ARG_VALUE",
                     "The \"ranges\" argument must hold one offset, length pair per handle (1 to " +
                         std::to_string(kMaxRanges) + " of them)");
@@ -593,14 +756,28 @@ Napi::Value RandomReads(const Napi::CallbackInfo& info) {
                         std::to_string(count));
   uint64_t seed = ArgUint(info, 3, "seed") | 1;
 
+  // Every element first, while nothing native is held: an accessor element (or one inherited
+  // through a hole) runs JS here, and that JS may unmap, remap or detach anything. Then the
+  // ranges are copied, after the last JS ran; from there on no JS runs until the call returns.
+  std::vector<napi_value> elems(n);
+  for (size_t i = 0; i < n; i++) elems[i] = handles.Get(static_cast<uint32_t>(i));
+  if (!info[1].IsTypedArray() || !pairs())
+    ThrowRangeError(env, "ERR_INVALID_ARG_VALUE",
+                    "The \"ranges\" argument was detached or resized while the handles were read");
+  std::vector<double> flat(2 * n);
+  {
+    Napi::Float64Array arr = info[1].As<Napi::Float64Array>();
+    std::copy(arr.Data(), arr.Data() + 2 * n, flat.begin());
+  }
+
   std::vector<uint64_t> addrs(n), lens(n);
   std::vector<std::shared_ptr<Region>> hold(n);  // nothing can unmap them mid-call, but be plain
   uint64_t total = 0;
   for (size_t i = 0; i < n; i++) {
-    Handle* h = Unwrap(env, handles.Get(static_cast<uint32_t>(i)));
+    Handle* h = Unwrap(env, elems[i]);
     if (!h) ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "handles[" + std::to_string(i) + "] is not a mapping handle of this addon");
     auto r = h->region;
-    double o = arr[2 * i], l = arr[2 * i + 1];
+    double o = flat[2 * i], l = flat[2 * i + 1];
     const std::string at = "ranges[" + std::to_string(i) + "]";
     if (!r->live) ThrowError(env, "ERR_HUGESPAN_UNMAPPED", at + ": its mapping was unmapped");
     if (!(o >= 0 && l > 0 && o <= 9007199254740991.0 && l <= 9007199254740991.0 && o == (double)(uint64_t)o &&
@@ -665,25 +842,80 @@ Napi::Value RandomReads(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Pins a view's ArrayBuffer to its handle object: a holder array under a symbol only this copy
+// knows, non-configurable on the handle, the buffer in a slot defined (not set) on it. The
+// handle and its dropped views are then collected together, in one collection; a caller who
+// empties the holder by hand only loses the at-once guarantee, never safety (see mapping.h).
+static void Pin(napi_env env, napi_value handle, Region& r, Region::View& v, napi_value ab) {
+  Registry& reg = RegistryOf(env);
+  napi_value holder = nullptr, key = nullptr;
+  if (r.holder) napi_get_reference_value(env, r.holder, &holder);
+  if (!holder) {
+    if (!reg.holderKey) {
+      napi_value sym;
+      if (napi_create_symbol(env, nullptr, &sym) != napi_ok || napi_create_reference(env, sym, 1, &reg.holderKey) != napi_ok) return;
+    }
+    napi_get_reference_value(env, reg.holderKey, &key);
+    if (!key || napi_create_array(env, &holder) != napi_ok) return;
+    napi_property_descriptor d{nullptr, key, nullptr, nullptr, nullptr, holder, napi_default, nullptr};
+    if (napi_define_properties(env, handle, 1, &d) != napi_ok) return;
+    if (r.holder) napi_delete_reference(env, r.holder);
+    r.holder = nullptr;
+    if (napi_create_reference(env, holder, 0, &r.holder) != napi_ok) return;
+  }
+  uint32_t slot;
+  if (!r.freeSlots.empty()) {
+    slot = r.freeSlots.back();
+    r.freeSlots.pop_back();
+  } else {
+    slot = r.slots++;
+  }
+  std::string name = std::to_string(slot);
+  napi_property_descriptor d{name.c_str(), nullptr, nullptr, nullptr, nullptr, ab,
+                             static_cast<napi_property_attributes>(napi_writable | napi_configurable), nullptr};
+  if (napi_define_properties(env, holder, 1, &d) != napi_ok) {
+    r.freeSlots.push_back(slot);
+    return;
+  }
+  v.slot = slot;
+  r.pinned++;
+}
+
 struct ViewHint {
   std::shared_ptr<Region> region;  // a live view keeps its memory mapped
   uint64_t id;
 };
 
-// Runs when Node frees the view's backing store, or when its thread's env is freed. In the
-// second case a view that escaped may live on in another thread: its pages become orphans
-// before the Region can be dropped, so nothing unmaps them under that buffer.
+// Node calls this in three cases. (1) The backing store was freed (no buffer anywhere reaches
+// these pages), from a native immediate while the env runs: the pages only this view held are
+// given back (Settle). (2) While the env is being torn down, before any cleanup hook (Node 20
+// finalizes every Node-API buffer of the env first, whether or not its store lives on in
+// another thread): the view's own ArrayBuffer tells (it is pinned, so still there): still
+// attached, it never left; detached by someone else (or already collected, unknown), its
+// pages are orphaned before the Region can go. (3) From Node's per-buffer cleanup hook, after
+// ours (see Teardown), which has already orphaned what escaped: nothing more to do.
 static void FinalizeView(napi_env env, void*, void* data) {
   auto* hint = static_cast<ViewHint*>(data);
-  auto& views = hint->region->views;
-  for (auto it = views.begin(); it != views.end(); ++it)
-    if (it->id == hint->id) {
-      napi_value ab;
-      if (it->length && !EnvAlive(env) && !Local(env, *it, &ab)) Orphan(*hint->region, {{it->offset, it->offset + it->length}});
-      if (it->ref) napi_delete_reference(env, it->ref);
-      views.erase(it);
-      break;
+  Region& r = *hint->region;
+  auto it = std::find_if(r.views.begin(), r.views.end(), [&](const Region::View& v) { return v.id == hint->id; });
+  if (it != r.views.end()) {
+    Region::View v = *it;
+    Registry* reg = nullptr;
+    napi_get_instance_data(env, reinterpret_cast<void**>(&reg));
+    bool settle = false;
+    if (v.length && !(reg && reg->tornDown)) {
+      if (EnvAlive(env)) {
+        settle = true;
+      } else {
+        if (reg) Snapshot(*reg);  // when the sentinel did not come first: this view reads as transferred
+        v = *it;
+        if (v.transferred || !v.ref) Orphan(r, {{v.offset, v.offset + v.length}});  // else: never left, unmapped with its Region
+      }
     }
+    DropRef(env, r, *it);
+    r.views.erase(it);
+    if (settle) r.Settle(v.offset, v.length);
+  }
   delete hint;
 }
 
@@ -700,21 +932,34 @@ Napi::Value View(const Napi::CallbackInfo& info) {
   Region& r = *s.region;
   uint64_t id = r.nextViewId++;
   r.views.push_back({nullptr, s.offset, s.len, id});
-  auto* hint = new ViewHint{Unwrap(env, info[0])->region, id};  // a live view keeps its memory
+  // The region from the span, not a second unwrap (which fails once a terminate is under way).
+  auto* hint = new ViewHint{r.shared_from_this(), id};  // a live view keeps its memory
   napi_value ab;
   if (napi_create_external_arraybuffer(env, s.ptr(), s.len, FinalizeView, hint, &ab) != napi_ok) {
-    // Whether Node ran the finalizer already, the view's entry tells: free the hint once.
+    // Node may have made the buffer all the same (a worker terminated mid-call fails the
+    // call after the buffer exists) and will then call FinalizeView with the hint at teardown:
+    // the hint is never freed here (FinalizeView frees it, finding no entry); the entry goes.
     auto it = std::find_if(r.views.begin(), r.views.end(), [id](const Region::View& v) { return v.id == id; });
-    if (it != r.views.end()) {
-      r.views.erase(it);
-      delete hint;
-    }
+    if (it != r.views.end()) r.views.erase(it);
     napi_value pending;
     napi_get_and_clear_last_exception(env, &pending);
     ThrowError(env, "ERR_HUGESPAN_INTERNAL", "the runtime refused an external ArrayBuffer of " + std::to_string(s.len) + " bytes");
   }
+  // Pinned while the handle lives (see mapping.h); past the bound, the oldest is let go.
+  if (r.pinned >= kMaxPinnedViews)
+    for (auto& v : r.views)
+      if (v.slot >= 0) {
+        r.Unpin(env, v);
+        break;
+      }
   auto it = std::find_if(r.views.begin(), r.views.end(), [id](const Region::View& v) { return v.id == id; });
   napi_create_reference(env, ab, 0, &it->ref);
+  Pin(env, info[0], r, *it, ab);
+  // Our teardown hook must run before Node's hook for this buffer: register it again, newest.
+  Registry& reg = RegistryOf(env);
+  napi_remove_env_cleanup_hook(env, Teardown, &reg);
+  napi_add_env_cleanup_hook(env, Teardown, &reg);
+  if (reg.worker) RenewSentinel(env, &reg.sentinel);
   return Napi::Uint8Array::New(env, s.len, Napi::ArrayBuffer(env, ab), 0);
 }
 
@@ -774,18 +1019,49 @@ Napi::Value Counters(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// limits() -> { maxView, maxReads, maxRanges }: the bounds the calls above enforce.
+// limits() -> { maxView, maxReads, maxRanges, maxTouch, maxMap, maxPinnedViews, ...smaps }: the
+// bounds the calls above enforce (and those of smaps_napi.cc / pageflags.cc).
 Napi::Value Limits(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("maxView", static_cast<double>(g_maxView));
   o.Set("maxReads", static_cast<double>(kMaxReads));
   o.Set("maxRanges", static_cast<double>(kMaxRanges));
+  o.Set("maxTouch", static_cast<double>(MaxTouch()));
+  o.Set("maxMap", static_cast<double>(g_maxMap));
+  o.Set("maxPinnedViews", static_cast<double>(kMaxPinnedViews));
+  o.Set("maxStreams", static_cast<double>(MaxSmapsStreams()));
+  o.Set("maxThpRangeBytes", static_cast<double>(MaxThpRangeBytes()));
   return o;
+}
+
+// The top of the address space the kernel gives without a hint: the end of the highest user
+// mapping (the stack sits just under it) rounded up to a power of two, and no more than
+// RLIMIT_AS. The vsyscall page (x86-64, above 2^63) is not user address space.
+static uint64_t AddressSpace() {
+  uint64_t top = 0;
+  if (FILE* f = fopen("/proc/self/maps", "re")) {
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+      uint64_t s, e;
+      if (sscanf(line, "%" SCNx64 "-%" SCNx64, &s, &e) == 2 && e < (1ull << 63)) top = std::max(top, e);
+    }
+    fclose(f);
+  }
+  uint64_t space = 1ull << 47;
+  if (top) {
+    space = 1;
+    while (space < top && space < (1ull << 62)) space <<= 1;
+  }
+  rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) space = std::min<uint64_t>(space, as.rlim_cur);
+  return space;
 }
 
 // buffer.constants.MAX_LENGTH through process.getBuiltinModule (Node >= 20.16); where that is
 // missing, 2^31 - 1, below every supported runtime's limit.
 void InitLimits(Napi::Env env) {
+  static const uint64_t space = AddressSpace();
+  g_maxMap = space;
   try {
     Napi::Value process = env.Global().Get("process");
     if (!process.IsObject()) return;

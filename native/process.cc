@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "args.h"
 #include "errors.h"
@@ -103,14 +104,15 @@ Napi::Value CollapseIn(const Napi::CallbackInfo& info) {
   size_t n = arr.ElementLength();
   if (n % 2 != 0 || n > 2 * 65536)
     ThrowRangeError(env, "ERR_INVALID_ARG_VALUE", "The \"ranges\" argument must hold up to 65536 start, length pairs");
+  std::vector<double> flat(arr.Data(), arr.Data() + n);  // copied before any syscall
   for (size_t i = 0; i < n; i++) {
-    double d = arr[i];
+    double d = flat[i];
     if (!(d >= 0 && d <= 9007199254740991.0 && d == std::floor(d)) || static_cast<uint64_t>(d) % PageSize())
       ThrowRangeError(env, "ERR_INVALID_ARG_VALUE", "ranges[" + std::to_string(i / 2) + "] is not page-aligned");
   }
   Napi::Array out = Napi::Array::New(env, n / 2);
   for (size_t i = 0; i < n; i += 2) {
-    iovec v{reinterpret_cast<void*>(static_cast<uint64_t>(arr[i])), static_cast<size_t>(arr[i + 1])};
+    iovec v{reinterpret_cast<void*>(static_cast<uint64_t>(flat[i])), static_cast<size_t>(flat[i + 1])};
     long rc;
     int tries = 0;
     do rc = syscall(SYS_process_madvise, p->fd, &v, 1, MADV_COLLAPSE, 0);

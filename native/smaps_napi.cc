@@ -7,7 +7,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -286,7 +289,9 @@ class SmapsStream {
       : fd_(fd), filter_(std::move(filter)), path_(std::move(path)), buf_(new char[kReadBuffer]), thread_([this] { Run(); }) {}
   ~SmapsStream() { Close(); }
 
-  void Close() {
+  // Stops and joins the thread and frees what it buffered; true the first time (the stream
+  // then holds nothing and no longer counts as live).
+  bool Close() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
@@ -295,6 +300,11 @@ class SmapsStream {
     if (thread_.joinable()) thread_.join();
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
+    queue_.clear();
+    buf_.reset();
+    bool first = !closed_;
+    closed_ = true;
+    return first;
   }
 
   // The next batch into `out` (true), or false at the end of the file or on a failure (then
@@ -362,7 +372,7 @@ class SmapsStream {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<FlatBatch> queue_;
-  bool done_ = false, stop_ = false;
+  bool done_ = false, stop_ = false, closed_ = false;
   int err_ = 0;
   std::string parseError_;
   uint64_t total_ = 0;
@@ -371,12 +381,45 @@ class SmapsStream {
   std::thread thread_;  // last: started once every member above exists
 };
 
-// The tag that proves an object is one of our streams (not something a caller made up).
-static const napi_type_tag kStreamTag = {0x6875676573706e31ull, 0x736d617073747265ull};
+// The tag that proves an object is one of this copy's streams (not something a caller made up,
+// nor a stream of another copy of the addon, whose SmapsStream may be another version): random
+// per load, as a copy's handles are its own.
+static const napi_type_tag& StreamTag() {
+  static const napi_type_tag tag = [] {
+    napi_type_tag t{0x6875676573706e31ull, 0x736d617073747265ull};
+    uint64_t r[2] = {0, 0};
+    if (getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) {  // no entropy: still per copy
+      r[0] = reinterpret_cast<uintptr_t>(&t) ^ static_cast<uint64_t>(getpid());
+      r[1] = reinterpret_cast<uintptr_t>(&StreamTag);
+    }
+    t.lower ^= r[0];
+    t.upper ^= r[1];
+    return t;
+  }();
+  return tag;
+}
+
+// Streams whose thread and buffers exist (opened, not yet closed or collected), process-wide.
+// Each holds a thread, the read buffer and up to two batches that V8 cannot see: the count is
+// bounded, and each is reported to V8 as external memory so that dropped ones are collected
+// (and so closed) soon.
+static constexpr uint64_t kMaxStreams = 64;
+static constexpr int64_t kStreamCharge = static_cast<int64_t>(kReadBuffer) + (2 << 20);  // buffer + two batches
+static std::atomic<uint64_t> g_liveStreams{0};
+
+uint64_t MaxSmapsStreams() { return kMaxStreams; }
+
+// Close once: the thread joined, its memory freed, the count and V8's external memory told.
+static void CloseStream(napi_env env, SmapsStream* s) {
+  if (!s->Close()) return;
+  g_liveStreams--;
+  int64_t now;
+  napi_adjust_external_memory(env, -kStreamCharge, &now);
+}
 
 static SmapsStream* StreamArg(const Napi::CallbackInfo& info) {
   bool ours = false;
-  if (info[0].IsExternal()) napi_check_object_type_tag(info.Env(), info[0], &kStreamTag, &ours);
+  if (info[0].IsExternal()) napi_check_object_type_tag(info.Env(), info[0], &StreamTag(), &ours);
   if (!ours) ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE", "The \"stream\" argument must be a stream from smapsStream()");
   return info[0].As<Napi::External<SmapsStream>>().Data();
 }
@@ -392,16 +435,42 @@ Napi::Value SmapsStreamOpen(const Napi::CallbackInfo& info) {
   filter.minSize = ArgOptionalUint(info, 2, "minSize");
   filter.fields = ArgFields(info, 3);
   std::string path = ProcPath(pid, "smaps");
+  if (++g_liveStreams > kMaxStreams) {
+    g_liveStreams--;
+    ThrowError(env, "ERR_HUGESPAN_TOO_MANY_STREAMS",
+               "At most " + std::to_string(kMaxStreams) +
+                   " smaps streams may be open at once; close (smapsClose) the ones read through");
+  }
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
+    int err = errno;
+    g_liveStreams--;
     SysContext ctx;
     ctx.path = path.c_str();
-    ThrowSystemError(env, errno, "open", ctx);
+    ThrowSystemError(env, err, "open", ctx);
   }
-  auto* stream = new SmapsStream(fd, std::move(filter), path);
-  Napi::External<SmapsStream> ext = Napi::External<SmapsStream>::New(env, stream, [](Napi::Env, SmapsStream* s) { delete s; });
-  napi_type_tag_object(env, ext, &kStreamTag);
-  return ext;
+  SmapsStream* stream;
+  try {
+    stream = new SmapsStream(fd, std::move(filter), path);
+  } catch (...) {
+    close(fd);
+    g_liveStreams--;
+    throw;
+  }
+  int64_t now;
+  napi_adjust_external_memory(env, kStreamCharge, &now);
+  napi_value ext;
+  if (napi_create_external(env, stream, [](napi_env e, void* d, void*) {
+        auto* st = static_cast<SmapsStream*>(d);
+        CloseStream(e, st);
+        delete st;
+      }, nullptr, &ext) != napi_ok) {
+    CloseStream(env, stream);
+    delete stream;
+    ThrowError(env, "ERR_HUGESPAN_INTERNAL", "napi_create_external failed");
+  }
+  napi_type_tag_object(env, ext, &StreamTag());
+  return Napi::Value(env, ext);
 }
 
 // smapsNext(stream) -> the next batch in the flat form ({ count, keys, shape, nums, strs }), or
@@ -429,7 +498,7 @@ Napi::Value SmapsStreamNext(const Napi::CallbackInfo& info) {
 // smapsClose(stream): stop and join now rather than when the stream is collected. Later
 // smapsNext calls end (or throw ECANCELED if it was stopped in the middle).
 Napi::Value SmapsStreamClose(const Napi::CallbackInfo& info) {
-  StreamArg(info)->Close();
+  CloseStream(info.Env(), StreamArg(info));
   return info.Env().Undefined();
 }
 
@@ -439,21 +508,24 @@ Napi::Value SmapsStreamClose(const Napi::CallbackInfo& info) {
 Napi::Value ParseSmapsText(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string owned;
-  const char* data;
-  size_t len;
+  const char* data = nullptr;
+  size_t len = 0;
   if (info[0].IsString()) {
     owned = info[0].As<Napi::String>().Utf8Value();
     data = owned.data();
     len = owned.size();
   } else if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
-    data = reinterpret_cast<const char*>(a.Data());
-    len = a.ByteLength();
   } else {
     ThrowTypeError(env, "ERR_INVALID_ARG_TYPE", "The \"text\" argument must be a string or a Uint8Array");
   }
   uint64_t piece = info[1].IsUndefined() ? 0 : ArgUint(info, 1, "piece");
   if (info.Length() > 1 && !info[1].IsUndefined() && piece == 0) ThrowRangeError(env, "ERR_OUT_OF_RANGE", "The \"piece\" argument must be at least 1");
+  if (!info[0].IsString()) {  // copied: the parse reads our own bytes, whatever the array's buffer is
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    owned.assign(reinterpret_cast<const char*>(a.Data()), a.ByteLength());
+    data = owned.data();
+    len = owned.size();
+  }
   SmapsFilter all;
   FlatSink sink(all);
   SmapsParser parser(sink);

@@ -38,8 +38,12 @@ export interface Binding {
    * `orphaned`: bytes left mapped for good under views that escaped a thread that exited.
    */
   counters(): { mapped: number; unmapped: number; keeping: number; orphaned: number };
-  /** The bounds calls enforce: a view's bytes, reads and ranges per randomReads call. */
-  limits(): { maxView: number; maxReads: number; maxRanges: number };
+  /**
+   * The bounds calls enforce: a view's bytes; reads and ranges per randomReads call; bytes one
+   * touch/readPages call walks; the address space one map may ask for; views a live handle
+   * holds (pinned); smaps streams open at once; mapped bytes one thpRanges call reads.
+   */
+  limits(): { maxView: number; maxReads: number; maxRanges: number; maxTouch: number; maxMap: number; maxPinnedViews: number; maxStreams: number; maxThpRangeBytes: number };
   /** Only VMAs with ≥ minAnonymous Anonymous bytes and ≥ minSize bytes are handed over; `sums` covers all. */
   smaps(pid: number | 'self', rollup?: boolean, minAnonymous?: number, minSize?: number, fields?: readonly string[]): FlatSmaps;
   /** smaps read and parsed on a thread of its own, handed over in batches (smapsNext) while the rest is read. */
