@@ -16,12 +16,47 @@ import { binding } from '../native/binding';
  */
 export function thpRanges(pid: number | 'self', ranges: ArrayLike<number>): Float64Array | undefined {
   try {
-    return binding.thpRanges(pid, ranges instanceof Float64Array ? ranges : Float64Array.from(ranges)) ?? undefined;
+    const all = ranges instanceof Float64Array ? ranges : Float64Array.from(ranges);
+    // One call reads at most maxThpRangeBytes of address space (a bound on its time): larger
+    // asks (a reservation of terabytes, ASan's shadow) go in pieces, whose answers line up.
+    const limit = binding.limits().maxThpRangeBytes;
+    let bytes = 0;
+    for (let i = 0; i + 1 < all.length; i += 2) bytes += all[i + 1] - all[i];
+    if (bytes <= limit) return binding.thpRanges(pid, all) ?? undefined;
+    const out: number[] = [];
+    for (const piece of pieces(all, limit)) {
+      const r = binding.thpRanges(pid, piece);
+      if (!r) return undefined;
+      for (const x of r) out.push(x);
+    }
+    return Float64Array.from(out);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'EACCES' || code === 'EPERM' || code === 'ENOENT' || code === 'ESRCH') return undefined;
     throw e;
   }
+}
+
+/** `ranges` (start, end pairs) cut into batches of at most `limit` bytes each, in order. */
+function* pieces(ranges: Float64Array, limit: number): Generator<Float64Array> {
+  let batch: number[] = [];
+  let room = limit;
+  for (let i = 0; i + 1 < ranges.length; i += 2) {
+    let s = ranges[i];
+    const e = ranges[i + 1];
+    while (s < e) {
+      const n = Math.min(e - s, room);
+      batch.push(s, s + n);
+      s += n;
+      room -= n;
+      if (room === 0) {
+        yield Float64Array.from(batch);
+        batch = [];
+        room = limit;
+      }
+    }
+  }
+  if (batch.length) yield Float64Array.from(batch);
 }
 
 /** Bytes of the pairs in `a` (ascending) that `b` (ascending) also covers; `from` is a cursor into b, returned advanced. */
