@@ -20,6 +20,8 @@ export interface Job {
   runs?: number;
   maxCommands?: number;
   steps?: Step[];
+  /** Arm the planted steps (selfCrash, selfLie) that prove the harness sees a failure. */
+  selfTest?: boolean;
 }
 
 const say = (line: string) => fs.writeSync(1, line + '\n');
@@ -63,6 +65,7 @@ async function runOnce(cmds: Iterable<fc.AsyncCommand<Model, Real>>): Promise<vo
 }
 
 async function main(job: Job): Promise<void> {
+  if (job.selfTest) process.env.HUGESPAN_FUZZ_SELFTEST = '1';
   if (job.mode === 'replay') {
     const cmds = (job.steps ?? []).map((s) => new StepCommand(s, log));
     try {

@@ -255,7 +255,7 @@ export async function apply(s: Step, m: Model, real: Real): Promise<boolean> {
       return false;
     }
     case 'write': {
-      const held = m.views.filter((v) => v.state !== 'gone' && v.state !== 'dropped');
+      const held = m.views.filter((v) => v.state === 'local' || v.state === 'detached' || v.state === 'escaped');
       const v = M.pick(held, s.k as number);
       if (!v) return false;
       const buf = v.state === 'escaped' ? new Uint8Array(real.moved.get(v.id)!) : real.views.get(v.id)!;
@@ -297,9 +297,8 @@ export async function apply(s: Step, m: Model, real: Real): Promise<boolean> {
       if (!v) return false;
       real.views.delete(v.id);
       real.moved.delete(v.id);
-      v.state = v.state === 'detached' ? 'gone' : 'dropped';
+      v.state = v.state === 'detached' ? 'detachedDropped' : 'dropped';
       if (s.gc) (globalThis as any).gc();
-      m.views = m.views.filter((w) => w.state !== 'gone');
       return false;
     }
     case 'randomReads': {

@@ -101,12 +101,12 @@ function death(r: ChildRun): string | undefined {
  * The fewest steps (ddmin over chunks, then single steps) that still die as `how`, each
  * candidate replayed in a fresh child; at most `budget` children.
  */
-export async function shrinkDeath(families: Family[], steps: Step[], how: string, budget = 60, limits = DEFAULT_LIMITS): Promise<Step[]> {
+export async function shrinkDeath(families: Family[], steps: Step[], how: string, budget = 60, limits = DEFAULT_LIMITS, extra: Partial<Job> = {}): Promise<Step[]> {
   let best = steps;
   let tries = 0;
   const dies = async (cand: Step[]) => {
     tries++;
-    const r = await runChild({ mode: 'replay', families, steps: cand }, limits);
+    const r = await runChild({ ...extra, mode: 'replay', families, steps: cand }, limits);
     return death(r) === how;
   };
   let n = 2;

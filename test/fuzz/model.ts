@@ -50,9 +50,10 @@ export function covers(r: Ranges, s: number, e: number): boolean {
  * A view's life: `local` (its Uint8Array is held and attached), `detached` (the addon detached
  * it: decommit/unmap), `escaped` (its buffer was moved by ArrayBuffer.prototype.transfer and the
  * moved buffer is held: its pages must stay read/write), `dropped` (no reference left, the
- * collector decides when it goes: unknown until settled), `gone` (finalized).
+ * collector decides when it goes: unknown until settled), `detachedDropped` (a detached view
+ * we let go of: no pages, gone once settled), `gone` (finalized).
  */
-export type ViewState = 'local' | 'detached' | 'escaped' | 'dropped' | 'gone';
+export type ViewState = 'local' | 'detached' | 'escaped' | 'dropped' | 'detachedDropped' | 'gone';
 
 export interface ViewModel {
   id: number;
@@ -138,7 +139,7 @@ export function addView(m: Model, x: MapModel, off: number, pages: number): View
 
 /** After gc() and a few turns of the event loop: every buffer we do not hold is finalized. */
 export function settle(m: Model): void {
-  for (const v of m.views) if (v.state === 'dropped' || v.state === 'detached') v.state = 'gone';
+  for (const v of m.views) if (v.state === 'dropped' || v.state === 'detachedDropped') v.state = 'gone';
   m.views = m.views.filter((v) => v.state !== 'gone');
 }
 
@@ -169,8 +170,12 @@ export function expectedKeeping(m: Model): { min: number; max: number } {
   return { min, max };
 }
 
-/** Views the addon still lists for a live mapping once settled: those whose buffer we hold. */
-export function expectedViewCount(m: Model, x: MapModel): { min: number; max: number } {
+/**
+ * Views the addon lists for a live mapping: at least those whose buffer we hold attached; a
+ * detached one we still hold may or may not be finalized yet; unsettled, any not yet gone.
+ */
+export function expectedViewCount(m: Model, x: MapModel, settled: boolean): { min: number; max: number } {
   const vs = m.views.filter((v) => v.map === x.id);
-  return { min: vs.filter((v) => v.state === 'local' || v.state === 'escaped').length, max: vs.length };
+  const min = vs.filter((v) => v.state === 'local' || v.state === 'escaped').length;
+  return { min, max: settled ? min + vs.filter((v) => v.state === 'detached').length : vs.length };
 }
