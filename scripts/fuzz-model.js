@@ -58,7 +58,7 @@ async function main() {
     if (r.finding) {
       findings.push(r.finding);
       console.log(describe(r.finding));
-      const file = `/tmp/hugespan-fuzz-model-seed${seed}.json`;
+      const file = `/tmp/hugespan-fuzz-model-${families.join('+').slice(0, 60)}-seed${seed}.json`;
       fs.writeFileSync(file, JSON.stringify(r.finding.steps, null, 1));
       console.log(`  replay: npm run fuzz:model -- --families ${families.join(',')} --replay ${file}`);
     }

@@ -584,8 +584,10 @@ function arbs(f: Family): fc.Arbitrary<Step>[] {
       return [st('workerTerminate', { ms: fc.nat(19) })];
     case 'unbounded':
       return [st('unbounded', { a: pick })];
-    case 'droppedViews':
-      return [st('dropView', { k: pick, which: fc.constant('local'), gc: fc.boolean() })];
+    case 'droppedViews': {
+      const drop = st('dropView', { k: pick, which: fc.constant('local'), gc: fc.boolean() });
+      return [drop, drop, drop];
+    }
     case 'transferDropped':
       return [st('dropView', { k: pick, which: fc.constant('escaped'), gc: fc.boolean() })];
     case 'workerExit':

@@ -99,21 +99,25 @@ function death(r: ChildRun): string | undefined {
 
 /**
  * The fewest steps (ddmin over chunks, then single steps) that still die as `how`, each
- * candidate replayed in a fresh child; at most `budget` children.
+ * candidate replayed in a fresh child; at most `budget` children and HUGESPAN_FUZZ_SHRINK_MS
+ * (3 minutes) of them.
  */
 export async function shrinkDeath(families: Family[], steps: Step[], how: string, budget = 60, limits = DEFAULT_LIMITS, extra: Partial<Job> = {}): Promise<Step[]> {
   let best = steps;
   let tries = 0;
+  // Hangs cost a whole step timeout per candidate that still dies: bound the time too.
+  const until = Date.now() + Number(process.env.HUGESPAN_FUZZ_SHRINK_MS ?? 180000);
+  const left = () => tries < budget && Date.now() < until;
   const dies = async (cand: Step[]) => {
     tries++;
     const r = await runChild({ ...extra, mode: 'replay', families, steps: cand }, limits);
     return death(r) === how;
   };
   let n = 2;
-  while (best.length > 1 && tries < budget) {
+  while (best.length > 1 && left()) {
     const size = Math.ceil(best.length / n);
     let cut = false;
-    for (let i = 0; i < best.length && tries < budget; i += size) {
+    for (let i = 0; i < best.length && left(); i += size) {
       const cand = [...best.slice(0, i), ...best.slice(i + size)];
       if (cand.length && (await dies(cand))) {
         best = cand;
