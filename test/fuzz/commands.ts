@@ -40,12 +40,12 @@ export const FAMILIES = {
   smaps: [], // smapsStream/next/close, readSmaps, rollup, coverage and pagemapScan of own mappings
   badArgs: [], // out-of-range / unaligned / wrong-typed offsets, Proxies and getters as arguments
   heap: [], // MHeap alloc/free over FakeMemory, its invariants after each step
-  uncommitted: [1], // touch/readPages/view/randomReads on ranges not wholly committed: SIGSEGV
+  uncommitted: [1], // touch/readPages/view/randomReads on ranges not wholly committed: SIGSEGV, or a view over no-access pages
   reentrantReads: [2], // binding.randomReads with a handles element whose getter unmaps / detaches mid-call
   workerTerminate: [3], // worker.terminate() while the worker is inside an addon call: abort
-  unbounded: [4, 5], // frameTruth with a bad step, PageAlloc.count over 2^53 pages: hang / OOM
+  unbounded: [4, 5], // frameTruth with h = -1 (V8 OOM abort) or 1n (codeless), PageAlloc.count over 2^53 pages (hang), 200+ dropped smaps streams (a thread each)
   droppedViews: [6, 7], // a view dropped and collected before unmap/decommit: pages stay rw, keeping stays up
-  transferDropped: [7], // a moved buffer freed after decommit: its pages stay rw
+  transferDropped: [6, 7], // a moved buffer freed: after decommit its pages stay rw; after unmap `keeping` stays up while the Mapping lives
   workerExit: [8], // a worker's view at exit: its pages orphaned though they never left the thread
   forgedSpan: [9], // MHeap.free of a forged Span
   foreignReceivers: [10], // methods on foreign receivers and the TS layers' bad arguments: codeless errors

@@ -159,7 +159,10 @@ export async function fuzzSeed(seed: number, families: Family[], runs: number, m
   const how = death(r)!;
   const replay = await runChild({ mode: 'replay', families, steps: r.lastRun }, limits);
   let steps = r.lastRun;
-  let what = `${how}; stderr: ${r.stderr.trim().split('\n').slice(-6).join(' | ')}`;
+  // The line that says why (V8's FATAL ERROR, std::terminate, a sanitizer's report) if there is one, then the tail.
+  const lines = r.stderr.trim().split('\n');
+  const why = lines.filter((l) => /FATAL|terminate called|what\(\)|Sanitizer|ERROR:|Segmentation/.test(l)).slice(0, 3);
+  let what = `${how}; stderr: ${[...why, ...lines.slice(-3)].join(' | ')}`;
   if (death(replay) === how) steps = await shrinkDeath(families, r.lastRun, how, shrinkBudget, limits);
   else what += ` (the run alone does not reproduce it: ${death(replay) ?? 'it completed'}; the sequence is the run that died)`;
   return { seed, calls: r.calls, runs: 0, finding: { kind: how === 'hang' ? 'hang' : 'crash', seed, what, steps, original: r.lastRun.length, stderr: r.stderr } };
