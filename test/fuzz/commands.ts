@@ -454,11 +454,34 @@ function rrGetter(s: Step, m: Model, real: Real): void {
       if (s.how === 'unmap') {
         binding.unmap(a);
         M.unmap(m, xa);
-      } else (ranges.buffer as any).transfer();
+      } else {
+        (ranges.buffer as any).transfer(); // detached; the moved store is dropped and collected at once
+        (globalThis as any).gc();
+      }
       return b;
     },
   });
   expectCall(`randomReads(handles[1] getter that ${s.how === 'unmap' ? 'unmaps handles[0]' : 'detaches ranges'})`, () => binding.randomReads(handles as any, ranges, 1000, 3), 'either');
+  // The same through Mapping.randomReads: parts[1]'s offset is a getter that unmaps parts[0]'s mapping.
+  const ma = new Mapping(P, { commit: true });
+  const mb = new Mapping(P, { commit: true });
+  const xma = M.addMap(m, 'class', 1, true);
+  real.objs.push(ma);
+  M.addMap(m, 'class', 1, true);
+  real.objs.push(mb);
+  const part: unknown[] = [mb, 0, P];
+  let ranOnce = false;
+  Object.defineProperty(part, 1, {
+    get() {
+      if (!ranOnce) {
+        ranOnce = true;
+        ma.unmap();
+        M.unmap(m, xma);
+      }
+      return 0;
+    },
+  });
+  expectCall('Mapping.randomReads(parts[1][1] getter that unmaps parts[0])', () => Mapping.randomReads([[ma, 0, P], part as any], 1000, 3), 'either');
 }
 
 const FOREIGN: [string, () => unknown][] = [
