@@ -30,6 +30,7 @@ async function main() {
   const all = Object.keys(FAMILIES).filter((f) => f !== 'selfTest');
   const famArg = a.families ?? process.env.HUGESPAN_FUZZ_FAMILIES;
   const families = !famArg ? ENABLED : famArg === 'all' ? all : famArg.split(',');
+  const tag = famArg ?? 'enabled';
   for (const f of families) if (!all.includes(f)) throw new Error(`fuzz:model: no family ${f} (have ${all.join(', ')})`);
 
   if (a.replay) {
@@ -58,9 +59,9 @@ async function main() {
     if (r.finding) {
       findings.push(r.finding);
       console.log(describe(r.finding));
-      const file = `/tmp/hugespan-fuzz-model-${families.join('+').slice(0, 60)}-seed${seed}.json`;
+      const file = `/tmp/hugespan-fuzz-model-${tag.replace(/,/g, '+').slice(0, 60)}-seed${seed}.json`;
       fs.writeFileSync(file, JSON.stringify(r.finding.steps, null, 1));
-      console.log(`  replay: npm run fuzz:model -- --families ${families.join(',')} --replay ${file}`);
+      console.log(`  replay: npm run fuzz:model --${famArg ? ` --families ${famArg}` : ''} --replay ${file}`);
     }
   }
   console.log(`fuzz:model: ${done} seeds, ${calls} calls, ${findings.length} findings`);
