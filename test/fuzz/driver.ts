@@ -103,6 +103,16 @@ function death(r: ChildRun): string | undefined {
  * (3 minutes) of them.
  */
 export async function shrinkDeath(families: Family[], steps: Step[], how: string, budget = 60, limits = DEFAULT_LIMITS, extra: Partial<Job> = {}): Promise<Step[]> {
+  return shrinkSteps(families, steps, (r) => death(r) === how, budget, limits, extra);
+}
+
+/** An error message without what changes from run to run (addresses, ids, counts). */
+function shape(error: string | undefined): string {
+  return String(error).replace(/0x[0-9a-f]+/g, '#').replace(/\d+/g, '#');
+}
+
+/** ddmin over `steps` with `fails` deciding whether a replay still fails the same way. */
+export async function shrinkSteps(families: Family[], steps: Step[], fails: (r: ChildRun) => boolean, budget = 60, limits = DEFAULT_LIMITS, extra: Partial<Job> = {}): Promise<Step[]> {
   let best = steps;
   let tries = 0;
   // Hangs cost a whole step timeout per candidate that still dies: bound the time too.
@@ -111,7 +121,7 @@ export async function shrinkDeath(families: Family[], steps: Step[], how: string
   const dies = async (cand: Step[]) => {
     tries++;
     const r = await runChild({ ...extra, mode: 'replay', families, steps: cand }, limits);
-    return death(r) === how;
+    return fails(r);
   };
   let n = 2;
   while (best.length > 1 && left()) {
@@ -149,12 +159,14 @@ export async function fuzzSeed(seed: number, families: Family[], runs: number, m
   const r = await runChild({ mode: 'check', families, seed, runs, maxCommands }, limits);
   if (r.done?.ok) return { seed, calls: r.calls, runs: r.done.runs ?? runs };
   if (r.done) {
-    return {
-      seed,
-      calls: r.calls,
-      runs: r.done.runs ?? 0,
-      finding: { kind: 'mismatch', seed, what: r.done.error ?? '?', steps: r.done.steps ?? [] },
-    };
+    // fast-check's shrink keeps steps it cannot drop one at a time; ddmin over replays goes further.
+    const error = r.done.error;
+    let steps = r.done.steps ?? [];
+    const same = (x: ChildRun) => x.done?.ok === false && shape(x.done.error) === shape(error);
+    const original = steps.length;
+    if (steps.length > 1 && same(await runChild({ mode: 'replay', families, steps }, limits))) steps = await shrinkSteps(families, steps, same, shrinkBudget, limits);
+    const fc = `fast-check seed ${r.done.seed} path "${r.done.path}"`;
+    return { seed, calls: r.calls, runs: r.done.runs ?? 0, finding: { kind: 'mismatch', seed, what: `${error ?? '?'} (${fc})`, steps, original } };
   }
   const how = death(r)!;
   const replay = await runChild({ mode: 'replay', families, steps: r.lastRun }, limits);
