@@ -13,7 +13,8 @@ import { overlapBytes, swappedPages, thpRanges } from './kpageflags';
 import { Reason, ReasonContext, frameReason, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
 import { cgroupSharing } from './cgroup-sharing';
-import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
+import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, OwnersJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
+import { ownersTally } from './owners/tally';
 
 
 export function hostJson(h: HostInfo): HostJson {
@@ -241,7 +242,11 @@ const PMD_FIELDS = ['shmemPmdMapped', 'filePmdMapped', 'privateHugetlb', 'shared
  * address order, each built, handed over and dropped (a writer that does not keep them holds
  * one at a time); returns the totals. `exact`: PAGEMAP_SCAN where the kernel has it.
  */
-export function streamProcessReport(pid: number, options: { exact: boolean; seen?: boolean }, sink: { head(h: ProcessReportHead): void; vma(v: VmaJson): void }): TotalsJson {
+export function streamProcessReport(
+  pid: number,
+  options: { exact: boolean; seen?: boolean; owners?: boolean },
+  sink: { head(h: ProcessReportHead): void; vma(v: VmaJson): void; owners?(o: OwnersJson): void },
+): TotalsJson {
   const host = hostInfo();
   const method = options.exact && host.pagemapScan ? 'pagemap_scan' : 'smaps';
   const walking = method === 'pagemap_scan' && host.hugePageSize > 0;
@@ -258,6 +263,8 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
     otherHuge: otherHuge({}),
   };
   let ctx: ReasonContext | undefined;
+  // Who made each VMA: read before the smaps stream (its maps, first words, threads).
+  const owners = options.owners === false ? undefined : ownersTally(pid);
   // PTE-mapped THP: with a walk, one read per batch (undefined where frame numbers are hidden);
   // without one, per VMA, where a first empty read shows the frame numbers are visible at all.
   const visible = !walking && thpRanges(pid, new Float64Array(0)) !== undefined;
@@ -300,6 +307,7 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
           share = { runs, from: r, to: k, hugeBytes: hugeBytes - (excess.get(v.start) ?? 0) };
         }
         const j = vmaJson(v, measureVma(pid, v, ctx!, share, thp));
+        if (owners) j.owner = owners.add(v, j);
         totals.anonymous += j.anonymous;
         totals.anonHugePages += j.anonHugePages;
         totals.eligibleNotHuge += j.eligibleNotHuge;
@@ -312,15 +320,17 @@ export function streamProcessReport(pid: number, options: { exact: boolean; seen
   totals.rss = sums.rss ?? 0;
   totals.otherHuge = otherHuge(sums);
   totals.coverage = coverageRatio(totals.anonHugePages, totals.anonymous);
+  if (owners) sink.owners?.(owners.json());
   return totals;
 }
 
 /** One process's report as one value (streamProcessReport, every VMA kept). */
-export function processReport(pid: number, options: { exact: boolean; seen?: boolean }): ProcessReport {
+export function processReport(pid: number, options: { exact: boolean; seen?: boolean; owners?: boolean }): ProcessReport {
   let head: ProcessReportHead | undefined;
+  let owners: OwnersJson | undefined;
   const vmas: VmaJson[] = [];
-  const totals = streamProcessReport(pid, options, { head: (h) => (head = h), vma: (v) => vmas.push(v) });
-  return { ...head!, vmas, totals };
+  const totals = streamProcessReport(pid, options, { head: (h) => (head = h), vma: (v) => vmas.push(v), owners: (o) => (owners = o) });
+  return { ...head!, vmas, totals, ...(owners ? { owners } : {}) };
 }
 
 /** How many processes the system report ranks without --all. */
