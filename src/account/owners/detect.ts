@@ -226,6 +226,8 @@ export function attributeOwners(s: OwnerSnapshot): OwnerMap {
     if (bss !== undefined && size <= Math.ceil(bss / 4096) * 4096 + 4096) {
       return { owner: 'bss', evidence: [`right after ${below!.path}'s writable segment, and no longer than its ELF .bss (${mib(bss)} past the file: PT_LOAD memsz - filesz)`] };
     }
+    // From here on the rules rest on what is (not) at the VMA's start: without it, say so.
+    if (head === 'unreadable' || head === 'swapped') return { owner: 'unknown', evidence: [`its first page was ${head === 'swapped' ? 'swapped out' : 'not readable (needs ptrace access, as for /proc/PID/mem)'}: no allocator header could be checked`] };
     if (py && e.perms === 'rw-p' && size >= (py.version && /^3\.\d$/.test(py.version) ? 256 * KiB : 1 * MiB)) {
       return { owner: 'cpython-arenas', evidence: [py.evidence, `${mib(size)}, at least pymalloc's ARENA_SIZE (Objects/obmalloc.c: 1 MiB since 3.10), and no glibc chunk header at its start; adjacent arenas merge into one VMA`] };
     }
@@ -233,7 +235,6 @@ export function attributeOwners(s: OwnerSnapshot): OwnerMap {
     if (je) return { owner: 'jemalloc', evidence: [je.evidence, `${noSig}: jemalloc maps its extents anonymously (the program's own mmaps would look the same)`] };
     if (tc) return { owner: 'tcmalloc', evidence: [tc.evidence, `${noSig}: tcmalloc maps its spans anonymously (the program's own mmaps would look the same)`] };
     if (go && !glibc) return { owner: 'go-runtime', evidence: [go.evidence, 'no libc mapped: every anonymous mapping outside the arenas is the runtime\'s own (sysAlloc, persistentalloc)'] };
-    if (head === 'unreadable' || head === 'swapped') return { owner: 'unknown', evidence: [`its first page was ${head === 'swapped' ? 'swapped out' : 'not readable (needs ptrace access, as for /proc/PID/mem)'}: no allocator header could be checked`] };
     if (head === undefined && !(e.perms[0] === 'r')) return { owner: 'unknown', evidence: ['not readable (PROT_NONE or write-only): no header to check'] };
     return { owner: 'mmap', evidence: [`${noSig}${head === 'absent' ? ' (its first page was never touched, and a glibc chunk writes its header there)' : ''}`, `no runtime this tool knows claims it${runtimes.length ? ` (found: ${runtimes.map((r) => r.name).join(', ')})` : ''}`] };
   };

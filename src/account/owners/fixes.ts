@@ -46,13 +46,26 @@ const SYSTEM_WIDE = 'the only other way is enabled=always host-wide, which puts 
 
 export const FIXES: Fix[] = [
   {
-    owners: GLIBC_OWNERS,
+    owners: ['glibc-main-arena', 'glibc-mmap-chunk'],
     runtime: 'glibc',
     versions: 'glibc >= 2.35',
     applies: (v) => versionAtLeast(v, '2.35'),
     env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' },
-    action: 'set GLIBC_TUNABLES=glibc.malloc.hugetlb=1: malloc madvises (MADV_HUGEPAGE) the heap it grows and its mmapped chunks',
-    cost: 'heap growth and mmapped chunks are rounded up to 2 MiB (up to 2 MiB more RSS per arena top and per chunk); first touches fault 2 MiB at a time (longer page faults)',
+    action: 'set GLIBC_TUNABLES=glibc.malloc.hugetlb=1: malloc madvises (MADV_HUGEPAGE) the brk heap it grows and its mmapped chunks',
+    cost: 'heap growth is rounded up to 2 MiB (up to 2 MiB more RSS at the heap top); first touches fault 2 MiB at a time (longer page faults)',
+    source: 'https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html',
+  },
+  {
+    // Measured on 2.36: hugetlb=1 leaves thread arena heaps unadvised (arena.c's heaps are not
+    // sysmalloc's brk or mmapped chunks); one arena for every thread puts them on the main one.
+    owners: ['glibc-thread-arena'],
+    runtime: 'glibc',
+    versions: 'glibc >= 2.35',
+    applies: (v) => versionAtLeast(v, '2.35'),
+    env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1:glibc.malloc.hugetlb=1' },
+    movesTo: ['glibc-main-arena'],
+    action: "set GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.hugetlb=1: hugetlb=1 alone does not advise thread arenas' heaps, so every thread allocates from the main arena, which it does advise",
+    cost: 'one arena for all threads: malloc lock contention in allocation-heavy multithreaded code; heap growth rounded to 2 MiB',
     source: 'https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html',
   },
   {
@@ -186,14 +199,30 @@ export function fixesFor(map: OwnerMap, owners: Iterable<Owner>): OwnerFix[] {
   return out;
 }
 
-/** One environment from several fixes: GLIBC_TUNABLES joined by ':', MALLOC_CONF by ',', JAVA_TOOL_OPTIONS by ' '. */
+/**
+ * One environment from several fixes, on top of `base`: GLIBC_TUNABLES joined by ':', MALLOC_CONF
+ * by ',', JAVA_TOOL_OPTIONS by ' '; a fix's name=value replaces the same name's value in base.
+ */
 export function fixEnv(fixes: Fix[], base: Record<string, string | undefined> = {}): Record<string, string> {
   const sep: Record<string, string> = { GLIBC_TUNABLES: ':', MALLOC_CONF: ',', JAVA_TOOL_OPTIONS: ' ' };
   const out: Record<string, string> = {};
   for (const f of fixes) {
     for (const [k, v] of Object.entries(f.env ?? {})) {
+      const by = sep[k];
       const have = out[k] ?? base[k];
-      out[k] = have === undefined || have === '' ? v : have.split(sep[k] ?? '\0').includes(v) ? have : `${have}${sep[k] ?? ''}${v}`;
+      if (have === undefined || have === '' || !by) {
+        out[k] = have && !by ? have : v;
+        continue;
+      }
+      // name=value parts: the fix's value for a name replaces the one already there.
+      const parts = have.split(by);
+      const name = (p: string): string => p.split('=')[0];
+      for (const part of v.split(by)) {
+        const at = parts.findIndex((p) => name(p) === name(part));
+        if (at >= 0) parts[at] = part;
+        else parts.push(part);
+      }
+      out[k] = parts.join(by);
     }
   }
   return out;
