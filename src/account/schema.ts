@@ -9,10 +9,10 @@ import type { CgroupSharingJson } from './cgroup-sharing';
 import type { Owner, Runtime } from './owners';
 
 /**
- * 2: per-VMA and total `account` buckets with reasons, `frames`, `otherHuge`.
- * 3: per-VMA `owner` and the process's `owners` (who made each anonymous VMA, its fixes).
+ * 2: per-VMA and total `account` buckets with reasons, `frames`, `otherHuge`; added within 2
+ * (CHANGELOG: fields may be added within a number): per-VMA `owner`, the process's `owners`.
  */
-export const SCHEMA = 3 as const;
+export const SCHEMA = 2 as const;
 
 
 /** The host's THP settings, as sysfs has them (/sys/kernel/mm/transparent_hugepage). */
@@ -68,7 +68,7 @@ export interface VmaJson {
   account: AccountJson;
   /** Frames with present anonymous bytes that are not on a PMD huge page, each with its reason (schema 2). */
   frames: FrameJson[];
-  /** Who made it, with the evidence read (schema 3; absent where the process's maps could not be read). */
+  /** Who made it, with the evidence read (added in schema 2; absent where the process's maps could not be read). */
   owner?: OwnerJson;
 }
 
@@ -79,7 +79,7 @@ export interface OwnerJson {
   evidence: string[];
 }
 
-/** A process's anonymous memory by owner, and what each owner's program can change (schema 3). */
+/** A process's anonymous memory by owner, and what each owner's program can change (added in schema 2). */
 export interface OwnersJson {
   /** The runtimes it maps, each with its version where read and the evidence. */
   runtimes: Runtime[];
@@ -191,7 +191,7 @@ export interface ProcessReport {
   totals: TotalsJson;
   /** With --bloat only: the zero 4 KiB subpages of its PMD-mapped THPs (src/account/bloat.ts). */
   bloat?: BloatJson;
-  /** Who owns the anonymous memory, and the fixes (schema 3; absent where its maps could not be read). */
+  /** Who owns the anonymous memory, and the fixes (added in schema 2; absent where its maps could not be read). */
   owners?: OwnersJson;
 }
 

@@ -44,7 +44,7 @@ describe('report --cgroup', () => {
     const before = stat()[anonKey];
     const j = json();
     const after = stat()[anonKey];
-    expect(j).toMatchObject({ schema: 3, kind: 'cgroup', path: own.path, version: own.version });
+    expect(j).toMatchObject({ schema: 2, kind: 'cgroup', path: own.path, version: own.version });
     // The cgroup lives on while it is read (other processes in it allocate and free): its
     // figure lies within what the file said just before and just after, give or take 64 MiB.
     expect(j.anonymous).toBeGreaterThanOrEqual(Math.min(before, after) - (64 << 20));

@@ -91,7 +91,7 @@ describe('collapse: the plan, and the kernel agreeing with it', () => {
     const before = smapsOf(pid, a);
     expect(before).toMatchObject({ rss: 4 * PAGE, anonHugePages: 0 });
     const dry = JSON.parse(cli(['collapse', '--pid', String(pid), '--range', range(a), '--dry-run', '--json']).stdout);
-    expect(dry).toMatchObject({ schema: 3, kind: 'collapse', dryRun: true, frames: [], collapsed: 0 });
+    expect(dry).toMatchObject({ schema: 2, kind: 'collapse', dryRun: true, frames: [], collapsed: 0 });
     expect(dry.plan.totals).toMatchObject({ frames: 4, collapse: 4, present: 4, shared: 0, swapped: 0, allocate: 4 * H, rssGrowth: 4 * (H - PAGE), memoryGrowth: 4 * (H - PAGE), skipped: {} });
     expect(smapsOf(pid, a)).toEqual(before);
     const text = cli(['collapse', '--pid', String(pid), '--range', range(a), '--dry-run']);

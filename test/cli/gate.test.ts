@@ -14,7 +14,7 @@ function processReport(over: { anonymous?: number; huge?: number; enabled?: stri
   const anonymous = over.anonymous ?? 100;
   const huge = over.huge ?? 20;
   return {
-    schema: 3, kind: 'process', time: '', pid: 7, comm: 'x', host,
+    schema: 2, kind: 'process', time: '', pid: 7, comm: 'x', host,
     thp: { ...thp, enabled: over.enabled ?? thp.enabled, hugePageSize: over.hugePageSize ?? thp.hugePageSize },
     thpDisabled: over.thpDisabled ?? false, method: 'pagemap_scan',
     totals: {
@@ -28,7 +28,7 @@ function processReport(over: { anonymous?: number; huge?: number; enabled?: stri
 
 function systemReport(enabled: string, anonymous = 100): SystemReport {
   return {
-    schema: 3, kind: 'system', time: '', host, thp: { ...thp, enabled },
+    schema: 2, kind: 'system', time: '', host, thp: { ...thp, enabled },
     memory: { anonymous, anonHugePages: 0, coverage: 0 }, counters: {}, compaction: {}, mthp: {}, freeHugeBlocks: [], method: 'smaps_rollup', processes: [], readable: 0, unreadable: 0,
   };
 }

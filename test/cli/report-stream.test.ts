@@ -93,7 +93,7 @@ describe('the streaming JSON writer', () => {
     const vmas: VmaJson[] = [];
     let head: object | undefined;
     const totals = streamProcessReport(process.pid, { exact: true }, { head: (h) => (head = h), vma: (v) => vmas.push(v) });
-    expect(head).toMatchObject({ schema: 3, kind: 'process', pid: process.pid });
+    expect(head).toMatchObject({ schema: 2, kind: 'process', pid: process.pid });
     expect(vmas.length).toBeGreaterThan(0);
     expect(totals.anonymous).toBe(vmas.reduce((n, v) => n + v.anonymous, 0));
     expect(totals.account.anonymous).toBe(totals.anonymous);

@@ -28,7 +28,7 @@ describe('report --pid --json', () => {
   });
 
   it('has the schema: version, pid, THP settings, totals, VMAs with hex ranges', () => {
-    expect(report).toMatchObject({ schema: 3, kind: 'process', pid: target.pid, comm: 'node', thpDisabled: false });
+    expect(report).toMatchObject({ schema: 2, kind: 'process', pid: target.pid, comm: 'node', thpDisabled: false });
     expect(report.method).toBe(pagemapScanSupported() ? 'pagemap_scan' : 'smaps');
     expect(report.thp).toEqual(expect.objectContaining({ enabled: expect.any(String), hugePageSize: expect.any(Number), khugepaged: expect.any(Object) }));
     for (const v of report.vmas) {
@@ -72,7 +72,7 @@ describe('report --pid --json', () => {
   it('--format json is --json', () => {
     const r = cli(['report', '--pid', String(target.pid), '--format', 'json']);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 3, pid: target.pid });
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 2, pid: target.pid });
   });
 });
 
@@ -227,7 +227,7 @@ describe('--output: what is at FILE decides how it is written', () => {
   it("'-' is standard output, not a file named '-'", () => {
     const r = cli(['report', '--pid', String(target.pid), '--json', '--output', '-'], { cwd: dir });
     expect(r).toMatchObject({ status: 0, stderr: '' });
-    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 3, pid: target.pid });
+    expect(JSON.parse(r.stdout)).toMatchObject({ schema: 2, pid: target.pid });
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
@@ -353,14 +353,14 @@ describe('report --json: compact for programs, indented for people', () => {
     const pretty = cli(['report', '--pid', String(target.pid), '--json', '--pretty']);
     expect({ piped: piped.status, pretty: pretty.status }).toEqual({ piped: 0, pretty: 0 });
     expect(piped.stdout.trimEnd().split('\n')).toHaveLength(1);
-    expect(pretty.stdout).toMatch(/^\{\n {2}"schema": 3,\n/);
+    expect(pretty.stdout).toMatch(/^\{\n {2}"schema": 2,\n/);
     // Two readings of a live host: khugepaged's counters (thp.khugepaged) move between them, as may the memory.
     const strip = (r: any) => ({ ...r, time: undefined, vmas: undefined, totals: undefined, thp: { ...r.thp, khugepaged: undefined } });
     expect(strip(JSON.parse(piped.stdout))).toEqual(strip(JSON.parse(pretty.stdout)));
   });
 
   (hasScript ? it : it.skip)('on a terminal: indented without --pretty', () => {
-    expect(cliOnTty(['report', '--pid', String(target.pid), '--json'])).toMatch(/^\{\r?\n {2}"schema": 3,/);
+    expect(cliOnTty(['report', '--pid', String(target.pid), '--json'])).toMatch(/^\{\r?\n {2}"schema": 2,/);
   });
 
   it('--pretty with a format other than json is a usage error', () => {

@@ -23,7 +23,7 @@ const ours = () => report.processes.find((p: any) => p.pid === target.pid);
 
 describe('report (system)', () => {
   it('JSON: schema, host settings, meminfo, every thp_* counter, ranked processes', () => {
-    expect(report).toMatchObject({ schema: 3, kind: 'system', method: 'smaps_rollup' });
+    expect(report).toMatchObject({ schema: 2, kind: 'system', method: 'smaps_rollup' });
     expect(report.thp.hugePageSize).toBe(hugePageSize()); // what sysfs says, 0 included
     expect(report.memory.anonymous).toBeGreaterThan(0);
     expect(report.memory.coverage).toBeCloseTo(report.memory.anonHugePages / report.memory.anonymous, 12);
