@@ -275,7 +275,7 @@ export function processJsonWriter(compact: boolean, w: Writer): { head(h: Proces
     },
     end(totals, owners) {
       release();
-      // owners (schema 3) after the totals, as processReport's object has them.
+      // owners (added in schema 2) after the totals, as processReport's object has them.
       const tail = owners ? (compact ? `,"owners":${JSON.stringify(owners)}` : `,\n  "owners": ${JSON.stringify(owners, null, 2).replace(/\n/g, '\n  ')}`) : '';
       put(compact ? `],"totals":${JSON.stringify(totals)}${tail}}\n` : `${first ? '' : '\n  '}],\n  "totals": ${JSON.stringify(totals, null, 2).replace(/\n/g, '\n  ')}${tail}\n}\n`);
       encode();
