@@ -219,7 +219,7 @@ export function attributeOwners(s: OwnerSnapshot): OwnerMap {
       if (runSize === JVM_METASPACE_NODE) return { owner: 'jvm-metaspace', evidence: [jvm.evidence, 'in a 64 MiB reservation with no glibc heap_info: a metaspace VirtualSpaceNode'] };
     }
     const below = before.get(e);
-    if (below && below.end === e.start && below.inode === 0 && below.perms === '---p' && below.end - below.start <= 1 * MiB && e.perms === 'rw-p') {
+    if (below && below.end === e.start && below.inode === 0 && below.perms === '---p' && below.end - below.start <= 64 * KiB && e.perms === 'rw-p') {
       return { owner: 'thread-stack', evidence: [`a ${mib(below.end - below.start)} PROT_NONE guard right below it: a thread stack's layout (glibc allocatestack.c, HotSpot's guard zones)`, sps.length ? 'no thread was seen stopped with its stack pointer here' : 'thread stack pointers could not be read'] };
     }
     const bss = below && below.end === e.start && below.inode !== 0 && below.perms[1] === 'w' ? s.bss?.[below.path] : undefined;
