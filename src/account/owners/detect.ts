@@ -236,9 +236,19 @@ export function attributeOwners(s: OwnerSnapshot): OwnerMap {
     if (tc) return { owner: 'tcmalloc', evidence: [tc.evidence, `${noSig}: tcmalloc maps its spans anonymously (the program's own mmaps would look the same)`] };
     if (go && !glibc) return { owner: 'go-runtime', evidence: [go.evidence, 'no libc mapped: every anonymous mapping outside the arenas is the runtime\'s own (sysAlloc, persistentalloc)'] };
     if (head === undefined && !(e.perms[0] === 'r')) return { owner: 'unknown', evidence: ['not readable (PROT_NONE or write-only): no header to check'] };
-    return { owner: 'mmap', evidence: [`${noSig}${head === 'absent' ? ' (its first page was never touched, and a glibc chunk writes its header there)' : ''}`, `no runtime this tool knows claims it${runtimes.length ? ` (found: ${runtimes.map((r) => r.name).join(', ')})` : ''}`] };
+    return { owner: 'mmap', evidence: head === 'absent' ? mmapUntouched : mmapPlain };
   };
-  return { runtimes, entries: anon.map((e) => ({ ...e, ...attribute(e) })) };
+  // Shared evidence for the commonest owner: a process may have tens of thousands of these.
+  const unclaimed = `no runtime this tool knows claims it${runtimes.length ? ` (found: ${runtimes.map((r) => r.name).join(', ')})` : ''}`;
+  const mmapPlain = ['no glibc heap_info or chunk header at its start, not a stack', unclaimed];
+  const mmapUntouched = ['no glibc heap_info or chunk header at its start, not a stack (its first page was never touched, and a glibc chunk writes its header there)', unclaimed];
+  return {
+    runtimes,
+    entries: anon.map((e) => {
+      const a = attribute(e);
+      return { start: e.start, end: e.end, perms: e.perms, offset: e.offset, inode: e.inode, path: e.path, owner: a.owner, evidence: a.evidence };
+    }),
+  };
 }
 
 /** The attribution of the VMA [start, end) as smaps listed it; `unknown` when maps did not have it. */
