@@ -70,6 +70,12 @@ describe('recorded snapshots of real runtimes', () => {
     });
   }
 
+  it('perl, a runtime hugespan has no rules for, recorded live: only glibc is named, its string a glibc mmapped chunk', () => {
+    const f = fixtures.find((x) => x.workload === 'perl');
+    if (!f) throw new Error('test/fixtures/owners/perl.json missing: OWNERS_RECORD=1 npm run test:runtimes records it');
+    expect(attributeOwners(f.snapshot).runtimes.map((r) => r.name)).toEqual(['glibc']);
+  });
+
   it('a runtime hugespan does not know is not given a runtime owner: its memory goes to the allocator underneath or unknown', () => {
     const f = fixtures.find((x) => x.workload === 'glibc-mmap')!;
     // The same process as if it were an interpreter hugespan has no rules for.

@@ -88,6 +88,14 @@ export const WORKLOADS: Workload[] = [
     command: () => ({ file: which('python3')!, args: [path.join(DIR, 'alloc.py'), String(SIZE_MIB)] }),
   },
   {
+    // Not a runtime hugespan knows: no runtime owner, its string goes to the allocator underneath.
+    name: 'perl',
+    owner: 'glibc-mmap-chunk',
+    allocated: SIZE_MIB * MiB,
+    missing: () => (which('perl') ? undefined : 'perl is not installed'),
+    command: () => ({ file: which('perl')!, args: [path.join(DIR, 'alloc.pl'), String(SIZE_MIB)] }),
+  },
+  {
     name: 'go',
     owner: 'go-heap',
     allocated: SIZE_MIB * MiB,
