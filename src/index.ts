@@ -20,5 +20,6 @@ export * from './heap';
 export * from './verify';
 export { runLab } from './lab/run';
 export type { LabOptions, LabResult } from './lab/run';
-export { processReport, streamProcessReport, systemReport, REASONS, meaningOf, ProcessError, SCHEMA } from './account';
+export { processReport, streamProcessReport, systemReport, REASONS, meaningOf, ProcessError, SCHEMA, OWNERS, attributeOwners, ownerSnapshot, ownersOf, FIXES, fixesFor, fixEnv } from './account';
+export type { Owner, Attribution, OwnerMap, OwnerSnapshot, Runtime, Fix, OwnerJson, OwnersJson } from './account';
 export type { Reason, ProcessReport, ProcessReportHead, SystemReport, AccountJson, FrameJson, VmaJson, OtherHugeJson, TotalsJson } from './account';

@@ -10,3 +10,5 @@ export { ProcessError } from './proc';
 export type { ProcessErrorCode } from './proc';
 export { SCHEMA } from './schema';
 export type * from './schema';
+export { OWNERS, attributeOwners, ownerSnapshot, ownersOf, FIXES, fixesFor, fixEnv } from './owners';
+export type { Owner, Attribution, OwnerMap, OwnerSnapshot, Runtime, Fix } from './owners';

@@ -16,7 +16,8 @@ import { Reason, ReasonContext, frameReason, frameReasonUnder, isAnonVma, reason
 import { SCHEMA } from './schema';
 import { cgroupSharing } from './cgroup-sharing';
 import { boolArg, functionArg, intArg, objectArg, objectField, optional, optionsArg } from '../native/args';
-import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
+import type { AccountJson, CgroupReport, FrameJson, HostJson, OtherHugeJson, OwnersJson, ProcessReport, SystemReport, ThpJson, TotalsJson, VmaJson } from './schema';
+import { ownersTally } from './owners/tally';
 
 
 /** The fields of a HostInfo-shaped object, each read once (a throwing getter is refused with a code). */
@@ -268,12 +269,21 @@ const PMD_FIELDS = ['shmemPmdMapped', 'filePmdMapped', 'privateHugetlb', 'shared
  * address order, each built, handed over and dropped (a writer that does not keep them holds
  * one at a time); returns the totals. `exact`: PAGEMAP_SCAN where the kernel has it.
  */
-export function streamProcessReport(pid: number, opts: { exact: boolean; seen?: boolean }, sinkArg: { head(h: ProcessReportHead): void; vma(v: VmaJson): void }): TotalsJson {
+export function streamProcessReport(
+  pid: number,
+  opts: { exact: boolean; seen?: boolean; owners?: boolean },
+  sinkArg: { head(h: ProcessReportHead): void; vma(v: VmaJson): void; owners?(o: OwnersJson): void },
+): TotalsJson {
   intArg(pid, 'pid', 1, 2 ** 31 - 1);
   const options = reportOptions(opts);
   objectArg(sinkArg, 'sink');
   const [head, vma] = (['head', 'vma'] as const).map((k) => functionArg(objectField(sinkArg, k, 'sink'), `sink.${k}`));
-  const sink = { head: (h: ProcessReportHead) => head.call(sinkArg, h), vma: (v: VmaJson) => vma.call(sinkArg, v) };
+  const ownersFn = optional(objectField(sinkArg, 'owners', 'sink'), functionArg, 'sink.owners');
+  const sink = {
+    head: (h: ProcessReportHead) => head.call(sinkArg, h),
+    vma: (v: VmaJson) => vma.call(sinkArg, v),
+    owners: ownersFn ? (o: OwnersJson) => ownersFn.call(sinkArg, o) : undefined,
+  };
   const host = hostInfo();
   const method = options.exact && host.pagemapScan ? 'pagemap_scan' : 'smaps';
   const walking = method === 'pagemap_scan' && host.hugePageSize > 0;
@@ -290,6 +300,8 @@ export function streamProcessReport(pid: number, opts: { exact: boolean; seen?: 
     otherHuge: otherHuge({}),
   };
   let ctx: ReasonContext | undefined;
+  // Who made each VMA: read before the smaps stream (its maps, first words, threads).
+  const owners = options.owners === false ? undefined : ownersTally(pid);
   // PTE-mapped THP: with a walk, one read per batch (undefined where frame numbers are hidden);
   // without one, per VMA, where a first empty read shows the frame numbers are visible at all.
   const visible = !walking && thpRanges(pid, new Float64Array(0)) !== undefined;
@@ -325,6 +337,7 @@ export function streamProcessReport(pid: number, opts: { exact: boolean; seen?: 
           share = { runs, from: r, to: k, hugeBytes: hugeBytes - (excess.get(v.start) ?? 0) };
         }
         const j = vmaJson(v, measureVma(pid, v, ctx!, share, thp));
+        if (owners) j.owner = owners.add(v, j);
         totals.anonymous += j.anonymous;
         totals.anonHugePages += j.anonHugePages;
         totals.eligibleNotHuge += j.eligibleNotHuge;
@@ -337,23 +350,25 @@ export function streamProcessReport(pid: number, opts: { exact: boolean; seen?: 
   totals.rss = sums.rss ?? 0;
   totals.otherHuge = otherHuge(sums);
   totals.coverage = coverageRatio(totals.anonHugePages, totals.anonymous);
+  if (owners) sink.owners?.(owners.json());
   return totals;
 }
 
 /** A process report's options, copied and checked: `exact` is required. */
-function reportOptions(value: unknown): { exact: boolean; seen?: boolean } {
-  const o = optionsArg<{ exact: boolean; seen?: boolean }>(value, 'options', ['exact', 'seen']);
-  return { exact: boolArg(o.exact, 'options.exact'), seen: optional(o.seen, boolArg, 'options.seen') };
+function reportOptions(value: unknown): { exact: boolean; seen?: boolean; owners?: boolean } {
+  const o = optionsArg<{ exact: boolean; seen?: boolean; owners?: boolean }>(value, 'options', ['exact', 'seen', 'owners']);
+  return { exact: boolArg(o.exact, 'options.exact'), seen: optional(o.seen, boolArg, 'options.seen'), owners: optional(o.owners, boolArg, 'options.owners') };
 }
 
 /** One process's report as one value (streamProcessReport, every VMA kept). */
-export function processReport(pid: number, opts: { exact: boolean; seen?: boolean }): ProcessReport {
+export function processReport(pid: number, opts: { exact: boolean; seen?: boolean; owners?: boolean }): ProcessReport {
   intArg(pid, 'pid', 1, 2 ** 31 - 1);
   const options = reportOptions(opts);
   let head: ProcessReportHead | undefined;
+  let owners: OwnersJson | undefined;
   const vmas: VmaJson[] = [];
-  const totals = streamProcessReport(pid, options, { head: (h) => (head = h), vma: (v) => vmas.push(v) });
-  return { ...head!, vmas, totals };
+  const totals = streamProcessReport(pid, options, { head: (h) => (head = h), vma: (v) => vmas.push(v), owners: (o) => (owners = o) });
+  return { ...head!, vmas, totals, ...(owners ? { owners } : {}) };
 }
 
 /** How many processes the system report ranks without --all. */

@@ -6,8 +6,12 @@
 import type { Reason } from './reasons';
 import type { BloatJson } from './bloat';
 import type { CgroupSharingJson } from './cgroup-sharing';
+import type { Owner, Runtime } from './owners';
 
-/** 2: per-VMA and total `account` buckets with reasons, `frames`, `otherHuge`. */
+/**
+ * 2: per-VMA and total `account` buckets with reasons, `frames`, `otherHuge`; added within 2
+ * (CHANGELOG: fields may be added within a number): per-VMA `owner`, the process's `owners`.
+ */
 export const SCHEMA = 2 as const;
 
 
@@ -64,6 +68,50 @@ export interface VmaJson {
   account: AccountJson;
   /** Frames with present anonymous bytes that are not on a PMD huge page, each with its reason (schema 2). */
   frames: FrameJson[];
+  /** Who made it, with the evidence read (added in schema 2; absent where the process's maps could not be read). */
+  owner?: OwnerJson;
+}
+
+/** The runtime or allocator that made a VMA (src/account/owners), and the facts that say so. */
+export interface OwnerJson {
+  owner: Owner;
+  /** Short sentences: what was read that names the owner, or what was missing for `unknown`. */
+  evidence: string[];
+}
+
+/** A process's anonymous memory by owner, and what each owner's program can change (added in schema 2). */
+export interface OwnersJson {
+  /** The runtimes it maps, each with its version where read and the evidence. */
+  runtimes: Runtime[];
+  /** Per owner present, biggest first: its VMAs' bytes; sums to totals.anonymous. */
+  byOwner: OwnerTotalsJson[];
+  /** The fixes that hold for the owners present at the versions read. */
+  fixes: OwnerFixJson[];
+}
+
+export interface OwnerTotalsJson {
+  owner: Owner;
+  vmas: number;
+  anonymous: number;
+  /** Of it on PMD huge pages, by the report's method. */
+  anonHugePages: number;
+  coverage: number;
+  /** Small-page bytes by reason, as totals.account.reasons. */
+  reasons: Partial<Record<Reason, number>>;
+}
+
+export interface OwnerFixJson {
+  /** The owners present it is for. */
+  owners: Owner[];
+  /** The versions the fix holds for, in words. */
+  versions: string;
+  /** The version read ("2.36"); null where not read. */
+  version: string | null;
+  action: string;
+  /** The environment that applies it (hugespan run --fix sets it); null: no knob exists. */
+  env: Record<string, string> | null;
+  cost: string;
+  source: string;
 }
 
 /**
@@ -143,6 +191,8 @@ export interface ProcessReport {
   totals: TotalsJson;
   /** With --bloat only: the zero 4 KiB subpages of its PMD-mapped THPs (src/account/bloat.ts). */
   bloat?: BloatJson;
+  /** Who owns the anonymous memory, and the fixes (added in schema 2; absent where its maps could not be read). */
+  owners?: OwnersJson;
 }
 
 export interface ProcessSummaryJson {

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   why: { summary: "where a process's memory is not on huge pages, and why, biggest first", load: () => require('./why') as typeof import('./why') },
   map: { summary: "a picture of a process's large anonymous VMAs, one cell per huge page frame", load: () => require('./map') as typeof import('./map') },
   collapse: { summary: 'collapse into huge pages, now, the frames of a process that khugepaged would', load: () => require('./collapse') as typeof import('./collapse') },
+  run: { summary: 'start a program (with its runtime\'s fixes: --fix) and report its memory by owner; --compare both ways', load: () => require('./run') as typeof import('./run') },
   serve: { summary: 'a Prometheus exporter of the same figures (/metrics, OpenMetrics or text)', load: () => require('./serve') as typeof import('./serve') },
   // Typed by hand: lab.ts may be written after this file.
   lab: { summary: 'the span heap under churn, per coalescing policy, checked against the kernel', load: () => require('./lab') as Command },
@@ -69,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
       // `hugespan help report` is `hugespan report --help`.
       const topic = name === 'help' ? rest[0] : undefined;
       if (topic !== undefined) {
-        if (!Object.hasOwn(COMMANDS, topic)) throw new UsageError(`no help on '${topic}': the commands are report, why, map, collapse, serve and lab`);
+        if (!Object.hasOwn(COMMANDS, topic)) throw new UsageError(`no help on '${topic}': the commands are report, why, map, collapse, run, serve and lab`);
         return await load(topic, COMMANDS[topic]).run(['--help']);
       }
       process.stdout.write(`${HELP}\n`);
@@ -79,9 +80,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return EXIT.ok;
     }
-    if (name === undefined) throw new UsageError('which command? report, why, map, collapse, serve or lab');
-    if (name.startsWith('-')) throw new UsageError(`'${name}' is not a command; options go after one: hugespan report|why|map|collapse|serve|lab [options]`);
-    if (!known) throw new UsageError(`unknown command '${name}'; the commands are report, why, map, collapse, serve and lab`);
+    if (name === undefined) throw new UsageError('which command? report, why, map, collapse, run, serve or lab');
+    if (name.startsWith('-')) throw new UsageError(`'${name}' is not a command; options go after one: hugespan report|why|map|collapse|run|serve|lab [options]`);
+    if (!known) throw new UsageError(`unknown command '${name}'; the commands are report, why, map, collapse, run, serve and lab`);
     // --version means the same after any command (before the command's own options are judged).
     if (rest.includes('--version')) {
       process.stdout.write(`${version()}\n`);

@@ -4,7 +4,7 @@
  * nothing is measured here, and a coverage THP could not have is never shown as a finding.
  */
 import * as fs from 'node:fs';
-import type { AccountJson, CgroupReport, HostJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
+import type { AccountJson, CgroupReport, HostJson, OwnersJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
 import { printable } from './printable';
 import { REASONS, Reason, predictionOf } from '../account/reasons';
 import { Palette, formatBytes, formatPercent, hex, plural, renderTable, wrapItems } from './ui';
@@ -100,11 +100,12 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
       formatBytes(v.anonHugePages),
       relevant ? paintCoverage(v.coverage, paint)(cov) : paint.dim(cov),
       v.vmFlags.includes('nh') ? paint.yellow(flags(v)) : flags(v),
+      ...(r.owners ? [v.owner?.owner ?? 'unknown'] : []),
       v.path ? printable(v.path) : '[anon]',
     ];
   });
   const table = renderTable(
-    [{ title: 'range' }, { title: 'size', align: 'right' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }, { title: 'flags' }, { title: 'path' }],
+    [{ title: 'range' }, { title: 'size', align: 'right' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }, { title: 'flags' }, ...(r.owners ? [{ title: 'owner' }] : []), { title: 'path' }],
     rows,
     { header: paint.bold, width: options.fold },
   );
@@ -125,10 +126,32 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
     account,
     ...other,
     '',
+    ...(r.owners ? [renderOwners(r.owners, paint, options.fold), ''] : []),
     `${paint.bold(`VMAs holding anonymous memory, by size`)} ${paint.dim(`(${r.vmas.length})`)}`,
     table,
     ...more,
     '',
+  ].join('\n');
+}
+
+/**
+ * Who owns the anonymous memory: a row per owner (bytes, huge, coverage, its biggest reason),
+ * the runtimes read, then each fix that holds here with its cost and source.
+ */
+export function renderOwners(o: OwnersJson, paint: Palette, fold?: number): string {
+  const rows = o.byOwner.map((t) => {
+    const top = (Object.entries(t.reasons) as [Reason, number][]).sort((a, b) => b[1] - a[1])[0];
+    return [t.owner, formatBytes(t.anonymous), formatBytes(t.anonHugePages), formatPercent(t.coverage), top ? paint.dim(`${top[0]} ${formatBytes(top[1])}`) : ''];
+  });
+  const runtimes = o.runtimes.map((r) => `${r.name}${r.version ? ` ${r.version}` : ''}`).join(' · ') || 'none recognised';
+  const fixes = o.fixes.flatMap((f) => [
+    `  ${paint.bold(f.owners.join(', '))} ${paint.dim(`(${f.versions}${f.version ? `; here ${f.version}` : ''})`)}: ${f.action}`,
+    paint.dim(`    cost: ${f.cost} · ${f.source}`),
+  ]);
+  return [
+    `${paint.bold('by owner')} ${paint.dim(`(who made each VMA; runtimes: ${runtimes}; the evidence per VMA is in --json)`)}`,
+    renderTable([{ title: 'owner' }, { title: 'anon', align: 'right' }, { title: 'huge', align: 'right' }, { title: 'coverage', align: 'right' }, { title: 'most small bytes' }], rows, { header: paint.bold, width: fold }),
+    ...(fixes.length ? ['', paint.bold('what each owner can change'), ...fixes] : []),
   ].join('\n');
 }
 

@@ -7,7 +7,7 @@
 import { cgroupReport, processReport, streamProcessReport, systemReport } from '../account/report';
 import { jsonSafe, printable } from './printable';
 import type { ProcessReportHead } from '../account/report';
-import type { CgroupReport, ProcessReport, SystemReport, TotalsJson, VmaJson } from '../account/schema';
+import type { CgroupReport, OwnersJson, ProcessReport, SystemReport, TotalsJson, VmaJson } from '../account/schema';
 import { SCHEMA } from '../account/schema';
 import { renderCgroupTable, renderProcessTable, renderSystemTable, thpBlocked } from './report-text';
 import { bloat, DEFAULT_BLOAT_BUDGET } from '../account/bloat';
@@ -238,7 +238,7 @@ const CHUNK = 1 << 20;
  * grew V8's young generation: peak RSS 75 -> 91 MiB at 60 000 VMAs, past 2x the smaps text.)
  * Feed it the head, each VMA, then end() with the totals.
  */
-export function processJsonWriter(compact: boolean, w: Writer): { head(h: ProcessReportHead): void; vma(v: VmaJson): void; end(totals: TotalsJson): void } {
+export function processJsonWriter(compact: boolean, w: Writer): { head(h: ProcessReportHead): void; vma(v: VmaJson): void; end(totals: TotalsJson, owners?: OwnersJson): void } {
   let chunk = Buffer.allocUnsafe(CHUNK);
   let used = 0;
   // Text is gathered into a short string first (one flattening and one encoding per 64 KiB,
@@ -286,9 +286,11 @@ export function processJsonWriter(compact: boolean, w: Writer): { head(h: Proces
       put(`${first ? '' : ','}\n    ${JSON.stringify(v, null, 2).replace(/\n/g, '\n    ')}`);
       first = false;
     },
-    end(totals) {
+    end(totals, owners) {
       release();
-      put(compact ? `],"totals":${JSON.stringify(totals)}}\n` : `${first ? '' : '\n  '}],\n  "totals": ${JSON.stringify(totals, null, 2).replace(/\n/g, '\n  ')}\n}\n`);
+      // owners (added in schema 2) after the totals, as processReport's object has them.
+      const tail = owners ? (compact ? `,"owners":${JSON.stringify(owners)}` : `,\n  "owners": ${JSON.stringify(owners, null, 2).replace(/\n/g, '\n  ')}`) : '';
+      put(compact ? `],"totals":${JSON.stringify(totals)}${tail}}\n` : `${first ? '' : '\n  '}],\n  "totals": ${JSON.stringify(totals, null, 2).replace(/\n/g, '\n  ')}${tail}\n}\n`);
       encode();
       flush();
       chunk = Buffer.alloc(0);
@@ -301,6 +303,7 @@ export function processJsonWriter(compact: boolean, w: Writer): { head(h: Proces
 function streamProcessJson(pid: number, options: { exact: boolean; seen?: boolean }, compact: boolean, w: Writer): ProcessReport {
   const json = processJsonWriter(compact, w);
   let head: ProcessReportHead | undefined;
+  let owners: OwnersJson | undefined;
   try {
     const totals = streamProcessReport(pid, options, {
       head(h) {
@@ -308,9 +311,10 @@ function streamProcessJson(pid: number, options: { exact: boolean; seen?: boolea
         json.head(h);
       },
       vma: (v) => json.vma(v),
+      owners: (o) => (owners = o),
     });
-    json.end(totals);
-    return { ...head!, vmas: [], totals };
+    json.end(totals, owners);
+    return { ...head!, vmas: [], totals, ...(owners ? { owners } : {}) };
   } catch (e) {
     w.abort?.();
     throw e;

@@ -8,8 +8,9 @@ import { processReport } from '../account/report';
 import { printable } from './printable';
 import { readProcess } from '../account/proc';
 import { REASONS, Reason, reasonContext, vmaReason } from '../account/reasons';
-import type { ProcessReport } from '../account/schema';
-import { renderAccount } from './report-text';
+import type { OwnersJson, ProcessReport } from '../account/schema';
+import type { Owner } from '../account/owners';
+import { renderAccount, renderOwners } from './report-text';
 import { bloat, BloatJson, DEFAULT_BLOAT_BUDGET } from '../account/bloat';
 import { renderBloat } from './bloat-text';
 import { EXIT, Palette, UsageError, checkPretty, foldLines, foldWidth, parseBytes, plural, formatBytes, hex, jsonText, palette, parseCommandArgs, parsePid, renderTable } from './ui';
@@ -53,7 +54,9 @@ export interface WhyJson {
   /** With --bloat: the zero subpages of its huge pages (as report --bloat). */
   bloat?: BloatJson;
   /** Biggest first; `will`: who will put it on huge pages (see REASONS). */
-  reasons: { reason: Reason; meaning: string; will: string; fix: string; bytes: number; vmas: { start: string; end: string; path: string; bytes: number }[] }[];
+  reasons: { reason: Reason; meaning: string; will: string; fix: string; bytes: number; vmas: { start: string; end: string; path: string; bytes: number; owner?: Owner }[] }[];
+  /** Who owns the memory and what each owner can change (as report --json's `owners`). */
+  owners?: OwnersJson;
 }
 
 /**
@@ -81,7 +84,7 @@ export function why(r: ProcessReport): WhyJson {
       const info = REASONS.find((x) => x.code === reason)!;
       const vmas = r.vmas
         .filter((v) => (v.account.reasons[reason] ?? 0) > 0)
-        .map((v) => ({ start: v.start, end: v.end, path: v.path, bytes: v.account.reasons[reason]! }))
+        .map((v) => ({ start: v.start, end: v.end, path: v.path, bytes: v.account.reasons[reason]!, ...(v.owner ? { owner: v.owner.owner } : {}) }))
         .sort((a, b) => b.bytes - a.bytes);
       return { reason, meaning: info.meaning, will: WILL[info.will], fix: info.fix, bytes, vmas };
     });
@@ -92,7 +95,7 @@ export function why(r: ProcessReport): WhyJson {
     const sleep = k.scan_sleep_millisecs ?? 10000;
     khugepaged = { pagesToScan: k.pages_to_scan, scanSleepMs: sleep, fullScans: k.full_scans ?? 0, eligibleBytes: pages * r.host.pageSize, passSeconds: Math.round(Math.ceil(pages / k.pages_to_scan) * (sleep / 1000)) };
   }
-  return { schema: r.schema, kind: 'why', pid: r.pid, comm: r.comm, account: r.totals.account, khugepaged, reasons };
+  return { schema: r.schema, kind: 'why', pid: r.pid, comm: r.comm, account: r.totals.account, khugepaged, reasons, ...(r.owners ? { owners: r.owners } : {}) };
 }
 
 function render(w: WhyJson, options: { all: boolean; paint: Palette; fold?: number }): string {
@@ -110,14 +113,15 @@ function render(w: WhyJson, options: { all: boolean; paint: Palette; fold?: numb
     const shown = options.all ? r.vmas : r.vmas.slice(0, 5);
     lines.push(
       renderTable(
-        [{ title: 'range' }, { title: 'bytes', align: 'right' }, { title: 'path' }],
-        shown.map((v) => [`${hex(Number(v.start))}-${hex(Number(v.end))}`, formatBytes(v.bytes), v.path ? printable(v.path) : '[anon]']),
+        [{ title: 'range' }, { title: 'bytes', align: 'right' }, ...(w.owners ? [{ title: 'owner' }] : []), { title: 'path' }],
+        shown.map((v) => [`${hex(Number(v.start))}-${hex(Number(v.end))}`, formatBytes(v.bytes), ...(w.owners ? [v.owner ?? 'unknown'] : []), v.path ? printable(v.path) : '[anon]']),
         { header: false, indent: 2, width: options.fold },
       ),
     );
     if (r.vmas.length > shown.length) lines.push(paint.dim(`  … ${plural(r.vmas.length - shown.length, 'more VMA')} (--all lists them)`));
     lines.push('');
   }
+  if (w.owners) lines.push(renderOwners(w.owners, paint, options.fold), '');
   if (w.bloat) lines.push(renderBloat(w.bloat, options));
   return lines.join('\n');
 }

@@ -63,10 +63,10 @@ describe('usage errors: exit 2, one line and a one-line hint', () => {
 
   // These used to print the whole command list on stderr.
   it.each([
-    [['frobnicate'], "unknown command 'frobnicate'; the commands are report, why, map, collapse, serve and lab"],
-    [[], 'which command? report, why, map, collapse, serve or lab'],
-    [['--json', 'report'], "'--json' is not a command; options go after one: hugespan report|why|map|collapse|serve|lab [options]"],
-    [['help', 'frobnicate'], "no help on 'frobnicate': the commands are report, why, map, collapse, serve and lab"],
+    [['frobnicate'], "unknown command 'frobnicate'; the commands are report, why, map, collapse, run, serve and lab"],
+    [[], 'which command? report, why, map, collapse, run, serve or lab'],
+    [['--json', 'report'], "'--json' is not a command; options go after one: hugespan report|why|map|collapse|run|serve|lab [options]"],
+    [['help', 'frobnicate'], "no help on 'frobnicate': the commands are report, why, map, collapse, run, serve and lab"],
   ])('no command, or not one: %j', (args, message) => {
     expect(cli(args)).toEqual({ status: 2, stdout: '', stderr: `hugespan: ${message}\nTry 'hugespan --help'.\n` });
   });

@@ -60,10 +60,10 @@ function sink(): Writer & { text(): string; ended: boolean } {
 function streamed(r: ProcessReport, compact: boolean): string {
   const w = sink();
   const json = processJsonWriter(compact, w);
-  const { vmas, totals, ...head } = r;
+  const { vmas, totals, owners, ...head } = r;
   json.head(head);
   for (const v of vmas) json.vma(v);
-  json.end(totals);
+  json.end(totals, owners);
   expect(w.ended).toBe(true);
   return w.text();
 }

@@ -91,12 +91,12 @@ describe('report --pid as a table', () => {
     // By size: 200 MiB, 32 MiB, 16 MiB, 8 MiB.
     const { wide, huge, half, nh } = target.layout;
     expect([row(wide), row(huge), row(half), row(nh)].every((i, k, a) => i >= 0 && (k === 0 || a[k - 1] < i))).toBe(true);
-    expect(rows[row(nh)]).toMatch(/8\.0 MiB\s+8\.0 MiB\s+0 B\s+0\.0%\s+nh\s+\[anon\]$/);
+    expect(rows[row(nh)]).toMatch(/8\.0 MiB\s+8\.0 MiB\s+0 B\s+0\.0%\s+nh\s+mmap\s+\[anon\]$/);
   });
 
   itThp('the fully huge region reads 100% with its flags', () => {
     const out = cli(['report', '--pid', String(target.pid)]).stdout;
-    expect(out).toMatch(new RegExp(`^${range(target.layout.huge)}\\s+32\\.0 MiB\\s+32\\.0 MiB\\s+32\\.0 MiB\\s+100\\.0%\\s+hg eligible\\s+\\[anon\\]$`, 'm'));
+    expect(out).toMatch(new RegExp(`^${range(target.layout.huge)}\\s+32\\.0 MiB\\s+32\\.0 MiB\\s+32\\.0 MiB\\s+100\\.0%\\s+hg eligible\\s+mmap\\s+\\[anon\\]$`, 'm'));
   });
 });
 

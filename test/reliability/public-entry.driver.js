@@ -100,6 +100,12 @@ const recipes = {
   systemReport: { args: () => [{ all: false }], slow: true },
   meaningOf: { args: () => ['process-thp-disabled'] },
   predictionOf: { args: () => ['collapsible-waiting'] },
+  // owners
+  ownerSnapshot: { args: () => [process.pid] },
+  ownersOf: { args: () => [process.pid] },
+  attributeOwners: { args: () => [api.ownerSnapshot(process.pid)] },
+  fixesFor: { args: () => [{ runtimes: [{ name: 'glibc', version: '2.36' }], entries: [] }, ['glibc-main-arena']] },
+  fixEnv: { args: () => [api.FIXES.filter((f) => f.env).slice(0, 2), { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }] },
   hostJson: { args: () => [api.hostInfo()] },
   thpJson: { args: () => [api.hostInfo()] },
   // heap and verify
