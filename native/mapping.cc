@@ -545,7 +545,7 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   }
 
   g_mapped++;
-  auto region = std::make_shared<Region>();
+  std::shared_ptr<Region> region(new Region());  // not make_shared: see Registry::regions
   region->id = g_nextId++;
   region->base = base;
   region->length = len;
