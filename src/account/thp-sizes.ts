@@ -10,7 +10,9 @@
 import { binding } from '../native/binding';
 
 /** Bytes by thpmaps' key, e.g. { "anon-thp-pte-aligned-64kB": 1048576 }. */
-export type ThpBySize = Record<string, number>;
+export interface ThpBySize {
+  [key: string]: number;
+}
 
 /** thpmaps' classes, by the addon's number (native/pageflags.cc ThpFolios). */
 export const FOLIO_CLASSES = ['partial', 'aligned', 'unaligned'] as const;
