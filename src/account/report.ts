@@ -236,9 +236,10 @@ function filePmdOf(v: Vma): number {
   return (fields.filePmdMapped ?? 0) + (fields.shmemPmdMapped ?? 0);
 }
 
-/** A VMA's THPs by size without its PMD-mapped ones (smaps' counters for it, as thpmaps). */
+/** A VMA's THPs by size without its PMD-mapped ones (smaps' counters for it, as thpmaps); hugePage 0: none were read. */
 function vmaBySize(v: Vma, got: ThpBySize | undefined, hugePage: number): ThpBySize {
   const s = { ...got };
+  if (!hugePage) return s;
   withoutPmdMapped(s, 'anon', v.anonHugePages, hugePage);
   withoutPmdMapped(s, 'file', filePmdOf(v), hugePage);
   return s;
@@ -363,8 +364,9 @@ export function streamProcessReport(pid: number, opts: { exact: boolean; seen?: 
       // Which of the walk's small pages are THP mapped by PTEs: one read for the batch.
       const thp: ThpPages = { visible, ranges: walk ? thpRanges(pid, smallRuns(walk.runs)) : undefined, at: 0 };
       const runs = walk?.runs ?? new Float64Array(0);
-      // THPs by folio size: one read for the batch's VMAs (undefined where frame numbers are hidden).
-      const sizes = bySize === null ? undefined : vmaFolios(pid, flatBounds(flat), walk?.runs, ctx!.pageSize);
+      // THPs by folio size: one read for the batch's VMAs (undefined where frame numbers are
+      // hidden), of the THP pages just found where there was a walk (no PMD-mapped ones then).
+      const sizes = bySize === null || (walk && !thp.ranges) ? undefined : vmaFolios(pid, flatBounds(flat), thp.ranges, ctx!.pageSize);
       if (!sizes) bySize = null;
       let r = 0;
       let index = 0;
@@ -378,7 +380,7 @@ export function streamProcessReport(pid: number, opts: { exact: boolean; seen?: 
           for (; k < runs.length && runs[k] < v.end; k += 3) if (runs[k + 2] === 1) hugeBytes += Math.min(runs[k + 1], v.end) - Math.max(runs[k], v.start);
           share = { runs, from: r, to: k, hugeBytes: hugeBytes - (excess.get(v.start) ?? 0) };
         }
-        const mine = sizes ? vmaBySize(v, sizes.get(index), ctx!.hugePage) : null;
+        const mine = sizes ? vmaBySize(v, sizes.get(index), walk ? 0 : ctx!.hugePage) : null;
         if (mine && bySize) addBySize(bySize, mine);
         kept.add(v.start);
         keptFilePmd += filePmdOf(v);

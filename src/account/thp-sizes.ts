@@ -93,25 +93,26 @@ export function thpFolios(pid: number | 'self', triples: Float64Array, pageSize:
 }
 
 /**
- * Per VMA (its index in `bounds`, start, end pairs), by thpmaps' keys, PMD-mapped included.
- * `runs`: a PAGEMAP_SCAN walk's present runs (start, end, huge triples, ascending) over them,
- * so only present pages are read (a sparse reservation costs what it holds); without a walk,
- * whole VMAs are read, as thpmaps does.
+ * Per VMA (its index in `bounds`, start, end pairs), by thpmaps' keys. `only`: the pages to
+ * read (start, end pairs, ascending), e.g. the THP pages thpRanges found among a PAGEMAP_SCAN
+ * walk's small runs: thpmaps' runs are of THP pages alone, so reading just those classifies
+ * alike, PMD-mapped folios left out, and costs what the THP pages are, not every present page.
+ * Without `only`, whole VMAs are read as thpmaps does, PMD-mapped folios included.
  */
-export function vmaFolios(pid: number, bounds: Float64Array, runs: Float64Array | undefined, pageSize: number): Map<number, ThpBySize> | undefined {
+export function vmaFolios(pid: number, bounds: Float64Array, only: Float64Array | undefined, pageSize: number): Map<number, ThpBySize> | undefined {
   const triples: number[] = [];
   let r = 0;
   for (let i = 0; i + 1 < bounds.length; i += 2) {
     const s = bounds[i];
     const e = bounds[i + 1];
-    if (!runs) {
+    if (!only) {
       triples.push(s, e, i / 2);
       continue;
     }
-    while (r < runs.length && runs[r + 1] <= s) r += 3;
-    for (let k = r; k < runs.length && runs[k] < e; k += 3) {
-      const a = Math.max(s, runs[k]);
-      const b = Math.min(e, runs[k + 1]);
+    while (r < only.length && only[r + 1] <= s) r += 2;
+    for (let k = r; k < only.length && only[k] < e; k += 2) {
+      const a = Math.max(s, only[k]);
+      const b = Math.min(e, only[k + 1]);
       const n = triples.length;
       if (n && triples[n - 2] === a && triples[n - 1] === i / 2) triples[n - 2] = b;
       else triples.push(a, b, i / 2);

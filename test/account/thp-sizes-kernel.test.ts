@@ -14,7 +14,7 @@ import { processReport } from '../../src/account/report';
 import { fileVmas, thpFolios } from '../../src/account/thp-sizes';
 import type { ThpBySize } from '../../src/account/thp-sizes';
 import { thrown } from '../support/errors';
-import { itUnless } from '../support/thp';
+import { itUnless, thpReason } from '../support/thp';
 import { cli } from '../cli/cli';
 
 const P = binding.pageSize();
@@ -121,6 +121,9 @@ describe('THPs by folio size', () => {
       const v = r.vmas.find((x) => Number(x.start) <= m.address && m.address < Number(x.end))!;
       const expected = thpmapsVma(process.pid, Number(v.start), Number(v.end), v.anonHugePages, 0);
       expect(v.thpBySize).toEqual(expected);
+      // Without the walk (smaps method: whole VMAs read, smaps' PMD counters subtracted) alike.
+      const plain = processReport(process.pid, { exact: false }).vmas.find((x) => x.start === v.start)!;
+      expect(plain.thpBySize).toEqual(expected);
       // The kernel gave 64 KiB folios (else the test proves nothing), one made partial.
       expect(expected['anon-thp-pte-aligned-64kB']).toBeGreaterThanOrEqual(64 * KiB);
       expect(expected['anon-thp-pte-partial']).toBe(64 * KiB - P);
@@ -139,6 +142,26 @@ describe('THPs by folio size', () => {
       const line = new RegExp(`^hugespan_process_pte_mapped_thp_by_size_bytes\\{[^}]*kind="anon",size="64kB",alignment="aligned"\\} (\\d+)`, 'm').exec(om.stdout);
       expect(Number(line?.[1])).toBeGreaterThanOrEqual(expected['anon-thp-pte-aligned-64kB']);
       expect(om.stdout).toMatch(/^hugespan_process_pte_mapped_thp_by_size_bytes\{[^}]*kind="file",size="any",alignment="partial"\} \d+/m);
+    } finally {
+      m.unmap();
+    }
+  }, 60000);
+
+  itUnless(notRoot ?? thpReason, 'PMD-mapped THP is in none of the keys; a huge page split by MADV_DONTNEED of one page is 511 pages of partial', () => {
+    const m = new Mapping(2 * H, { align: 'hugepage', commit: true });
+    try {
+      m.advise('hugepage');
+      m.touch();
+      m.advise('dontneed', H, P); // the second huge page: split, 511 of its pages still mapped
+      m.advise('nohugepage'); // and khugepaged may not collapse it back meanwhile
+      for (const exact of [true, false]) {
+        const r = processReport(process.pid, { exact });
+        const v = r.vmas.find((x) => Number(x.start) <= m.address && m.address < Number(x.end))!;
+        expect(v.anonHugePages).toBeGreaterThanOrEqual(H); // the first one is PMD-mapped
+        expect(v.thpBySize).toEqual(thpmapsVma(process.pid, Number(v.start), Number(v.end), v.anonHugePages, 0));
+        expect(v.thpBySize![`anon-thp-pte-aligned-${H / KiB}kB`]).toBeUndefined();
+        expect(v.thpBySize!['anon-thp-pte-partial']).toBe(H - P);
+      }
     } finally {
       m.unmap();
     }
