@@ -16,6 +16,7 @@ import type { ThpBySize } from '../../src/account/thp-sizes';
 import { thrown } from '../support/errors';
 import { itUnless, thpReason } from '../support/thp';
 import { cli } from '../cli/cli';
+import { ADVICE, Target, buildTarget, stopAll } from '../support/c-target';
 
 const P = binding.pageSize();
 const H = hugePageSize() || 2 << 20;
@@ -165,6 +166,35 @@ describe('THPs by folio size', () => {
     } finally {
       m.unmap();
     }
+  }, 60000);
+
+  const build = notRoot ?? noMthp ?? buildTarget().reason;
+  afterAll(() => stopAll());
+
+  itUnless(build, 'a child moves 64 KiB folios by mremap to an address 4 KiB off: unaligned-64kB, as thpmaps counts them', async () => {
+    const t = Target.start(buildTarget().bin!);
+    const a = await t.ok('map 1'); // a 2 MiB-aligned frame, a free frame or more either side
+    const before = choice(SIZE64);
+    try {
+      fs.writeFileSync(SIZE64, 'madvise');
+      await t.ok(`advise ${a} ${1 << 20} ${ADVICE.hugepage}`); // a 1 MiB VMA: no PMD THP fits
+      await t.ok(`touch ${a} ${1 << 20} ${P}`);
+    } finally {
+      fs.writeFileSync(SIZE64, before);
+    }
+    const to = a + H + P;
+    await t.ok(`mremap ${a} ${256 * KiB} ${to}`);
+    const r = processReport(t.pid, { exact: true });
+    const v = r.vmas.find((x) => Number(x.start) === to)!;
+    const expected = thpmapsVma(t.pid, to, Number(v.end), v.anonHugePages, 0);
+    expect(v.thpBySize).toEqual(expected);
+    expect(expected['anon-thp-pte-unaligned-64kB']).toBeGreaterThanOrEqual(64 * KiB); // the kernel gave 64 KiB folios
+    expect(expected['anon-thp-pte-aligned-64kB']).toBeUndefined();
+    // What stayed behind is aligned.
+    const rest = r.vmas.find((x) => Number(x.start) === a + 256 * KiB)!;
+    expect(rest.thpBySize).toEqual(thpmapsVma(t.pid, Number(rest.start), Number(rest.end), rest.anonHugePages, 0));
+    expect(rest.thpBySize!['anon-thp-pte-aligned-64kB']).toBeGreaterThanOrEqual(64 * KiB);
+    t.kill();
   }, 60000);
 
   const fileFolios = (): ThpBySize => {
