@@ -10,3 +10,4 @@ export { ProcessError } from './proc';
 export type { ProcessErrorCode } from './proc';
 export { SCHEMA } from './schema';
 export type * from './schema';
+export type { ThpBySize } from './thp-sizes';
