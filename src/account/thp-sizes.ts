@@ -142,9 +142,9 @@ function* pieces(triples: Float64Array, limit: number): Generator<Float64Array> 
 }
 
 /**
- * The file-backed VMAs of a process (an inode in /proc/PID/maps) as start, end pairs, except
- * those starting at an address in `skip` (VMAs already read); undefined when maps is unreadable.
- * Where large page-cache folios are: the report keeps only VMAs holding anonymous memory.
+ * The file-backed VMAs in a /proc/PID/maps text (an inode) as start, end pairs, except those
+ * starting at an address in `skip` (VMAs already read). Where large page-cache folios are: the
+ * report keeps only VMAs holding anonymous memory.
  */
 export function fileVmas(mapsText: string, skip: ReadonlySet<number>): number[] {
   const out: number[] = [];
