@@ -14,6 +14,7 @@ Napi::Value ParseSmapsText(const Napi::CallbackInfo&);
 Napi::Value ReadProc(const Napi::CallbackInfo&);
 Napi::Value PagemapScan(const Napi::CallbackInfo&);
 Napi::Value ThpRanges(const Napi::CallbackInfo&);
+Napi::Value ThpFolios(const Napi::CallbackInfo&);
 Napi::Value GetPageSize(const Napi::CallbackInfo&);
 Napi::Value ThpDisabled(const Napi::CallbackInfo&);
 Napi::Value SetThpDisabled(const Napi::CallbackInfo&);
@@ -72,6 +73,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"readProc", Guarded<ReadProc>},
       {"pagemapScan", Guarded<PagemapScan>},
       {"thpRanges", Guarded<ThpRanges>},
+      {"thpFolios", Guarded<ThpFolios>},
       {"pageSize", Guarded<GetPageSize>},
       {"thpDisabled", Guarded<ThpDisabled>},
       {"setThpDisabled", Guarded<SetThpDisabled>},

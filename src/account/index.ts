@@ -12,3 +12,4 @@ export { SCHEMA } from './schema';
 export type * from './schema';
 export { OWNERS, attributeOwners, ownerSnapshot, ownersOf, FIXES, fixesFor, fixEnv } from './owners';
 export type { Owner, Attribution, OwnerMap, OwnerSnapshot, Runtime, Fix } from './owners';
+export type { ThpBySize } from './thp-sizes';

@@ -6,11 +6,14 @@
  */
 import { hostInfo, HostInfo } from '../native/host';
 import { mayMisreportZeroPage } from '../native/coverage';
-import { eachVma, flatSpan } from '../native/smaps';
+import * as fs from 'node:fs';
+import { eachVma, flatBounds, flatSpan } from '../native/smaps';
 import type { Vma } from '../native/smaps';
 import { streamProcess, scanFlat, coverageRatio, summarizeProcesses, readMeminfo, readThpCounters, readCompactionCounters, readMthp, readFreeBlocks, readCgroupStat, cgroupPids } from './proc';
 import { overlapBytes, thpRanges } from './kpageflags';
 import { readFrameFacts } from './frame-facts';
+import { addBySize, fileVmas, thpFolios, vmaFolios, withoutPmdMapped } from './thp-sizes';
+import type { ThpBySize } from './thp-sizes';
 import type { FrameFacts } from './frame-facts';
 import { Reason, ReasonContext, frameReason, frameReasonUnder, isAnonVma, reasonContext, uffdArmed, vmaReason } from './reasons';
 import { SCHEMA } from './schema';
@@ -62,7 +65,7 @@ interface Measured {
   frames: FrameJson[];
 }
 
-function vmaJson(v: Vma, m: Measured): VmaJson {
+function vmaJson(v: Vma, m: Measured, thpBySize: ThpBySize | null): VmaJson {
   return {
     start: hexAddress(v.start),
     end: hexAddress(v.end),
@@ -78,6 +81,7 @@ function vmaJson(v: Vma, m: Measured): VmaJson {
     eligibleNotHuge: v.thpEligible ? Math.max(0, v.anonymous - m.huge) : 0,
     account: m.account,
     frames: m.frames,
+    thpBySize,
   };
 }
 
@@ -227,6 +231,46 @@ function smallRuns(runs: Float64Array): Float64Array {
   return out;
 }
 
+/** A VMA's file THP bytes mapped by PMD (FilePmdMapped + ShmemPmdMapped). */
+function filePmdOf(v: Vma): number {
+  const fields = v as unknown as Record<string, number | undefined>;
+  return (fields.filePmdMapped ?? 0) + (fields.shmemPmdMapped ?? 0);
+}
+
+/** A VMA's THPs by size without its PMD-mapped ones (smaps' counters for it, as thpmaps); hugePage 0: none were read. */
+function vmaBySize(v: Vma, got: ThpBySize | undefined, hugePage: number): ThpBySize {
+  const s = { ...got };
+  if (!hugePage) return s;
+  withoutPmdMapped(s, 'anon', v.anonHugePages, hugePage);
+  withoutPmdMapped(s, 'file', filePmdOf(v), hugePage);
+  return s;
+}
+
+/**
+ * The process's THPs by size: those of the VMAs the report kept (`bySize`) and of its
+ * file-backed VMAs without anonymous memory (large page-cache folios), less `filePmd`, their
+ * FilePmdMapped and ShmemPmdMapped. null where frame numbers turn out hidden; the VMAs kept
+ * alone where maps cannot be read (the process exited meanwhile).
+ */
+function withFileVmas(pid: number, bySize: ThpBySize, kept: ReadonlySet<number>, filePmd: number, pageSize: number, hugePage: number): ThpBySize | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/maps`, 'latin1');
+  } catch {
+    return bySize;
+  }
+  const pairs = fileVmas(text, kept);
+  const triples = new Float64Array((pairs.length / 2) * 3);
+  for (let i = 0; i < pairs.length / 2; i++) triples.set([pairs[2 * i], pairs[2 * i + 1], i], 3 * i);
+  const got = thpFolios(pid, triples, pageSize);
+  if (!got) return triples.length ? null : bySize;
+  const files: ThpBySize = {};
+  for (const s of got.values()) addBySize(files, s);
+  withoutPmdMapped(files, 'file', filePmd, hugePage);
+  addBySize(bySize, files);
+  return bySize;
+}
+
 /** Take `excess` bytes out of the biggest buckets (frames counted more than smaps has now). */
 function trim(reasons: Partial<Record<Reason, number>>, excess: number): void {
   for (const [r, n] of Object.entries(reasons).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0)) as [Reason, number][]) {
@@ -263,6 +307,8 @@ export type ProcessReportHead = Omit<ProcessReport, 'vmas' | 'totals'>;
  */
 const REPORT_FIELDS = ['rss', 'anonymous', 'anonHugePages', 'swap'] as const;
 const PMD_FIELDS = ['shmemPmdMapped', 'filePmdMapped', 'privateHugetlb', 'sharedHugetlb'] as const;
+/** What THPs by size take out of the PMD order's file count (thp-sizes.ts). */
+const FILE_PMD_FIELDS = ['shmemPmdMapped', 'filePmdMapped'] as const;
 
 /**
  * One process, streamed: `head` once, then `vma` for every VMA holding anonymous memory, in
@@ -305,12 +351,17 @@ export function streamProcessReport(
   // PTE-mapped THP: with a walk, one read per batch (undefined where frame numbers are hidden);
   // without one, per VMA, where a first empty read shows the frame numbers are visible at all.
   const visible = !walking && thpRanges(pid, new Float64Array(0)) !== undefined;
+  // THPs by folio size over the VMAs kept (null once frame numbers show hidden); their starts
+  // and file PMD-mapped bytes, for the file-backed VMAs read after them.
+  let bySize: ThpBySize | null = {};
+  const kept = new Set<number>();
+  let keptFilePmd = 0;
   // Only VMAs holding anonymous memory are kept, with only the fields read below; the totals
   // come from the addon's sums. Batches come while the addon reads the rest of the file.
   const { sums } = streamProcess(
     pid,
     options.seen ?? false,
-    { minAnonymous: 1, fields: crossCheck ? [...REPORT_FIELDS, ...PMD_FIELDS] : REPORT_FIELDS },
+    { minAnonymous: 1, fields: crossCheck ? [...REPORT_FIELDS, ...PMD_FIELDS] : [...REPORT_FIELDS, ...FILE_PMD_FIELDS] },
     (p) => {
       ctx = reasonContext(host, p.thpDisabled);
       sink.head({ schema: SCHEMA, kind: 'process', time: new Date().toISOString(), pid, comm: p.comm, host: hostJson(host), thp: thpJson(host), thpDisabled: p.thpDisabled ?? null, method });
@@ -325,7 +376,12 @@ export function streamProcessReport(
       // Which of the walk's small pages are THP mapped by PTEs: one read for the batch.
       const thp: ThpPages = { visible, ranges: walk ? thpRanges(pid, smallRuns(walk.runs)) : undefined, at: 0 };
       const runs = walk?.runs ?? new Float64Array(0);
+      // THPs by folio size: one read for the batch's VMAs (undefined where frame numbers are
+      // hidden), of the THP pages just found where there was a walk (no PMD-mapped ones then).
+      const sizes = bySize === null || (walk && !thp.ranges) ? undefined : vmaFolios(pid, flatBounds(flat), thp.ranges, ctx!.pageSize);
+      if (!sizes) bySize = null;
       let r = 0;
+      let index = 0;
       eachVma(flat, (v) => {
         let share: Share | undefined;
         if (walk && isAnonVma(v)) {
@@ -336,7 +392,12 @@ export function streamProcessReport(
           for (; k < runs.length && runs[k] < v.end; k += 3) if (runs[k + 2] === 1) hugeBytes += Math.min(runs[k + 1], v.end) - Math.max(runs[k], v.start);
           share = { runs, from: r, to: k, hugeBytes: hugeBytes - (excess.get(v.start) ?? 0) };
         }
-        const j = vmaJson(v, measureVma(pid, v, ctx!, share, thp));
+        const mine = sizes ? vmaBySize(v, sizes.get(index), walk ? 0 : ctx!.hugePage) : null;
+        if (mine && bySize) addBySize(bySize, mine);
+        kept.add(v.start);
+        keptFilePmd += filePmdOf(v);
+        index++;
+        const j = vmaJson(v, measureVma(pid, v, ctx!, share, thp), mine);
         if (owners) j.owner = owners.add(v, j);
         totals.anonymous += j.anonymous;
         totals.anonHugePages += j.anonHugePages;
@@ -349,6 +410,7 @@ export function streamProcessReport(
   );
   totals.rss = sums.rss ?? 0;
   totals.otherHuge = otherHuge(sums);
+  totals.thpBySize = bySize && withFileVmas(pid, bySize, kept, (sums.filePmdMapped ?? 0) + (sums.shmemPmdMapped ?? 0) - keptFilePmd, host.pageSize, host.hugePageSize);
   totals.coverage = coverageRatio(totals.anonHugePages, totals.anonymous);
   if (owners) sink.owners?.(owners.json());
   return totals;

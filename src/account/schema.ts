@@ -7,6 +7,7 @@ import type { Reason } from './reasons';
 import type { BloatJson } from './bloat';
 import type { CgroupSharingJson } from './cgroup-sharing';
 import type { Owner, Runtime } from './owners';
+import type { ThpBySize } from './thp-sizes';
 
 /**
  * 2: per-VMA and total `account` buckets with reasons, `frames`, `otherHuge`; added within 2
@@ -68,6 +69,8 @@ export interface VmaJson {
   account: AccountJson;
   /** Frames with present anonymous bytes that are not on a PMD huge page, each with its reason (schema 2). */
   frames: FrameJson[];
+  /** THPs mapped by PTEs by folio size, anonymous and file, keyed as the kernel's tools/mm/thpmaps does (see TotalsJson.thpBySize); null: not visible without root. */
+  thpBySize?: ThpBySize | null;
   /** Who made it, with the evidence read (added in schema 2; absent where the process's maps could not be read). */
   owner?: OwnerJson;
 }
@@ -170,6 +173,16 @@ export interface TotalsJson {
   account: AccountJson;
   /** File, shmem and hugetlb huge pages (schema 2). */
   otherHuge: OtherHugeJson;
+  /**
+   * THPs mapped by PTEs by folio size, in bytes, keyed as the kernel's tools/mm/thpmaps does:
+   * "anon-thp-pte-aligned-64kB" (folios mapped whole at an address aligned to their size),
+   * "...-unaligned-64kB", "anon-thp-pte-partial" (folios mapped in part), the same with "file-"
+   * for page-cache and shmem folios, over every VMA of the process (file-backed ones too). Only
+   * non-zero keys; PMD-mapped THP is not in it. From pagemap PFNs and /proc/kpageflags (root
+   * only): null, not visible without root. Beside the buckets, not one of them: the anon keys
+   * break pteMappedThp down (by kpageflags' own anon flag).
+   */
+  thpBySize?: ThpBySize | null;
 }
 
 /** `report --pid PID --json`. */

@@ -7,6 +7,8 @@
  */
 import * as fs from 'node:fs';
 import { REASONS } from '../account/reasons';
+import { parseThpSizeKey } from '../account/thp-sizes';
+import type { ThpBySize } from '../account/thp-sizes';
 import type { ProcessReport, SystemReport } from '../account/schema';
 import { coverageRatio, readCgroupStat, readCompactionCounters, readFreeBlocks, readMeminfo, readMthp, readThpCounters } from '../account/proc';
 import { hostInfo } from '../native/host';
@@ -118,6 +120,8 @@ export interface ProcessFacts {
   coverage?: number;
   /** null: not visible (no root); undefined: not read. */
   pteMappedThp?: number | null;
+  /** THPs mapped by PTEs by folio size (thpmaps' keys); null: not visible (no root); undefined: not read. */
+  thpBySize?: ThpBySize | null;
   reasons?: Partial<Record<string, number>>;
   noHugePage?: number;
   eligibleNotHuge?: number;
@@ -134,6 +138,7 @@ export function factsOfReport(r: ProcessReport): ProcessFacts {
     pmdMapped: a.pmdMapped,
     coverage: t.coverage,
     pteMappedThp: a.pteMappedThp,
+    thpBySize: t.thpBySize,
     reasons: a.reasons,
     noHugePage: t.noHugePage,
     eligibleNotHuge: t.eligibleNotHuge,
@@ -209,7 +214,7 @@ export function processSamples(list: readonly ProcessFacts[], out: Samples, by?:
     if (key === undefined) continue;
     const g = groups.get(key);
     if (!g) {
-      groups.set(key, { labels: by ? { [by]: key } : { pid: String(p.pid), comm: p.comm }, n: 1, facts: { ...p, reasons: p.reasons && { ...p.reasons } }, thpOff: thpOff(p) });
+      groups.set(key, { labels: by ? { [by]: key } : { pid: String(p.pid), comm: p.comm }, n: 1, facts: { ...p, reasons: p.reasons && { ...p.reasons }, thpBySize: p.thpBySize && { ...p.thpBySize } }, thpOff: thpOff(p) });
       continue;
     }
     const s = g.facts;
@@ -219,6 +224,8 @@ export function processSamples(list: readonly ProcessFacts[], out: Samples, by?:
     s.coverage = undefined;
     if (s.pteMappedThp !== undefined) s.pteMappedThp = s.pteMappedThp === null || p.pteMappedThp == null ? null : s.pteMappedThp + p.pteMappedThp;
     if (s.reasons && p.reasons) add(s.reasons, p.reasons);
+    if (s.thpBySize && p.thpBySize) add(s.thpBySize, p.thpBySize);
+    else if (s.thpBySize) s.thpBySize = null;
     if (s.noHugePage !== undefined) s.noHugePage += p.noHugePage ?? 0;
     if (s.eligibleNotHuge !== undefined) s.eligibleNotHuge += p.eligibleNotHuge ?? 0;
     const off = thpOff(p);
@@ -229,6 +236,7 @@ export function processSamples(list: readonly ProcessFacts[], out: Samples, by?:
     out.add('hugespan_process_anonymous_bytes', s.anonymous, labels);
     out.add('hugespan_process_pmd_mapped_bytes', s.pmdMapped, labels);
     if (s.pteMappedThp != null) out.add('hugespan_process_pte_mapped_thp_bytes', s.pteMappedThp, labels);
+    if (s.thpBySize) sizeSamples(s.thpBySize, out, labels);
     if (s.reasons) for (const { code } of REASONS) out.add('hugespan_process_small_bytes', s.reasons[code] ?? 0, { ...labels, reason: code });
     out.add('hugespan_process_coverage_ratio', s.coverage ?? coverageRatio(s.pmdMapped, s.anonymous), labels);
     if (s.noHugePage !== undefined) out.add('hugespan_process_nohugepage_bytes', s.noHugePage, labels);
@@ -236,6 +244,15 @@ export function processSamples(list: readonly ProcessFacts[], out: Samples, by?:
     if (off !== undefined) out.add('hugespan_process_thp_disabled', off, labels);
   }
   return [...groups.keys()];
+}
+
+/** The per-size family of one process or group: its non-zero sizes, and both partial series always. */
+function sizeSamples(bySize: ThpBySize, out: Samples, labels: Record<string, string>): void {
+  const partial = { 'anon-thp-pte-partial': 0, 'file-thp-pte-partial': 0 };
+  for (const [key, bytes] of Object.entries({ ...partial, ...bySize })) {
+    const k = parseThpSizeKey(key);
+    if (k) out.add('hugespan_process_pte_mapped_thp_by_size_bytes', bytes, { ...labels, kind: k.kind, size: k.sizeKb === undefined ? 'any' : `${k.sizeKb}kB`, alignment: k.cls });
+  }
 }
 
 /** Each cgroup's own THP figures from its memory.stat; a cgroup gone meanwhile is left out. */

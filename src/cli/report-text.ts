@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import type { AccountJson, CgroupReport, HostJson, OwnersJson, ThpJson, ProcessReport, SystemReport, VmaJson } from '../account/schema';
 import { printable } from './printable';
 import { REASONS, Reason, predictionOf } from '../account/reasons';
+import { kindBytes } from '../account/thp-sizes';
+import type { ThpBySize } from '../account/thp-sizes';
 import { Palette, formatBytes, formatPercent, hex, plural, renderTable, wrapItems } from './ui';
 
 /** VMAs the process table lists without --all. */
@@ -85,7 +87,7 @@ export function renderProcessTable(r: ProcessReport, options: { all: boolean; pa
     ],
     { header: false, width: options.fold },
   );
-  const account = renderAccount(t.account, paint, options.fold);
+  const account = renderAccount(t.account, paint, options.fold, t.thpBySize);
   const other = otherHugeLine(r);
 
   const bySize = [...r.vmas].sort((a, b) => b.size - a.size || Number(a.start) - Number(b.start));
@@ -174,7 +176,7 @@ export function reasonRows(reasons: AccountJson['reasons'], paint: Palette, inde
  * The buckets of AccountJson as an indented tree: anonymous = PMD-mapped + PTE-mapped THP +
  * small, small = the reasons. Every line says its source.
  */
-export function renderAccount(a: AccountJson, paint: Palette, fold?: number): string {
+export function renderAccount(a: AccountJson, paint: Palette, fold?: number, bySize?: ThpBySize | null): string {
   const pte = a.pteMappedThp === null ? ['  in THPs mapped by PTEs', '?', paint.dim('not visible without root (/proc/kpageflags): counted under small pages')] : ['  in THPs mapped by PTEs', formatBytes(a.pteMappedThp), paint.dim('split or partial THP, mTHP (pagemap PFNs + kpageflags)')];
   return renderTable(
     [{ title: '' }, { title: '', align: 'right' }, { title: '' }],
@@ -182,11 +184,29 @@ export function renderAccount(a: AccountJson, paint: Palette, fold?: number): st
       ['anonymous', formatBytes(a.anonymous), paint.dim('smaps Anonymous')],
       ['  on PMD huge pages', formatBytes(a.pmdMapped), paint.dim('smaps AnonHugePages')],
       pte,
+      ...sizeRows(bySize, 'anon', paint, '    '),
       ['  on small pages, why', formatBytes(a.small), paint.dim('the rest, by the first reason that applies (hugespan why)')],
       ...reasonRows(a.reasons, paint, '    '),
+      ...fileSizeRows(bySize, paint),
     ],
     { header: false, width: fold },
   );
+}
+
+/** A kind's THPs mapped by PTEs by folio size (thpmaps' keys), biggest first. */
+function sizeRows(bySize: ThpBySize | null | undefined, kind: 'anon' | 'file', paint: Palette, indent: string): string[][] {
+  if (!bySize) return [];
+  return Object.entries(bySize)
+    .filter(([k]) => k.startsWith(`${kind}-`))
+    .sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]))
+    .map(([k, n]) => [`${indent}${k}`, formatBytes(n), paint.dim(k.endsWith('-partial') ? 'folios mapped in part' : 'folios mapped whole (kpageflags)')]);
+}
+
+/** Page-cache and shmem folios mapped by PTEs, by size: not anonymous, so beside the buckets. */
+function fileSizeRows(bySize: ThpBySize | null | undefined, paint: Palette): string[][] {
+  if (bySize === undefined) return [];
+  if (bySize === null) return [['file THPs mapped by PTEs', '?', paint.dim('not visible without root (/proc/kpageflags)')]];
+  return [['file THPs mapped by PTEs', formatBytes(kindBytes(bySize, 'file')), paint.dim('page cache and shmem folios, every mapping (not anonymous)')], ...sizeRows(bySize, 'file', paint, '  ')];
 }
 
 function otherHugeLine(r: ProcessReport): string[] {

@@ -57,6 +57,8 @@ export interface Binding {
   readProc(pid: number | 'self', file: 'status' | 'stat' | 'cmdline' | 'comm'): string;
   /** Pages of the ranges (start, end pairs) whose frame is a THP (kpageflags), as pairs; null: frame numbers hidden (not root). */
   thpRanges(pid: number | 'self', ranges: Float64Array): Float64Array | null;
+  /** The THP pages of (start, end, group) triples by folio as tools/mm/thpmaps classifies them: quintuples group, anon, class (0 partial, 1 aligned, 2 unaligned), order, pages; null: hidden (not root). */
+  thpFolios(pid: number | 'self', ranges: Float64Array): Float64Array | null;
   /** _exit(2): for a command whose output has all left (no exit handlers run). */
   exitNow(code: number): never;
   /** Every byte to `fd`, waiting in poll(2) while a non-blocking pipe is full. */

@@ -188,6 +188,21 @@ export function flatSpan(flat: FlatBatch): [number, number] | undefined {
   return [flat.nums[0], flat.nums[o + 1]];
 }
 
+/** Each VMA's [start, end) of a flat form, as pairs, without building the VMAs. */
+export function flatBounds(flat: FlatBatch): Float64Array {
+  const out = new Float64Array(2 * flat.count);
+  let at = 0;
+  let o = 0;
+  for (let i = 0; i < flat.count; i++) {
+    out[2 * i] = flat.nums[o];
+    out[2 * i + 1] = flat.nums[o + 1];
+    const n = flat.shape[at];
+    at += n + 2;
+    o += 4 + n;
+  }
+  return out;
+}
+
 /** The process's totals in one record (path '[rollup]'), far cheaper than readSmaps. */
 export function readSmapsRollup(pid: Pid = 'self'): Vma {
   const [rollup] = build(binding.smaps(pid, true));

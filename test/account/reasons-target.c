@@ -92,6 +92,9 @@ int main(void) {
         if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp)) { answer(-1, 0); continue; }
       }
       answer(0, fd); /* the fd stays open: the registration lives as long as the target */
+    } else if (!strcmp(cmd, "mremap")) { /* mremap FROM LEN TO: move the pages (large folios stay whole) to TO */
+      void *p = mremap((void *)a, b, b, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)c);
+      answer(p == MAP_FAILED ? -1 : 0, (unsigned long)p);
     } else if (!strcmp(cmd, "fork")) { /* a child that shares every page until the parent exits */
       if (hold[0] < 0 && pipe(hold)) { answer(-1, 0); continue; }
       pid_t pid = fork();

@@ -10,7 +10,7 @@ export function absentBecause(name: string): string | undefined {
   const stats = fs.existsSync(thp) ? fs.readdirSync(thp).filter((d) => d.startsWith('hugepages-')).map((d) => `${thp}/${d}/stats`).filter((d) => fs.existsSync(d)) : [];
   if (name === 'hugespan_mthp_events_total' && !stats.length) return 'no hugepages-*/stats/ (Linux < 6.9)';
   if (name === 'hugespan_mthp_folios' && !stats.some((d) => fs.existsSync(`${d}/nr_anon`))) return 'no stats/nr_anon (Linux < 6.11)';
-  if (name === 'hugespan_process_pte_mapped_thp_bytes' && process.getuid?.() !== 0) return 'not root: frame numbers hidden';
+  if ((name === 'hugespan_process_pte_mapped_thp_bytes' || name === 'hugespan_process_pte_mapped_thp_by_size_bytes') && process.getuid?.() !== 0) return 'not root: frame numbers hidden';
   if (name === 'hugespan_process_thp_disabled' && !/^THP_enabled:/m.test(fs.readFileSync('/proc/self/status', 'utf8'))) return 'Linux < 6.0: status has no THP_enabled';
   if (name === 'hugespan_cgroup_other_huge_pages_bytes' && !fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'cgroup v1 memory controller: no file_thp/shmem_thp';
   if (!fs.existsSync(thp) && ['hugespan_huge_page_size_bytes', 'hugespan_thp_setting', 'hugespan_khugepaged_setting', 'hugespan_khugepaged_pages_collapsed_total', 'hugespan_khugepaged_full_scans_total', 'hugespan_free_huge_page_blocks'].includes(name)) return 'no THP in this kernel';
