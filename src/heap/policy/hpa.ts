@@ -50,6 +50,7 @@ export function hpaPolicy(opts: { hugifyDelayMs?: number; collapse?: boolean } =
   const cls = (pages: number) => (pages <= 0 ? -1 : Math.floor(Math.log2(pages)));
   return {
     name: 'hpa',
+    release: 'dontneed',
     nohugepageEdges: false,
     attach(h) {
       heap = h;
