@@ -55,11 +55,11 @@ pages with what the kernel really backs — once per policy, on the same workloa
              / hpa), free (MADV_FREE for all), dontneed (MADV_DONTNEED for all)
   --ms-per-op  program time per op (default 1): the clock of the scavenger, hpa and khugepaged
   --plot     write the time series (in-use share, RSS, RSS - LazyFree, released) as SVG to FILE
-  --json     the results as JSON (schema 1)
+  --json     the results as JSON (schema 2)
   --pretty   indented JSON; the default only on a terminal (piped: one compact line)`;
 
 export interface LabReport {
-  schema: 1;
+  schema: 2;
   kind: 'lab';
   host: ReturnType<typeof hostJson>;
   thp: ReturnType<typeof thpJson>;
@@ -151,6 +151,7 @@ export async function run(argv: string[]): Promise<number> {
     try {
       recordFd = openSync(v.record, 'w');
     } catch (e) {
+      if (plotFd !== undefined) closeSync(plotFd);
       throw new UsageError(`--record cannot write '${v.record}': ${(e as { code?: string }).code ?? (e as Error).message}`);
     }
   }
@@ -187,7 +188,7 @@ export async function run(argv: string[]): Promise<number> {
   const avail = hugePagesAvailable();
   const unavailable = avail.ok ? null : avail.reason;
   const report: LabReport = {
-    schema: 1,
+    schema: 2,
     kind: 'lab',
     host: hostJson(info),
     thp: thpJson(info),
