@@ -193,7 +193,8 @@ export interface LabResult {
   adviceLatencyNs: AdviceLatency;
   /** /proc/vmstat deltas over the workload and the collapse pass (system-wide). */
   vmstat: Vmstat;
-  ms: { workload: number; collapse: number; verify: number; reads: number };
+  /** Wall time: the workload (samples excluded), the collapse pass, the verification, the reads, the samples. */
+  ms: { workload: number; collapse: number; verify: number; reads: number; samples: number };
 }
 
 /** A lab heap after the churn, the sweep, the collapse pass and the verification, still mapped. */
