@@ -243,7 +243,7 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
     let sampleMs = 0;
     const takeSample = (op: number) => {
       const t = performance.now();
-      const x = sample(heap, live, clock, op);
+      const x = sample(heap, clock, op);
       sampleMs += performance.now() - t;
       return x;
     };

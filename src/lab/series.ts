@@ -5,7 +5,7 @@
  * describes the policy, not the instant after one sweep. Invariant: sampling reads the kernel's
  * tables (pagemap, smaps) and never touches or advises the arena.
  */
-import type { HeapSpan, RuntimeHeap } from '../heap/runtime-heap';
+import type { RuntimeHeap } from '../heap/runtime-heap';
 import { frameTruth } from '../verify/frames';
 import { readSmaps, overlapping } from '../native/smaps';
 
@@ -44,23 +44,27 @@ export function arenaLazyFree(start: number, end: number): number {
   return n;
 }
 
-/** One sample of the heap and the kernel's view of its arena. */
-export function sample(heap: RuntimeHeap, live: readonly HeapSpan[], clockMs: number, op: number): Sample {
+/**
+ * One sample of the heap and the kernel's view of its arena. The in-use share is over the heap's
+ * in-use spans (garbage not yet swept included: it is still in use to the heap and the kernel),
+ * as the verification counts it.
+ */
+export function sample(heap: RuntimeHeap, clockMs: number, op: number): Sample {
   const h = heap.physHugePageSize;
   const start = heap.arenaBase;
   const end = start + heap.heapSys;
   let rss = 0;
   let hugeInUse = 0;
-  if (h > 0 && end > start) {
-    const frames = frameTruth(start, end, h).frames;
-    for (const f of frames) rss += f.presentBytes;
-    for (const s of live) {
-      for (let f = Math.floor((s.base - start) / h) * h + start; f < s.end; f += h) {
-        if (frames[(f - start) / h]?.huge) hugeInUse += Math.min(f + h, s.end) - Math.max(f, s.base);
-      }
+  let inuse = 0;
+  const frames = h > 0 && end > start ? frameTruth(start, end, h).frames : [];
+  for (const f of frames) rss += f.presentBytes;
+  for (const s of heap.spans()) {
+    if (s.state !== 'inUse') continue;
+    inuse += s.bytes;
+    for (let f = Math.floor((s.base - start) / h) * h + start; frames.length && f < s.end; f += h) {
+      if (frames[(f - start) / h]?.huge) hugeInUse += Math.min(f + h, s.end) - Math.max(f, s.base);
     }
   }
-  const inuse = heap.heapInuse;
   return { clockMs, op, heapInuse: inuse, inUseHugeShare: inuse ? hugeInUse / inuse : 0, rss, lazyFree: end > start ? arenaLazyFree(start, end) : 0, released: heap.heapReleased };
 }
 
