@@ -14,6 +14,8 @@
  *
  * Huge pages: the seed's idea, per frame — when a free makes a huge-page frame wholly free and
  * unscavenged, sysHugePage it, undoing the NOHUGEPAGE marks sysUnused left at scavenged edges.
+ * That step is the seed's, not Go 1.14's (Go 1.14's free re-advises nothing): this is Go 1.14's
+ * page allocator plus the seed's rule, and the lab labels it so.
  * The scavenger releases from the highest address down (Go 1.14's order, one pass; not 1.13's
  * huge-spans-first walk), cutting at a huge page boundary where the run holds one.
  */

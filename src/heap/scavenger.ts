@@ -8,7 +8,7 @@
  * | parked (rate 0) when retained ≤ goal at pacing time | `gcPaceScavenger`: `scavengeBytesPerNS = 0` |
  * | work = retained − goal; huge work = min(unscavHugePages, work / hugepage) whole huge pages; each huge page and each remaining OS page priced at 1 ms (10 µs per madvise at 1 % of a CPU); rate = work / time | `gcPaceScavenger`, `scavengePercent`, `scavengePageLatency`, `scavengeHugePagePeriod` |
  * | the heap's `scavengeRetainedGoal` is set at every pacing | `mheap_.scavengeRetainedGoal` (read by `scavengeIfNeededLocked`) |
- * | `step()`: park if rate is 0 or retained ≤ goal; else want = basis − rate × (now − timeBasis), **not** clamped to the goal; if retained > want, one `scavenge(retained − want)` | `bgscavenge` (one `scavengeLocked` call under the heap lock) |
+ * | `step()`: park if rate is 0 or retained ≤ goal; else want = basis − rate × (now − timeBasis), **not** clamped to the goal; if retained > want, one `scavenge(retained − want)`; a negative want (past the line's end) releases nothing, as the runtime's uint64 subtraction wraps | `bgscavenge` (one `scavengeLocked` call under the heap lock) |
  * | over-released by `extra`: sleep extra / rate if that is more than 100 µs, else yield (next step at once) | `bgscavenge`: `ttnext`, `minSleepNS = 100 µs`, `Gosched()` |
  * | nothing released: sleep `retryDelay` (from 100 µs), doubling it after every sleep that ran its full length; reset on a release | `bgscavenge`: `retryDelayNS`, `scavengeSleep`'s return |
  * | parked until the next `pace()` (the next GC); a pacing wakes it | `bgscavenge` `goparkunlock`, `wakeScavengerLocked` |
@@ -164,7 +164,9 @@ export class BackgroundScavenger {
     if (bytesPerMs === 0 || retained <= retainedGoal) return this.#park();
     const want = retainedBasis - bytesPerMs * (now - timeBasis);
     let released = 0;
-    if (retained > want) released = this.heap.scavenge(retained - want);
+    // Past the line's end `want` is negative: the runtime's uint64 `retainedBasis - rdist` wraps to
+    // a huge value there, so `retained > want` is false and nothing is released (not everything).
+    if (want >= 0 && retained > want) released = this.heap.scavenge(retained - want);
     this.releasedTotal += released;
     if (released === 0) return this.#sleep(now, this.retryMs, true, 0);
     this.retryMs = MIN_SLEEP_MS;

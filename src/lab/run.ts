@@ -43,15 +43,15 @@ function vmstat(): Vmstat {
   return out;
 }
 
-function percentile(sorted: Float64Array, q: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0;
-}
 import { BackgroundScavenger } from '../heap/scavenger';
-import { POLICY_NAMES } from '../heap/policy';
+import { POLICY_NAMES, defaultRelease } from '../heap/policy';
+import { Khugepaged, KhugepagedStats } from './khugepaged';
+import { sample, steadyState, arenaLazyFree, Sample, SteadyState } from './series';
+import { adviceLatency, AdviceLatency } from './latency';
 import { WORKLOAD_NAMES } from './workload';
 import { functionArg, intArg, numberArg, oneOfArg, optional, optionsArg, stringArg } from '../native/args';
 
-const LAB_KEYS = ['policy', 'heap', 'thp', 'arenaBytes', 'ops', 'seed', 'pageSize', 'reads', 'gogc', 'release', 'msPerOp', 'workload', 'trace'] as const;
+const LAB_KEYS = ['policy', 'heap', 'thp', 'arenaBytes', 'ops', 'seed', 'pageSize', 'reads', 'gogc', 'release', 'msPerOp', 'workload', 'trace', 'khugepaged', 'samples'] as const;
 
 /** The lab's options, copied and checked before anything is mapped; sizes the heaps check themselves. */
 function labOptions(value: unknown): LabOptions {
@@ -66,10 +66,12 @@ function labOptions(value: unknown): LabOptions {
     pageSize: optional(o.pageSize, (v, n) => intArg(v, n, 1, 2 ** 30), 'options.pageSize'),
     reads: optional(o.reads, (v, n) => intArg(v, n, 0, 2 ** 31), 'options.reads'),
     gogc: optional(o.gogc, (v, n) => intArg(v, n, -1, 2 ** 31), 'options.gogc'),
-    release: optional(o.release, (v, n) => oneOfArg(v, n, ['free', 'dontneed'] as const), 'options.release'),
+    release: optional(o.release, (v, n) => oneOfArg(v, n, RELEASES), 'options.release'),
     msPerOp: optional(o.msPerOp, (v, n) => numberArg(v, n, 0, 1e9), 'options.msPerOp'),
     workload: optional(o.workload, (v, n) => oneOfArg(v, n, [...WORKLOAD_NAMES, 'trace' as const]), 'options.workload'),
     trace: optional(o.trace, stringArg, 'options.trace'),
+    khugepaged: optional(o.khugepaged, (v, n) => oneOfArg(v, n, KHUGEPAGED_MODES), 'options.khugepaged'),
+    samples: optional(o.samples, (v, n) => intArg(v, n, 0, 100_000), 'options.samples'),
   };
 }
 
@@ -77,6 +79,25 @@ function labIO(value: unknown): LabIO {
   const o = optionsArg<LabIO>(value, 'io', ['events', 'record']);
   if (o.events !== undefined && !Array.isArray(o.events)) throw Object.assign(new TypeError('The "io.events" property must be an array of trace events'), { code: 'ERR_INVALID_ARG_TYPE' });
   return { events: o.events, record: optional(o.record, functionArg, 'io.record') as LabIO['record'] };
+}
+
+/**
+ * What stands in for khugepaged: none (absent: the policy's own huge pages only), pass (after the
+ * run, MADV_COLLAPSE every frame khugepaged could ever pick, at once: an upper bound, not
+ * khugepaged), model (src/lab/khugepaged.ts: its budget per scan on the program clock, the
+ * young-page rule, max_ptes_none).
+ */
+export type KhugepagedMode = 'none' | 'pass' | 'model';
+export const KHUGEPAGED_MODES: readonly KhugepagedMode[] = ['none', 'pass', 'model'];
+/** sysUnused's advice: MADV_FREE, MADV_DONTNEED, or the default of the allocator the policy models. */
+export type ReleaseChoice = 'free' | 'dontneed' | 'default';
+export const RELEASES: readonly ReleaseChoice[] = ['free', 'dontneed', 'default'];
+
+/** The release advice a run uses: the choice, or its allocator's default (the page heap: Go 1.14's MADV_FREE). */
+export function releaseFor(options: Pick<LabOptions, 'release' | 'heap' | 'policy'>): 'free' | 'dontneed' {
+  const r = options.release ?? 'default';
+  if (r !== 'default') return r;
+  return (options.heap ?? 'treap') === 'pagealloc' ? 'free' : defaultRelease(options.policy);
 }
 
 /** Which heap the lab runs: the Go 1.13 span heap (treap free set) or the Go 1.14-style page heap. */
@@ -97,8 +118,12 @@ export interface LabOptions {
   reads?: number;
   /** GOGC (default 100). */
   gogc?: number;
-  /** sysUnused's release advice (default 'free', as Go 1.13). */
-  release?: 'free' | 'dontneed';
+  /** sysUnused's release advice (default 'default': the modelled allocator's, see releaseFor). */
+  release?: ReleaseChoice;
+  /** What stands in for khugepaged (default 'pass'). */
+  khugepaged?: KhugepagedMode;
+  /** Samples of the arena taken through the workload (default 100; 0: none). */
+  samples?: number;
   /** Program time per workload op, ms (default 1). */
   msPerOp?: number;
   /** The workload (default churn); 'trace' replays the events given to prepareLab. */
@@ -148,15 +173,28 @@ export interface LabResult {
    * are worth between the two extremes.
    */
   rawReadNs: { huge: number; small: number };
-  /** Share of in-use bytes on huge pages, after the collapse pass. */
+  /** The release advice this run used (the option resolved). */
+  release: 'free' | 'dontneed';
+  /** khugepaged's stand-in, and the model's counters when it ran. */
+  khugepaged: { mode: KhugepagedMode; model: KhugepagedStats | null };
+  /** Share of in-use bytes on huge pages at the end, before the collapse pass: the policy's own (with the khugepaged model, its work included). */
+  inUseHugeShareBefore: number;
+  /** Share of in-use bytes on huge pages, after the collapse pass (= before without one). */
   inUseHugeShare: number;
   /** Arena RSS (kernel) over heap in use: the overhead. */
   rssOverInUse: number;
-  /** The heap's madvise calls (MADV_COLLAPSE included) during the workload, ns. */
-  adviceLatencyNs: { calls: number; p50: number; p99: number; max: number };
+  /** Arena LazyFree (smaps) at the end, and RSS − LazyFree: what memory pressure could not take back at once. */
+  lazyFree: number;
+  rssMinusLazyFree: number;
+  /** Samples through the workload, and the medians over its second half. */
+  series: Sample[];
+  steady: SteadyState;
+  /** The heap's madvise calls (MADV_COLLAPSE included) during the workload: total time and size-matched classes, ns. */
+  adviceLatencyNs: AdviceLatency;
   /** /proc/vmstat deltas over the workload and the collapse pass (system-wide). */
   vmstat: Vmstat;
-  ms: { workload: number; collapse: number; verify: number; reads: number };
+  /** Wall time: the workload (samples excluded), the collapse pass, the verification, the reads, the samples. */
+  ms: { workload: number; collapse: number; verify: number; reads: number; samples: number };
 }
 
 /** A lab heap after the churn, the sweep, the collapse pass and the verification, still mapped. */
@@ -170,7 +208,12 @@ export interface PreparedLab {
   vmstat: Vmstat;
   collapse: CollapseResult;
   verification: Verification;
-  ms: { workload: number; collapse: number; verify: number };
+  release: 'free' | 'dontneed';
+  khugepaged: LabResult['khugepaged'];
+  series: Sample[];
+  /** The arena right after the final sweep, before the collapse pass. */
+  before: Sample;
+  ms: { workload: number; collapse: number; verify: number; samples: number };
   /** Unmap the arena (idempotent). */
   close(): void;
 }
@@ -188,11 +231,22 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
   const mem = new LinuxMemory();
   try {
     const vm0 = vmstat();
-    const sys = new Sys(mem, { thp: options.thp, release: options.release ?? 'free' });
+    const release = releaseFor(options);
+    const sys = new Sys(mem, { thp: options.thp, release });
     const shape = { arenaBytes: options.arenaBytes, growBytes: Math.min(64 << 20, options.arenaBytes), pageSize: options.pageSize ?? 8192 };
     const heap: RuntimeHeap =
       (options.heap ?? 'treap') === 'pagealloc' ? new PageSpans(new PageHeap(sys, shape)) : new MHeap(sys, { ...shape, policy: options.policy });
     heap.sys.timed = true;
+    const khMode = options.khugepaged ?? 'pass';
+    const kh = khMode === 'model' ? new Khugepaged(heap) : undefined;
+    const series: Sample[] = [];
+    let sampleMs = 0;
+    const takeSample = (op: number) => {
+      const t = performance.now();
+      const x = sample(heap, clock, op);
+      sampleMs += performance.now() - t;
+      return x;
+    };
     const live: HeapSpan[] = [];
     // Each live span's id, parallel to `live` (swap-removed with it), and where an id sits: a
     // trace frees by id, the generated workloads by position, and a recording names both by id.
@@ -228,6 +282,9 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
     const t0 = performance.now();
     let i = 0;
     const total = workload === 'trace' ? io.events!.length : options.ops;
+    const nSamples = options.samples ?? 100;
+    const every = nSamples > 0 ? Math.max(1, Math.ceil(total / nSamples)) : Infinity;
+    let done = 0;
     const stream = workload === 'trace' ? replay(io.events!) : WORKLOADS[workload]({ ops: options.ops, seed: options.seed, maxLivePages }, count);
     for (const op of stream) {
       clock += msPerOp;
@@ -238,6 +295,7 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
         try {
           const s = heap.alloc(op.npages);
           mem.touch(s.base, s.bytes); // a program writes what it allocates
+          kh?.touched(s.base, s.bytes);
           where.set(id, live.length);
           ids.push(id);
           live.push(s);
@@ -270,7 +328,9 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
       }
       heap.tick(clock);
       runScavenger();
+      kh?.tick(clock);
       count.spans = live.length;
+      if (++done % every === 0) series.push(takeSample(done));
       if (progress && ++i % 256 === 0) progress(i, total);
     }
     // The run ends with a forced GC cycle after about half of the live spans die at once. The
@@ -298,7 +358,8 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
     const t1 = performance.now();
 
     heap.sys.timed = false;
-    const pass = collapse(heap);
+    const before = takeSample(done);
+    const pass: CollapseResult = khMode === 'pass' ? collapse(heap) : { frames: 0, already: 0, collapsed: 0, refused: { nh: 0, notEligible: 0, notResident: 0, kernel: {} }, ms: 0 };
     const t2 = performance.now();
     const vm1 = vmstat();
     const vmDelta = Object.fromEntries(VMSTAT_KEYS.map((k) => [k, vm1[k] - vm0[k]])) as Vmstat;
@@ -306,7 +367,22 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
     const t3 = performance.now();
 
     heap.checkInvariants(); // the lab's numbers mean nothing from a heap that broke its own rules
-    return { mem, heap, live, ops, runtime, vmstat: vmDelta, collapse: pass, verification, ms: { workload: t1 - t0, collapse: t2 - t1, verify: t3 - t2 }, close: () => mem.close() };
+    return {
+      mem,
+      heap,
+      live,
+      ops,
+      runtime,
+      vmstat: vmDelta,
+      collapse: pass,
+      verification,
+      release,
+      khugepaged: { mode: khMode, model: kh ? kh.stats : null },
+      series,
+      before,
+      ms: { workload: t1 - t0 - sampleMs, collapse: t2 - t1, verify: t3 - t2, samples: sampleMs },
+      close: () => mem.close(),
+    };
   } catch (e) {
     mem.close();
     throw e;
@@ -348,7 +424,8 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
     const calls = { ...heap.sys.calls };
     // The heap's own calls; the collapse pass is counted in `collapse`, not here.
     const madvise = calls.hugepage + calls.nohugepage + calls.dontneed + calls.free + calls.willneed + calls.normal + calls.collapse;
-    const lat = Float64Array.from(heap.sys.latencies()).sort();
+    const lc = heap.sys.latencyCalls();
+    const lazyFree = arenaLazyFree(heap.arenaBase, heap.arenaBase + heap.heapSys);
     return {
       options,
       ops,
@@ -367,9 +444,16 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
       verification,
       readNs,
       rawReadNs,
+      release: lab.release,
+      khugepaged: lab.khugepaged,
+      inUseHugeShareBefore: lab.before.inUseHugeShare,
       inUseHugeShare: heap.heapInuse ? verification.inUse.hugeBytes / heap.heapInuse : 0,
       rssOverInUse: heap.heapInuse ? verification.arena.rss / heap.heapInuse : 0,
-      adviceLatencyNs: { calls: lat.length, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), max: lat.length ? lat[lat.length - 1] : 0 },
+      lazyFree,
+      rssMinusLazyFree: verification.arena.rss - lazyFree,
+      series: lab.series,
+      steady: steadyState(lab.series),
+      adviceLatencyNs: adviceLatency(heap.sys.latencies(), lc.bytes, lc.advice),
       vmstat: lab.vmstat,
       ms: { ...lab.ms, reads: t1 - t0 },
     };

@@ -85,6 +85,9 @@ export class Sys {
    * doubling); only when `timed` is set, so bookkeeping tests pay nothing.
    */
   private lat = new Float64Array(0);
+  /** Each timed call's length in bytes and advice (index into ADVICE), parallel to `lat`. */
+  private latBytes = new Float64Array(0);
+  private latAdvice = new Uint8Array(0);
   private nLat = 0;
   get timed(): boolean {
     return this.#timed;
@@ -204,7 +207,7 @@ export class Sys {
     } else {
       const t0 = process.hrtime.bigint();
       this.mem.madvise(v, n, advice);
-      this.#record(Number(process.hrtime.bigint() - t0));
+      this.#record(Number(process.hrtime.bigint() - t0), n, advice);
     }
     this.counts[advice]++;
   }
@@ -214,12 +217,26 @@ export class Sys {
     return this.lat.subarray(0, this.nLat);
   }
 
-  #record(ns: number): void {
+  /** Each timed madvise's length (bytes) and advice, parallel to latencies(): to compare like with like. */
+  latencyCalls(): { bytes: Float64Array; advice: Advice[] } {
+    return { bytes: this.latBytes.subarray(0, this.nLat), advice: Array.from(this.latAdvice.subarray(0, this.nLat), (k) => ADVICE[k]) };
+  }
+
+  #record(ns: number, bytes: number, advice: Advice): void {
     if (this.nLat === this.lat.length) {
-      const grown = new Float64Array(Math.max(1024, 2 * this.lat.length));
+      const n = Math.max(1024, 2 * this.lat.length);
+      const grown = new Float64Array(n);
       grown.set(this.lat);
       this.lat = grown;
+      const b = new Float64Array(n);
+      b.set(this.latBytes);
+      this.latBytes = b;
+      const a = new Uint8Array(n);
+      a.set(this.latAdvice);
+      this.latAdvice = a;
     }
+    this.latBytes[this.nLat] = bytes;
+    this.latAdvice[this.nLat] = ADVICE.indexOf(advice);
     this.lat[this.nLat++] = ns;
   }
 

@@ -15,7 +15,7 @@ describe('hugespan lab', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(report).toMatchObject({ schema: 1, kind: 'lab', thpUnavailable: null });
+    expect(report).toMatchObject({ schema: 2, kind: 'lab', thpUnavailable: null });
     const [coalesce, none] = report.runs;
     expect([coalesce.options.policy, none.options.policy]).toEqual(['coalesce', 'none']);
     expect(coalesce.ops).toEqual(none.ops); // the same workload
@@ -52,6 +52,28 @@ describe('hugespan lab', () => {
     expect(report.verdict).toMatch(/Goal (met by \w+|not met; for \w+)/);
   });
 
+  it('--plot: an SVG time series, a line per run and panel; the text shows the share before and after the pass, steady figures, LazyFree, no p99 verdict', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hugespan-plot-'));
+    const file = path.join(dir, 'lab.svg');
+    const r = lab('--ops', '3000', '--arena', '128M', '--policy', 'coalesce,filler,hpa', '--khugepaged', 'none', '--ms-per-op', '2', '--plot', file);
+    const svg = fs.readFileSync(file, 'utf8');
+    fs.rmSync(dir, { recursive: true });
+    expect(r.status).toBe(0);
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>/);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg.match(/<polyline /g)).toHaveLength(4 * 3); // in-use share, RSS, RSS − LazyFree, released; per run
+    expect(svg).toContain('2 ms/op, khugepaged none, release default');
+    expect(r.stdout).toMatch(/clock {5}2 ms of program time per op; khugepaged none; release default/);
+    expect(r.stdout).toMatch(/release advice +free +dontneed +dontneed/);
+    expect(r.stdout).toMatch(/in-use on huge pages: end, before pass +\d/);
+    expect(r.stdout).toMatch(/ {2}after pass +no pass \(none\)/);
+    expect(r.stdout).toMatch(/ {2}steady \(median, 2nd half\) +\d/);
+    expect(r.stdout).toMatch(/arena RSS \/ LazyFree \(end\) /);
+    expect(r.stdout).toContain('fault-time compaction stalls are not timed');
+    expect(r.stdout).toMatch(/Ranking by steady in-use huge share: \w+ [\d.]+% > \w+ [\d.]+% > \w+ [\d.]+%\./);
+    expect(r.stdout).not.toMatch(/p99 advice latency/);
+  });
+
   it('text: a side-by-side table and the verdict line, no colour when piped', () => {
     const r = lab('--ops', '3000', '--arena', '128M', '--policy', 'coalesce', '--thp', 'host');
     expect(r.status).toBe(0);
@@ -76,6 +98,10 @@ describe('hugespan lab', () => {
     [['--trace', 'traces/churn-small.jsonl', '--ops', '10'], '--trace sets the ops (one per event): leave out --ops'],
     [['--trace', '/nonexistent/t.jsonl'], "--trace cannot read '/nonexistent/t.jsonl': ENOENT"],
     [['--record', '/nonexistent/dir/t.jsonl'], "--record cannot write '/nonexistent/dir/t.jsonl': ENOENT"],
+    [['--khugepaged', 'always'], "--khugepaged wants none, pass, model, not 'always'"],
+    [['--release', 'purge'], "--release wants free, dontneed, default, not 'purge'"],
+    [['--ms-per-op', '0'], "--ms-per-op wants a number from 0.001 to 1000000, not '0'"],
+    [['--plot', '/nonexistent/dir/p.svg'], "--plot cannot write '/nonexistent/dir/p.svg': ENOENT"],
   ])('%j is a usage error (exit 2)', (args, message) => {
     const r = lab(...args);
     expect(r.status).toBe(2);

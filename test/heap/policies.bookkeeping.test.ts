@@ -100,4 +100,40 @@ describe('policy specifics', () => {
     expect(mem.frameFlags(heap.arenaBase)).toBe('nh');
     heap.checkInvariants();
   });
+
+  it('hpa as jemalloc 5.3: dropping below 95 % keeps the slab eligible; a change while ≥ 95 % resets its timestamp; emptying it clears it', () => {
+    // Below 95 % after becoming eligible: still hugified when the delay has passed.
+    {
+      const { heap, sys } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
+      const spans = Array.from({ length: 8 }, () => heap.alloc(32)); // one full slab, eligible at 0
+      heap.tick(5_000);
+      heap.free(spans[0]); // 87.5 %: jemalloc keeps hugify_allowed
+      heap.tick(10_000);
+      expect(sys.calls.hugepage).toBe(1);
+      heap.checkInvariants();
+    }
+    // A change while ≥ 95 % resets the timestamp: the delay counts from the last one.
+    {
+      const { heap, sys } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
+      Array.from({ length: 15 }, () => heap.alloc(16));
+      Array.from({ length: 15 }, () => heap.alloc(1)); // 255 of 256 pages: eligible at 0
+      heap.tick(5_000);
+      heap.alloc(1); // the slab's last page, at 5 s: allowed again, from now
+      heap.tick(10_000);
+      expect(sys.calls.hugepage).toBe(0);
+      heap.tick(15_000);
+      expect(sys.calls.hugepage).toBe(1);
+      heap.checkInvariants();
+    }
+    // Emptied before the delay: not hugified.
+    {
+      const { heap, sys } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
+      const spans = Array.from({ length: 8 }, () => heap.alloc(32));
+      heap.tick(5_000);
+      spans.forEach((x) => heap.free(x));
+      heap.tick(20_000);
+      expect(sys.calls.hugepage).toBe(0);
+      heap.checkInvariants();
+    }
+  });
 });

@@ -117,6 +117,20 @@ describe('BackgroundScavenger', () => {
     expect(goal).toBe(Math.ceil((44 * MiB) / 4096) * 4096);
   });
 
+  it('past the line\'s end (want < 0) releases nothing, as the runtime\'s uint64 want wraps, not everything', () => {
+    const heap = backlog();
+    let t = 0;
+    const scav = new BackgroundScavenger(heap, { heapGoal: 40 * MiB, now: () => t });
+    const { bytesPerMs: rate } = scav;
+    const before = heap.retained;
+    t = (2 * before) / rate; // want = basis − rate × t < 0
+    const step = scav.step();
+    expect(step.released).toBe(0);
+    expect(heap.retained).toBe(before);
+    expect(step.parked).toBe(false);
+    expect(step.sleepMs).toBeCloseTo(0.1); // the retry sleep, as after any step that released nothing
+  });
+
   it('parks at the goal and stays parked until the next pacing (the next GC), even when retained grows', () => {
     const heap = backlog();
     let t = 0;
@@ -195,7 +209,8 @@ describe('BackgroundScavenger', () => {
       const { heap } = rig();
       const spans = Array.from({ length: 4 }, () => heap.alloc(H / P));
       spans.forEach((s) => heap.free(s));
-      const scav = startScavenger(heap, { heapGoal: 0 });
+      // A goal above 0, as the runtime's always is: its line ends (want < 0, nothing released) well after the goal.
+      const scav = startScavenger(heap, { heapGoal: 2 * MiB });
       expect(scav.running).toBe(true);
       for (let i = 0; i < 200 && heap.retained > scav.retainedGoal; i++) await sleep(5);
       expect(heap.retained).toBeLessThanOrEqual(scav.retainedGoal);
@@ -223,7 +238,7 @@ describe('BackgroundScavenger', () => {
       jest.spyOn(heap, 'scavenge').mockImplementation(() => {
         throw boom;
       });
-      const scav = startScavenger(heap, { heapGoal: 0 });
+      const scav = startScavenger(heap, { heapGoal: 1 * MiB }); // a line of ~0.5 s: its first step scavenges
       for (let i = 0; i < 100 && scav.running; i++) await sleep(2);
       expect(scav.error).toBe(boom);
       await expect(scav.stop()).rejects.toBe(boom);

@@ -13,6 +13,7 @@ export function coalescePolicy(): HeapPolicy {
   let heap: PolicyHeap;
   return {
     name: 'coalesce',
+    release: 'free',
     nohugepageEdges: true,
     attach(h) {
       heap = h;

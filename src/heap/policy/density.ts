@@ -37,6 +37,7 @@ export function densityPolicy(): HeapPolicy {
   const dense = (bytes: number) => bytes >= HI_OCC_FRAC * CHUNK_BYTES;
   return {
     name: 'density',
+    release: 'dontneed',
     nohugepageEdges: false,
     attach(h) {
       heap = h;

@@ -27,6 +27,7 @@ export function fillerPolicy(): HeapPolicy {
   let H = 2 << 20;
   return {
     name: 'filler',
+    release: 'dontneed',
     nohugepageEdges: false,
     attach(h) {
       heap = h;

@@ -8,10 +8,12 @@
  * - Each huge page is a slab (`hpdata`). A request of at most half a huge page goes to the slab
  *   whose longest free run is in the smallest power-of-two class that fits (psset's bins), the
  *   oldest (lowest address) among them, at the first fitting run inside it (first fit).
- * - A slab whose in-use share reaches 95 % becomes eligible; if it stays so for the hugify delay
- *   (10 s of program time), it is hugified: MADV_HUGEPAGE, then MADV_COLLAPSE so the kernel backs
- *   it now (jemalloc's `hpa_hugify_sync` variant; plain 5.3 leaves the collapse to khugepaged).
- *   Falling below 95 % before then cancels it.
+ * - A slab changed while its in-use share is at least 95 % becomes eligible, its timestamp set to
+ *   now (`hpa_update_purge_hugify_eligibility` → `hpdata_allow_hugify`, again at every such change);
+ *   once the hugify delay (10 s of program time) has passed since, it is hugified: MADV_HUGEPAGE,
+ *   then MADV_COLLAPSE so the kernel backs it now (jemalloc's `hpa_hugify_sync` variant; plain 5.3
+ *   leaves the collapse to khugepaged). Falling below 95 % keeps it eligible, as jemalloc does;
+ *   emptying the slab or purging it clears it (`hpdata_disallow_hugify`).
  * - Purging (the release the heap's scavenger asks for) picks slabs with the most dirty
  *   (free, unreleased) memory, empty slabs first; a hugified slab is dehugified
  *   (MADV_NOHUGEPAGE on the whole slab) before its dirty pages are released. sysUnused marks no
@@ -48,8 +50,11 @@ export function hpaPolicy(opts: { hugifyDelayMs?: number; collapse?: boolean } =
     huge = h;
   };
   const cls = (pages: number) => (pages <= 0 ? -1 : Math.floor(Math.log2(pages)));
+  /** The program clock as last ticked: the time a change happens at. */
+  let now = 0;
   return {
     name: 'hpa',
+    release: 'dontneed',
     nohugepageEdges: false,
     attach(h) {
       heap = h;
@@ -62,6 +67,15 @@ export function hpaPolicy(opts: { hugifyDelayMs?: number; collapse?: boolean } =
     },
     changed(base, end) {
       frames.touch(base, end);
+      fit();
+      const first = Math.max(0, Math.floor((base - heap.arenaBase) / H));
+      const last = Math.min(frames.count - 1, Math.floor((end - 1 - heap.arenaBase) / H));
+      for (let i = first; i <= last; i++) {
+        if (huge[i]) continue;
+        const inUse = heap.frameInUse(i);
+        if (inUse >= HUGIFY_THRESHOLD * H) since[i] = now; // (re)allowed, the timestamp reset
+        else if (inUse === 0) since[i] = NaN; // an empty slab is not worth hugifying
+      }
     },
     place(npages) {
       const bytes = npages * heap.pageSize;
@@ -81,17 +95,12 @@ export function hpaPolicy(opts: { hugifyDelayMs?: number; collapse?: boolean } =
       if (pick < 0) return 'grow';
       return frames.runs(pick).find((r) => r.npages >= npages)!.base;
     },
-    tick(now) {
+    tick(nowMs) {
+      now = nowMs;
       if (heap.physHugePageSize === 0) return;
       fit();
       for (let i = 0; i < frames.count; i++) {
-        if (huge[i]) continue;
-        if (heap.frameInUse(i) < HUGIFY_THRESHOLD * H) {
-          since[i] = NaN;
-          continue;
-        }
-        if (Number.isNaN(since[i])) since[i] = now;
-        if (now - since[i] < delay) continue;
+        if (huge[i] || Number.isNaN(since[i]) || now - since[i] < delay) continue;
         const base = frames.base(i);
         heap.sysHugePage(base, H);
         if (collapse) {
@@ -123,6 +132,7 @@ export function hpaPolicy(opts: { hugifyDelayMs?: number; collapse?: boolean } =
           huge[i] = 0;
         }
         released += heap.releaseRange(base, base + H);
+        since[i] = NaN; // purged: no longer allowed to hugify
       }
       return released;
     },

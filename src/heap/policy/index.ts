@@ -28,3 +28,8 @@ export function makePolicy(name: PolicyName): HeapPolicy {
 export function isPolicyName(x: unknown): x is PolicyName {
   return typeof x === 'string' && (POLICY_NAMES as readonly string[]).includes(x);
 }
+
+/** The release advice of the allocator policy `name` models (see HeapPolicy.release). */
+export function defaultRelease(name: PolicyName): 'free' | 'dontneed' {
+  return makePolicy(name).release;
+}

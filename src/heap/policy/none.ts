@@ -8,5 +8,5 @@
 import type { HeapPolicy } from './types';
 
 export function nonePolicy(): HeapPolicy {
-  return { name: 'none', nohugepageEdges: true, attach() {} };
+  return { name: 'none', release: 'free', nohugepageEdges: true, attach() {} };
 }

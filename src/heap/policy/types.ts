@@ -40,6 +40,12 @@ export interface PolicyHeap {
 
 export interface HeapPolicy {
   readonly name: PolicyName;
+  /**
+   * The release advice of the allocator this policy models, by default: Go 1.13 MADV_FREE (none,
+   * coalesce); Go ≥ 1.16 MADV_DONTNEED (density, 1.21); TCMalloc's SystemRelease MADV_DONTNEED
+   * (filler); jemalloc's pages_purge_forced MADV_DONTNEED (hpa). The lab may override it.
+   */
+  readonly release: 'free' | 'dontneed';
   /** sysUnused marks partial huge pages at its edges MADV_NOHUGEPAGE (Go 1.13: yes). */
   readonly nohugepageEdges: boolean;
   /** Called once, before the heap's first growth. */
