@@ -391,10 +391,18 @@ static bool IsMainThread(Napi::Env env) {
   }
 }
 
+// The sentinel replaced is detached here, never left to the collector: Node 20 frees an
+// external buffer's bookkeeping from V8's concurrent ArrayBuffer sweeper, racing a worker's env
+// teardown that may be reading it (use-after-free). Detached on this thread, its store is freed
+// here and its finalizer queued on this thread.
 static void RenewSentinel(napi_env env, napi_ref* ref) {
   napi_value sentinel;
   if (napi_create_external_arraybuffer(env, &g_sentinelByte, 1, SentinelFinalized, nullptr, &sentinel) != napi_ok) return;
-  if (*ref) napi_delete_reference(env, *ref);
+  if (*ref) {
+    napi_value old = nullptr;
+    if (napi_get_reference_value(env, *ref, &old) == napi_ok && old) napi_detach_arraybuffer(env, old);
+    napi_delete_reference(env, *ref);
+  }
   *ref = nullptr;
   napi_create_reference(env, sentinel, 1, ref);
 }

@@ -55,24 +55,15 @@ std::string ProcPath(int pid, const char* leaf) {
   return (pid == 0 ? std::string("/proc/self/") : "/proc/" + std::to_string(pid) + "/") + leaf;
 }
 
-// A vector's memory as a JS typed array's buffer, freed when JS collects it; a copy where the
-// runtime allows no external buffers (builds with the V8 sandbox).
+// A vector's contents as a JS typed array, copied into a buffer V8 owns. Never an external
+// buffer: Node 20 frees an external buffer's bookkeeping (node_buffer.cc CallbackInfo) from V8's
+// concurrent ArrayBuffer sweeper while a worker's env teardown may still be reading it (a
+// use-after-free, SIGSEGV, seen with worker.terminate() right after batches were collected).
 template <typename Array, typename T>
 static Array HandOver(Napi::Env env, std::vector<T>& v) {
-  size_t n = v.size();
-  if (n) {
-    auto* held = new std::vector<T>(std::move(v));
-    try {
-      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
-          env, held->data(), n * sizeof(T), [](Napi::Env, void*, std::vector<T>* h) { delete h; }, held);
-      return Array::New(env, n, ab, 0);
-    } catch (const Napi::Error&) {
-      v = std::move(*held);
-      delete held;
-    }
-  }
-  Array a = Array::New(env, n);
+  Array a = Array::New(env, v.size());
   std::copy(v.begin(), v.end(), a.Data());
+  std::vector<T>().swap(v);  // spent: the batch's memory goes now, not with the batch
   return a;
 }
 
@@ -186,8 +177,8 @@ static Napi::Array KeysToJs(Napi::Env env, const std::vector<std::string>& names
   return keys;
 }
 
-// A batch as JS values. The buffers go over without a copy (a 60 000-VMA report's are
-// ~10 MiB; a copy doubled them at the peak); the batch is spent after this.
+// A batch as JS values. Each array is copied and its vector freed at once, so the peak holds
+// one array twice, not the batch (a 60 000-VMA report's are ~10 MiB); the batch is spent after this.
 static Napi::Object BatchToJs(Napi::Env env, FlatBatch& b) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("count", static_cast<double>(b.count));
