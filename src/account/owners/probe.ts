@@ -8,15 +8,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Runtime } from './detect';
+import { readProgramFile } from './program-file';
 import { goVersion, glibcVersion, jemallocVersion, gperftoolsVersion } from './elf';
 
-function read(file: string): Buffer | undefined {
-  try {
-    return fs.readFileSync(file);
-  } catch {
-    return undefined;
-  }
-}
 
 /** A command as exec would find it on PATH. */
 export function resolveCommand(cmd: string, PATH = process.env.PATH ?? ''): string | undefined {
@@ -37,24 +31,24 @@ const LIBC = ['/lib/x86_64-linux-gnu/libc.so.6', '/lib/aarch64-linux-gnu/libc.so
 
 export function runtimesOfCommand(file: string, env: Record<string, string | undefined> = process.env): Runtime[] {
   const out: Runtime[] = [];
-  const bin = read(file);
+  const bin = readProgramFile(file);
   const base = path.basename(file);
   const dynamic = bin !== undefined && bin.includes('ld-linux');
   if (dynamic) {
     const libc = LIBC.find((f) => fs.existsSync(f));
-    const b = libc && read(libc);
+    const b = libc && readProgramFile(libc);
     if (libc) out.push({ name: 'glibc', version: (b && glibcVersion(b)) || null, evidence: `${file} is dynamically linked; the host's libc is ${libc}` });
   }
   const preload = (env.LD_PRELOAD ?? '').split(/[: ]/).filter(Boolean);
   const je = preload.find((p) => /libjemalloc/.test(p)) ?? (bin?.includes('libjemalloc.so') ? 'libjemalloc.so (needed by the binary)' : undefined);
-  if (je) out.push({ name: 'jemalloc', version: (fs.existsSync(je) && jemallocVersion(read(je)!)) || null, evidence: `${je} preloaded or linked` });
+  if (je) out.push({ name: 'jemalloc', version: ((b) => (b && jemallocVersion(b)) || null)(readProgramFile(je)), evidence: `${je} preloaded or linked` });
   const tc = preload.find((p) => /libtcmalloc/.test(p)) ?? (bin?.includes('libtcmalloc') ? 'libtcmalloc (needed by the binary)' : undefined);
-  if (tc) out.push({ name: 'tcmalloc', version: (fs.existsSync(tc) && gperftoolsVersion(read(tc)!)) || null, evidence: `${tc} preloaded or linked` });
+  if (tc) out.push({ name: 'tcmalloc', version: ((b) => (b && gperftoolsVersion(b)) || null)(readProgramFile(tc)), evidence: `${tc} preloaded or linked` });
   if (base === 'node' || base === 'nodejs') out.push({ name: 'node', version: null, evidence: `the program is ${file}` });
   const py = /^python(\d+\.\d+)?/.exec(base);
   if (py) out.push({ name: 'python', version: py[1] ?? null, evidence: `the program is ${file}` });
   if (base === 'java') {
-    const release = read(path.join(path.dirname(file), '..', 'release'))?.toString('utf8');
+    const release = readProgramFile(path.join(path.dirname(file), '..', 'release'))?.toString('utf8');
     out.push({ name: 'jvm', version: (release && /^JAVA_VERSION="([^"]+)"/m.exec(release)?.[1]) || null, evidence: `the program is ${file}` });
   }
   const go = bin && goVersion(bin);

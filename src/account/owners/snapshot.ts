@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bssBytes, goVersion, glibcVersion, gperftoolsVersion, jemallocVersion } from './elf';
+import { PROGRAM_FILE_MAX, readProgramFile } from './program-file';
 import { argError, arrayArg, intArg, numberArg, objectArg, objectField, optional, stringArg } from '../../native/args';
 
 /** A VMA's first two 8-byte words, or why they are not known. */
@@ -158,9 +159,12 @@ const fileCache = new Map<string, string | null | undefined>();
 function fileFact(file: string, read: (b: Buffer) => string | null | undefined): string | null | undefined {
   // undefined: the file could not be read, or the fact is absent (not a Go binary).
   const st = tryRead(() => fs.statSync(file));
-  if (!st || st.size > 512 * 1024 * 1024) return undefined;
+  if (!st?.isFile() || st.size > PROGRAM_FILE_MAX) return undefined;
   const key = `${file}\0${st.size}\0${st.mtimeMs}\0${read.name}`;
-  if (!fileCache.has(key)) fileCache.set(key, tryRead(() => read(fs.readFileSync(file))));
+  if (!fileCache.has(key)) {
+    const b = readProgramFile(file);
+    fileCache.set(key, b && tryRead(() => read(b)));
+  }
   return fileCache.get(key);
 }
 
@@ -184,7 +188,7 @@ function readVersions(pid: number, exe: string, entries: MapsEntry[]): OwnerSnap
   if (py) versions.python = py;
   const jvm = files.find((f) => f.endsWith('/libjvm.so'));
   if (jvm) {
-    const release = tryRead(() => fs.readFileSync(path.join(path.dirname(jvm), '..', '..', 'release'), 'utf8'));
+    const release = readProgramFile(path.join(path.dirname(jvm), '..', '..', 'release'))?.toString('utf8');
     const v = release && /^JAVA_VERSION="([^"]+)"/m.exec(release)?.[1];
     if (v) versions.java = v;
   }
