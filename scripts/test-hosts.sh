@@ -5,9 +5,11 @@
 #   always       /sys/kernel/mm/transparent_hugepage/enabled = always   (root only)
 #   never        /sys/kernel/mm/transparent_hugepage/enabled = never    (root only)
 #   user         not root: a copy of the checkout run as uid 65534 (root only, to drop to it)
-# Default: all five. Each axis must pass with no failed test; an axis that cannot run here is
+#   swap         a 512 MiB swap file turned on for the run (root only; skipped where swap is on)
+# Default: all six. Each axis must pass with no failed test; an axis that cannot run here is
 # skipped with the reason printed. Exit status: non-zero if any axis failed.
-# Invariant: the THP `enabled` value is put back as it was on any exit — success, failure,
+# Invariant: the THP `enabled` value is put back as it was, and a swap file this script turned on
+# is turned off and deleted, on any exit — success, failure,
 # Ctrl-C, SIGTERM — before the script ends; nothing is left running (each axis runs in its own
 # process group, killed as a group on a signal).
 set -uo pipefail
@@ -16,7 +18,7 @@ root=$PWD
 thp=/sys/kernel/mm/transparent_hugepage/enabled
 
 axes=("$@")
-[ ${#axes[@]} -eq 0 ] && axes=(no-scan thp-disable always never user)
+[ ${#axes[@]} -eq 0 ] && axes=(no-scan thp-disable always never user swap)
 for a in "${axes[@]}"; do
   case "$a" in no-scan | thp-disable | always | never | user) ;; *) echo "test:hosts: unknown axis '$a' (no-scan, thp-disable, always, never, user)" >&2; exit 2 ;; esac
 done
@@ -25,6 +27,7 @@ work=$(mktemp -d /tmp/hugespan-hosts.XXXXXX)
 launch=$work/launch
 original=""   # THP enabled value to restore, set only once we have changed it
 child=""      # pid (= process group) of the running axis
+swapfile=""   # a swap file this script turned on, to turn off
 
 restore_thp() {
   if [ -n "$original" ]; then
@@ -34,6 +37,13 @@ restore_thp() {
       echo "!! could not restore $thp to '$original': do it by hand" >&2
     fi
     original=""
+  fi
+}
+swap_off() {
+  if [ -n "$swapfile" ]; then
+    swapoff "$swapfile" && echo "== swap file $swapfile turned off" || echo "!! could not swapoff $swapfile: do it by hand" >&2
+    rm -f "$swapfile"
+    swapfile=""
   fi
 }
 cleanup() {
@@ -46,6 +56,7 @@ cleanup() {
     child=""
   fi
   restore_thp
+  swap_off
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -149,6 +160,23 @@ for axis in "${axes[@]}"; do
       fi
       passed[$axis]=$p failed[$axis]=$f skipped[$axis]=$s
       if [ $rc -eq 0 ] && [ "$f" -eq 0 ]; then status[$axis]=ok; else status[$axis]=FAILED; fi
+      ;;
+    swap)
+      # Pages can be swapped out: the reasons that turn on swap entries (too-many-swapped) are
+      # made and checked; every other test must hold on a host with swap.
+      echo "== a swap file turned on for the run"
+      if [ "$(id -u)" -ne 0 ]; then skip "$axis" "not root (uid $(id -u)): cannot swapon"; continue; fi
+      if [ "$(wc -l < /proc/swaps)" -gt 1 ]; then skip "$axis" "swap is already on here: the default run is this axis"; continue; fi
+      f=$work/swapfile
+      if ! { fallocate -l 512M "$f" && chmod 600 "$f" && mkswap "$f" >/dev/null; } 2>"$work/err" || ! swapon "$f" 2>>"$work/err"; then
+        rm -f "$f"
+        skip "$axis" "cannot turn on a swap file here ($(tr '\n' ' ' < "$work/err"))"
+        continue
+      fi
+      swapfile=$f
+      echo "== /proc/swaps: $(tail -n +2 /proc/swaps | tr -s ' ')"
+      suite "$axis"
+      swap_off
       ;;
     always | never)
       echo "== $thp = $axis"

@@ -18,7 +18,8 @@ import { readFrameFacts } from '../../src/account/frame-facts';
 import type { ProcessReport } from '../../src/account/schema';
 import { hostInfo } from '../../src/native/host';
 import { readSmaps } from '../../src/native/smaps';
-import { exactReason, itUnless } from '../support/thp';
+import { SCAN_REASON, itUnless, thpReason } from '../support/thp';
+import { pagemapScanSupported } from '../../src/native/coverage';
 import { progress } from '../support/child';
 import { ADVICE, Target, buildTarget, stopAll } from '../support/c-target';
 
@@ -33,7 +34,11 @@ const root = process.getuid?.() === 0;
 /** max_ptes_none while the report is read and khugepaged acts (lowered as root: fewer present pages than NR - this are too-few-present). */
 const NONE = root ? NR / 2 : (host.thp.khugepaged.max_ptes_none ?? NR - 1);
 
-const baseReason = exactReason ?? built.reason ?? (mode === 'never' ? 'the 2 MiB THP size is off on this host (never): no frame can be made eligible' : undefined);
+/** The 2 MiB size off host-wide: only the cases that show it (host-thp-never, and what still stops MADV_COLLAPSE) are made. */
+const never = mode === 'never';
+const baseReason = (pagemapScanSupported() ? undefined : SCAN_REASON) ?? built.reason ?? (never ? undefined : thpReason);
+/** The tests of cases made only where THP is on. */
+const onlyOn = baseReason ?? (never ? 'the 2 MiB THP size is off on this host (never): the cases of a THP-on host cannot be made (this run checks host-thp-never)' : undefined);
 const khugepagedReason = baseReason ?? (root ? undefined : "not root: khugepaged's knobs cannot be turned fast for the test");
 const swapOn = fs.existsSync('/proc/swaps') && fs.readFileSync('/proc/swaps', 'utf8').trim().split('\n').length > 1;
 
@@ -119,8 +124,43 @@ const touch = (t: Target, a: number, bytes: number) => t.ok(`touch ${a} ${bytes}
 /** The regions that get MADV_HUGEPAGE once every case is made (after max_ptes_none is lowered). */
 const advised: Case[] = [];
 
+/** Host THP off (npm run test:hosts -- never): khugepaged does not run, MADV_COLLAPSE still acts. */
+async function makeNeverCases(): Promise<void> {
+  const a = Target.start(built.bin!);
+  advised.push(await region(a, 1, (s) => touch(a, s, H), 'THP never: advised, every page present', 'host-thp-never'));
+  advised.push(await region(a, 1, (s) => touch(a, s, H / 4), 'THP never: advised, a quarter present', 'host-thp-never'));
+  const plain = await a.ok('map 1');
+  await touch(a, plain, H);
+  cases.push({ name: 'THP never: not advised', target: a, start: plain, frames: 1, reason: 'host-thp-never' });
+  const probe = await a.ok('map 1');
+  const u = await a.cmd(`uffd ${probe} ${H} 1`);
+  uffdReason = u.rc === 0 ? undefined : `userfaultfd is not available to this process (errno ${u.errno}: needs root or vm.unprivileged_userfaultfd = 1)`;
+  // What stops MADV_COLLAPSE stops it whatever the host setting: the frame's reason wins.
+  if (!uffdReason) advised.push(await region(a, 1, (s) => touch(a, s, H / 2).then(() => a.ok(`uffd ${s} ${H} 1`)).then(() => undefined), 'THP never: userfaultfd-registered, half empty', 'uffd-armed-holes'));
+  const b = Target.start(built.bin!);
+  await b.ok('prctl 1 0');
+  advised.push(await region(b, 1, (s) => touch(b, s, H), 'THP never, and disabled for the process (prctl)', 'process-thp-disabled'));
+}
+
 beforeAll(async () => {
   if (baseReason) return;
+  if (never) {
+    await makeNeverCases();
+    for (const x of advised) await x.target.ok(`advise ${x.start} ${x.frames * H} ${ADVICE.hugepage}`);
+    for (const t of new Set(cases.map((x) => x.target))) reports.set(t, processReport(t.pid, { exact: true }));
+    for (const x of cases) x.got = reasonsIn(reports.get(x.target)!, x);
+    if (!root) return;
+    // khugepaged's thread is stopped while THP is never; sped up anyway for 3 s, it collapses nothing.
+    try {
+      writeKnob('pages_to_scan', String(262144));
+      writeKnob('scan_sleep_millisecs', '50');
+      await new Promise((r) => setTimeout(r, 3000));
+      for (const c of cases) c.hugeAfterKhugepaged = hugeBytes(c) / H;
+    } finally {
+      restoreKnobs();
+    }
+    return;
+  }
   const a = Target.start(built.bin!);
   // The control is mapped first, so it lies above every other region (mmap hands out addresses
   // top down) and khugepaged, which scans an mm upwards, reaches it last; it is touched only
@@ -269,7 +309,7 @@ describe('each case gets the reason it was made for', () => {
     }
   });
 
-  itUnless(baseReason, 'a private /dev/zero map is anonymous: walked, and counted to the byte', () => {
+  itUnless(onlyOn, 'a private /dev/zero map is anonymous: walked, and counted to the byte', () => {
     const r = reports.get(cases[0].target)!;
     const dz = cases.find((c) => c.name === 'private /dev/zero map, advised')!;
     const v = r.vmas.find((x) => Number(x.start) <= dz.start && dz.start < Number(x.end))!;
@@ -278,7 +318,7 @@ describe('each case gets the reason it was made for', () => {
     expect(Object.keys(v.account.reasons)).not.toContain('file-backed-vma');
   });
 
-  itUnless(baseReason ?? (root ? undefined : 'not root: page frame numbers are hidden, PTE-mapped THP is "not visible without root"'), 'a split THP in a private /dev/zero map is counted as a THP mapped by PTEs (kpageflags)', () => {
+  itUnless(onlyOn ?? (root ? undefined : 'not root: page frame numbers are hidden, PTE-mapped THP is "not visible without root"'), 'a split THP in a private /dev/zero map is counted as a THP mapped by PTEs (kpageflags)', () => {
     const r = reports.get(cases[0].target)!;
     const v = r.vmas.find((x) => Number(x.start) === dzSplit)!;
     expect(v.path).toBe('/dev/zero');
@@ -289,10 +329,12 @@ describe('each case gets the reason it was made for', () => {
 describe('khugepaged does what each reason says', () => {
   itUnless(khugepagedReason, 'frames it will collapse are huge; frames it won\'t are not, after two full scans past them', () => {
     expect(interference).toEqual([]); // else another test changed khugepaged's knobs under this one
-    // khugepaged scanned past every region of the control's process: the control is above them all and collapsed.
-    const control = cases.find((c) => c.name === CONTROL)!;
-    for (const c of cases) if (c.target === control.target && c !== control) expect(c.start).toBeLessThan(control.start);
-    expect(control.hugeAfterKhugepaged).toBe(1);
+    if (!never) {
+      // khugepaged scanned past every region of the control's process: the control is above them all and collapsed.
+      const control = cases.find((c) => c.name === CONTROL)!;
+      for (const c of cases) if (c.target === control.target && c !== control) expect(c.start).toBeLessThan(control.start);
+      expect(control.hugeAfterKhugepaged).toBe(1);
+    }
     const rows = cases.map((c) => ({ case: c.name, reason: c.reason, huge: c.hugeAfterKhugepaged }));
     // An unreferenced frame khugepaged may skip or not (the reason says "may"): all or nothing, never part.
     const want = cases.map((c) => ({ case: c.name, reason: c.reason, huge: c.proviso === 'unreferenced' && c.hugeAfterKhugepaged === c.frames ? c.frames : willOf(c.reason).will === 'khugepaged' && !c.proviso ? c.frames : 0 }));
@@ -316,7 +358,7 @@ describe('MADV_COLLAPSE does what each reason says', () => {
     expect(rows).toEqual(want);
   });
 
-  itUnless(baseReason, 'collapsing fork-shared pages copies them: the frames become this process\'s own, the child keeps its copies', () => {
+  itUnless(onlyOn, 'collapsing fork-shared pages copies them: the frames become this process\'s own, the child keeps its copies', () => {
     const c = cases.find((x) => x.reason === 'shared-with-other-process')!;
     const facts = readFrameFacts(c.target.pid, c.start, c.start + c.frames * H, { hugePage: H, pageSize: P })!;
     for (const f of facts) expect({ exclusive: f.exclusive, shared: f.shared }).toEqual({ exclusive: NR, shared: 0 });
@@ -324,7 +366,7 @@ describe('MADV_COLLAPSE does what each reason says', () => {
     expect(v.rss).toBeGreaterThanOrEqual(c.frames * H);
   });
 
-  itUnless(baseReason ?? (NR - NONE - 1 > 0 ? undefined : `max_ptes_none is ${NONE} and not root to lower it: no frame with present pages is too-few-present`), 'collapsing a frame with too few present pages allocates the rest: the process grows by them', () => {
+  itUnless(onlyOn ?? (NR - NONE - 1 > 0 ? undefined : `max_ptes_none is ${NONE} and not root to lower it: no frame with present pages is too-few-present`), 'collapsing a frame with too few present pages allocates the rest: the process grows by them', () => {
     const c = cases.find((x) => x.reason === 'too-few-present')!;
     const v = readSmaps(c.target.pid).find((x) => x.start <= c.start && c.start < x.end)!;
     expect({ anonymous: v.anonymous, huge: v.anonHugePages }).toEqual({ anonymous: H, huge: H });
@@ -332,7 +374,10 @@ describe('MADV_COLLAPSE does what each reason says', () => {
 });
 
 describe('cases this host cannot make', () => {
-  itUnless(baseReason ?? (swapOn ? undefined : 'no swap on this host (the test does not turn swap on: a host-wide change while other tests run)'), 'too-many-swapped was made by MADV_PAGEOUT', () => {
+  itUnless(baseReason ?? (never ? undefined : `THP is ${mode} here, not never (npm run test:hosts -- never makes it)`), 'host-thp-never was made: the 2 MiB size is off', () => {
+    expect(cases.filter((c) => c.reason === 'host-thp-never').length).toBe(3);
+  });
+  itUnless(onlyOn ?? (swapOn ? undefined : 'no swap on this host (this test does not turn it on, a host-wide change while other tests run: npm run test:hosts -- swap does)'), 'too-many-swapped was made by MADV_PAGEOUT', () => {
     expect(cases.some((c) => c.reason === 'too-many-swapped')).toBe(true);
   });
   itUnless(baseReason ?? uffdReason, 'userfaultfd cases were made', () => {
