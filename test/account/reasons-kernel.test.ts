@@ -173,6 +173,20 @@ beforeAll(async () => {
   advised.push(await region(a, 1, (s) => touch(a, s, (NR - NONE) * P), `${NR - NONE} present pages (max_ptes_none ${NONE})`, 'collapsible-waiting'));
   if (NR - NONE - 1 > 0) advised.push(await region(a, 1, (s) => touch(a, s, (NR - NONE - 1) * P), `${NR - NONE - 1} present pages (max_ptes_none ${NONE})`, 'too-few-present'));
   advised.push(await region(a, 1, (s) => a.ok(`mlock ${s} ${H}`).then(() => undefined), 'mlocked', 'collapsible-waiting'));
+  // Nor is any other kind of anonymous map user space can make (kernel-ineligible is for special
+  // and DAX mappings, which only drivers make): each is THPeligible 1, and collapses.
+  for (const [kind, flags] of [['MAP_GROWSDOWN', 0x02 | 0x100], ['MAP_STACK', 0x02 | 0x20000], ['MAP_NORESERVE', 0x02 | 0x4000], ['MAP_DROPPABLE', 0x08]] as const) {
+    const m = await a.cmd(`mapflags 1 ${flags}`);
+    if (m.rc !== 0) {
+      progress(`${kind}: this kernel refuses it (errno ${m.errno}): that case is not made`);
+      continue;
+    }
+    await a.ok(`advise ${m.value} ${H} ${ADVICE.nohugepage}`);
+    await touch(a, m.value, H);
+    const c: Case = { name: `${kind}: anonymous, advised`, target: a, start: m.value, frames: 1, reason: 'collapsible-waiting' };
+    cases.push(c);
+    advised.push(c);
+  }
   if (root) {
     // 300 pages read, never written: the zero page, which pagemap shows as present and not this
     // process's own, like a fork's pages; khugepaged counts it as empty, not shared: over the

@@ -32,12 +32,13 @@ static void answer(long rc, long value) {
 }
 
 /* `frames` huge-page-aligned frames inside one mapping, an untouched margin of at least one frame either side. */
-static unsigned long map_frames(unsigned long frames, int fd) {
-  char *m = mmap(NULL, (frames + 3) * H, PROT_READ | PROT_WRITE, MAP_PRIVATE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+static unsigned long map_flags(unsigned long frames, int fd, int flags) {
+  char *m = mmap(NULL, (frames + 3) * H, PROT_READ | PROT_WRITE, flags | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
   if (m == MAP_FAILED) return 0;
   unsigned long a = ((unsigned long)m + 2 * H - 1) & ~(H - 1);
   return a;
 }
+static unsigned long map_frames(unsigned long frames, int fd) { return map_flags(frames, fd, MAP_PRIVATE); }
 
 int main(void) {
   char line[256], cmd[32];
@@ -48,6 +49,9 @@ int main(void) {
     errno = 0;
     if (!strcmp(cmd, "map")) { /* map FRAMES */
       unsigned long p = map_frames(a, -1);
+      answer(p ? 0 : -1, p);
+    } else if (!strcmp(cmd, "mapflags")) { /* mapflags FRAMES FLAGS: anonymous, with these mmap flags (the type bits included) */
+      unsigned long p = map_flags(a, -1, (int)b);
       answer(p ? 0 : -1, p);
     } else if (!strcmp(cmd, "devzero")) { /* devzero FRAMES: a private map of /dev/zero */
       int fd = open("/dev/zero", O_RDWR);
