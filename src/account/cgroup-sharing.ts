@@ -3,11 +3,11 @@
  * cgroup charges each page once, while each process's smaps counts every page it maps, so a
  * page shared by n of them (a forked child's copy-on-write pages) is in the sum n times. Pss
  * splits a shared page between its sharers, so the sum of Pss_Anon counts it once.
- * Invariant: both sums come from one smaps_rollup read per process, so sharedExcess is never
- * negative; the rest of the difference (memory charged that no readable process maps, or the
+ * Invariant: both sums come from the same smaps_rollup read per process as the report's rows (so
+ * processesAnonymous is the sum of the rows, exactly, and sharedExcess is never negative); the rest of the difference (memory charged that no readable process maps, or the
  * cgroup changing meanwhile) is difference - sharedExcess.
  */
-import { readSmapsRollup } from '../native/smaps';
+import type { ProcessSummary } from './proc';
 
 export interface CgroupSharingJson {
   /** Σ of the processes' smaps_rollup Anonymous: a page n of them map is in it n times. */
@@ -20,18 +20,13 @@ export interface CgroupSharingJson {
   difference: number;
 }
 
-/** The sharing among `pids` (those we may read; the rest are skipped), against the cgroup's `anonymous`. */
-export function cgroupSharing(pids: readonly number[], anonymous: number): CgroupSharingJson {
+/** The sharing among the processes read (the report's rows), against the cgroup's `anonymous`. */
+export function cgroupSharing(processes: readonly Pick<ProcessSummary, 'anonymous' | 'pssAnon'>[], anonymous: number): CgroupSharingJson {
   let all = 0;
   let once = 0;
-  for (const pid of pids) {
-    try {
-      const r = readSmapsRollup(pid);
-      all += r.anonymous;
-      once += Math.min(r.anonymous, (r.pssAnon as number | undefined) ?? r.anonymous);
-    } catch {
-      // Gone, a kernel thread, or not ours to read: the process table counts those.
-    }
+  for (const p of processes) {
+    all += p.anonymous;
+    once += Math.min(p.anonymous, p.pssAnon);
   }
   return { processesAnonymous: all, processesAnonymousOnce: once, sharedExcess: all - once, difference: all - anonymous };
 }

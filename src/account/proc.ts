@@ -180,6 +180,8 @@ export interface ProcessSummary {
   comm: string;
   rss: number;
   anonymous: number;
+  /** Pss_Anon: the process's share of its anonymous pages (a page n processes map counts 1/n). */
+  pssAnon: number;
   anonHugePages: number;
   thpDisabled: boolean | undefined;
 }
@@ -195,7 +197,7 @@ export function summarizeProcesses(pids: number[] = listPids()): { processes: Pr
     try {
       const r = readSmapsRollup(pid);
       const comm = binding.readProc(pid, 'comm').trim();
-      processes.push({ pid, comm, rss: r.rss, anonymous: r.anonymous, anonHugePages: r.anonHugePages, thpDisabled: thpDisabledFor(pid) });
+      processes.push({ pid, comm, rss: r.rss, anonymous: r.anonymous, pssAnon: (r.pssAnon as number | undefined) ?? r.anonymous, anonHugePages: r.anonHugePages, thpDisabled: thpDisabledFor(pid) });
     } catch (e) {
       const code = codeOf(e);
       if (code === 'EACCES' || code === 'EPERM') unreadable++;

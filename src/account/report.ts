@@ -501,6 +501,6 @@ export function cgroupReport(path: string): CgroupReport {
       .sort((a, b) => b.anonymous - a.anonymous || a.pid - b.pid)
       .map((p) => ({ pid: p.pid, comm: p.comm, rss: p.rss, anonymous: p.anonymous, anonHugePages: p.anonHugePages, coverage: coverageRatio(p.anonHugePages, p.anonymous), thpDisabled: p.thpDisabled ?? null })),
     unreadable,
-    sharing: cgroupSharing(pids, anonymous),
+    sharing: cgroupSharing(processes, anonymous),
   };
 }
