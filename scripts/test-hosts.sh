@@ -20,7 +20,7 @@ thp=/sys/kernel/mm/transparent_hugepage/enabled
 axes=("$@")
 [ ${#axes[@]} -eq 0 ] && axes=(no-scan thp-disable always never user swap)
 for a in "${axes[@]}"; do
-  case "$a" in no-scan | thp-disable | always | never | user) ;; *) echo "test:hosts: unknown axis '$a' (no-scan, thp-disable, always, never, user)" >&2; exit 2 ;; esac
+  case "$a" in no-scan | thp-disable | always | never | user | swap) ;; *) echo "test:hosts: unknown axis '$a' (no-scan, thp-disable, always, never, user, swap)" >&2; exit 2 ;; esac
 done
 
 work=$(mktemp -d /tmp/hugespan-hosts.XXXXXX)

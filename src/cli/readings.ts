@@ -7,6 +7,8 @@
  */
 import * as fs from 'node:fs';
 import { REASONS } from '../account/reasons';
+import { OWNERS } from '../account/owners';
+import type { Owner } from '../account/owners';
 import { parseThpSizeKey } from '../account/thp-sizes';
 import type { ThpBySize } from '../account/thp-sizes';
 import type { ProcessReport, SystemReport } from '../account/schema';
@@ -123,6 +125,8 @@ export interface ProcessFacts {
   /** THPs mapped by PTEs by folio size (thpmaps' keys); null: not visible (no root); undefined: not read. */
   thpBySize?: ThpBySize | null;
   reasons?: Partial<Record<string, number>>;
+  /** By owner: anonymous bytes and those on PMD huge pages; undefined: owners not read. */
+  owners?: Partial<Record<Owner, { anonymous: number; pmdMapped: number }>>;
   noHugePage?: number;
   eligibleNotHuge?: number;
   thpDisabled: boolean | null | undefined;
@@ -140,6 +144,7 @@ export function factsOfReport(r: ProcessReport): ProcessFacts {
     pteMappedThp: a.pteMappedThp,
     thpBySize: t.thpBySize,
     reasons: a.reasons,
+    owners: r.owners && Object.fromEntries(r.owners.byOwner.map((o) => [o.owner, { anonymous: o.anonymous, pmdMapped: o.anonHugePages }])),
     noHugePage: t.noHugePage,
     eligibleNotHuge: t.eligibleNotHuge,
     thpDisabled: r.thpDisabled,
@@ -214,7 +219,8 @@ export function processSamples(list: readonly ProcessFacts[], out: Samples, by?:
     if (key === undefined) continue;
     const g = groups.get(key);
     if (!g) {
-      groups.set(key, { labels: by ? { [by]: key } : { pid: String(p.pid), comm: p.comm }, n: 1, facts: { ...p, reasons: p.reasons && { ...p.reasons }, thpBySize: p.thpBySize && { ...p.thpBySize } }, thpOff: thpOff(p) });
+      const owners = p.owners && Object.fromEntries(Object.entries(p.owners).map(([o, x]) => [o, { ...x }]));
+      groups.set(key, { labels: by ? { [by]: key } : { pid: String(p.pid), comm: p.comm }, n: 1, facts: { ...p, reasons: p.reasons && { ...p.reasons }, thpBySize: p.thpBySize && { ...p.thpBySize }, owners }, thpOff: thpOff(p) });
       continue;
     }
     const s = g.facts;
@@ -224,6 +230,13 @@ export function processSamples(list: readonly ProcessFacts[], out: Samples, by?:
     s.coverage = undefined;
     if (s.pteMappedThp !== undefined) s.pteMappedThp = s.pteMappedThp === null || p.pteMappedThp == null ? null : s.pteMappedThp + p.pteMappedThp;
     if (s.reasons && p.reasons) add(s.reasons, p.reasons);
+    if (s.owners && p.owners) {
+      for (const [o, x] of Object.entries(p.owners) as [Owner, { anonymous: number; pmdMapped: number }][]) {
+        const t = (s.owners[o] ??= { anonymous: 0, pmdMapped: 0 });
+        t.anonymous += x.anonymous;
+        t.pmdMapped += x.pmdMapped;
+      }
+    } else s.owners = undefined;
     if (s.thpBySize && p.thpBySize) add(s.thpBySize, p.thpBySize);
     else if (s.thpBySize) s.thpBySize = null;
     if (s.noHugePage !== undefined) s.noHugePage += p.noHugePage ?? 0;
@@ -238,6 +251,12 @@ export function processSamples(list: readonly ProcessFacts[], out: Samples, by?:
     if (s.pteMappedThp != null) out.add('hugespan_process_pte_mapped_thp_bytes', s.pteMappedThp, labels);
     if (s.thpBySize) sizeSamples(s.thpBySize, out, labels);
     if (s.reasons) for (const { code } of REASONS) out.add('hugespan_process_small_bytes', s.reasons[code] ?? 0, { ...labels, reason: code });
+    if (s.owners) {
+      for (const { code } of OWNERS) {
+        out.add('hugespan_process_owner_anonymous_bytes', s.owners[code]?.anonymous ?? 0, { ...labels, owner: code });
+        out.add('hugespan_process_owner_pmd_mapped_bytes', s.owners[code]?.pmdMapped ?? 0, { ...labels, owner: code });
+      }
+    }
     out.add('hugespan_process_coverage_ratio', s.coverage ?? coverageRatio(s.pmdMapped, s.anonymous), labels);
     if (s.noHugePage !== undefined) out.add('hugespan_process_nohugepage_bytes', s.noHugePage, labels);
     if (s.eligibleNotHuge !== undefined) out.add('hugespan_process_eligible_not_huge_bytes', s.eligibleNotHuge, labels);

@@ -6,6 +6,7 @@
 import { cli, startTarget, Target } from './cli';
 import { parseOpenMetrics, parseText } from './openmetrics';
 import { FAMILIES, sampleName } from '../../src/cli/metrics';
+import { OWNERS } from '../../src/account/owners';
 import { itUnless } from '../support/thp';
 import { promtool, promtoolReason } from '../support/promtool';
 import { OPENMETRICS, get, startServe } from '../support/serve';
@@ -45,6 +46,23 @@ describe('the textfile output', () => {
       expect(names).toContain(s.name);
       expect(s.labels).toMatchObject({ pid: String(target.pid), comm: 'node' });
     }
+  });
+
+  it('--pid: anonymous bytes by owner, every owner of the fixed set once, summing to the process\'s own figures in the same reading', () => {
+    const r = cli(['report', '--pid', String(target.pid), '--format', 'openmetrics']);
+    const m = parseOpenMetrics(r.stdout);
+    const one = (name: string) => m.samples.find((s) => s.name === name)!.value;
+    for (const [family, total] of [['hugespan_process_owner_anonymous_bytes', 'hugespan_process_anonymous_bytes'], ['hugespan_process_owner_pmd_mapped_bytes', 'hugespan_process_pmd_mapped_bytes']]) {
+      const rows = m.samples.filter((s) => s.name === family);
+      expect(rows.map((s) => s.labels.owner).sort()).toEqual(OWNERS.map((o) => o.code).sort());
+      expect(rows.reduce((n, s) => n + s.value, 0)).toBe(one(total));
+    }
+    // The target is node: V8's heap is named as such; the report's JSON names the same owners.
+    const v8 = m.samples.find((s) => s.name === 'hugespan_process_owner_anonymous_bytes' && s.labels.owner === 'v8-heap')!;
+    expect(v8.value).toBeGreaterThan(0);
+    const j = JSON.parse(cli(['report', '--pid', String(target.pid), '--json']).stdout);
+    const named = m.samples.filter((s) => s.name === 'hugespan_process_owner_anonymous_bytes' && s.value > 0).map((s) => s.labels.owner);
+    expect(named.sort()).toEqual(j.owners.byOwner.filter((o: { anonymous: number }) => o.anonymous > 0).map((o: { owner: string }) => o.owner).sort());
   });
 
   it('--group-by comm: every readable process summed per comm, no pid; bad uses refused', () => {
