@@ -228,14 +228,18 @@ Ranges Region::EscapedViews(napi_env env, uint64_t offset, uint64_t len) {
   return Merge(std::move(out));
 }
 
+// Detached here, on the view's thread: its store is freed now and its finalizer queued on
+// this thread; the view overlaps nothing from now on.
+static void DetachView(napi_env env, Region& r, Region::View& v, napi_value ab) {
+  napi_detach_arraybuffer(env, ab);
+  v.length = 0;
+  DropRef(env, r, v);
+}
+
 void Region::DetachViews(napi_env env, uint64_t offset, uint64_t len) {
   napi_value ab;
   for (auto& v : views)
-    if (Overlaps(v, offset, len) && Local(env, v, &ab)) {
-      napi_detach_arraybuffer(env, ab);
-      v.length = 0;  // detached: overlaps nothing from now on
-      DropRef(env, *this, v);
-    }
+    if (Overlaps(v, offset, len) && Local(env, v, &ab)) DetachView(env, *this, v, ab);
 }
 
 void Region::Unpin(napi_env env, View& v) {
@@ -953,18 +957,25 @@ Napi::Value View(const Napi::CallbackInfo& info) {
     napi_get_and_clear_last_exception(env, &pending);
     ThrowError(env, "ERR_HUGESPAN_INTERNAL", "the runtime refused an external ArrayBuffer of " + std::to_string(s.len) + " bytes");
   }
-  // Pinned while the handle lives (see mapping.h); past the bound, the oldest is let go.
+  // Pinned while the handle lives (see mapping.h); past the bound, the oldest is let go: on the
+  // main thread to the collector; in a worker detached here, never left to the collector (Node
+  // 20 frees an external buffer's bookkeeping from V8's concurrent sweeper, racing the worker's
+  // env teardown that reads it: a use-after-free inside Node).
+  Registry& reg = RegistryOf(env);
   if (r.pinned >= kMaxPinnedViews)
     for (auto& v : r.views)
       if (v.slot >= 0) {
-        r.Unpin(env, v);
+        napi_value old;
+        if (reg.worker && Local(env, v, &old))
+          DetachView(env, r, v, old);
+        else
+          r.Unpin(env, v);
         break;
       }
   auto it = std::find_if(r.views.begin(), r.views.end(), [id](const Region::View& v) { return v.id == id; });
   napi_create_reference(env, ab, 0, &it->ref);
   Pin(env, info[0], r, *it, ab);
   // Our teardown hook must run before Node's hook for this buffer: register it again, newest.
-  Registry& reg = RegistryOf(env);
   napi_remove_env_cleanup_hook(env, Teardown, &reg);
   napi_add_env_cleanup_hook(env, Teardown, &reg);
   if (reg.worker) RenewSentinel(env, &reg.sentinel);

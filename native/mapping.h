@@ -20,8 +20,11 @@
 //    handle does. While its handle lives, a view's ArrayBuffer is held by the handle
 //    object itself (pinned, up to kMaxPinnedViews a mapping; handle and views are collected
 //    together), so a view JS dropped is still seen as local, detached, and its pages given back
-//    at once: books == kernel right after unmap/decommit. An unpinned view
-//    collected before its store was freed is treated as escaped until its finalizer runs.
+//    at once: books == kernel right after unmap/decommit. Past the bound the oldest pinned view
+//    is let go: on the main thread to the collector (an unpinned view collected before its
+//    store was freed is treated as escaped until its finalizer runs); in a worker it is
+//    detached (length 0), so no buffer of a live handle is freed by V8's concurrent sweeper,
+//    which in Node 20 races the worker's env teardown.
 //  - At a thread's exit Node 20 detaches and finalizes every buffer of the env, newest first,
 //    before any cleanup hook, whether or not its store lives on elsewhere. In a worker, a
 //    sentinel buffer made again after every view (and one made first, for the other order) is

@@ -73,7 +73,7 @@ afterAll(() => {
 
 /** Control bytes in `text` that are not a newline nor one of hugespan's own colour codes. */
 function foreignControls(text: string): string[] {
-  const ours = /\x1b\[(?:1|22|2|31|32|33|36|39|38;5;\d+|3\d)m/g;
+  const ours = /\x1b\[(?:1|22|2|39|38;5;\d+|3\d|9\d)m/g; // hugespan's own SGR: bold, dim, the 8 colours and their bright forms (map's reasons)
   return [...text.replace(ours, '').matchAll(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g)].map((m) => JSON.stringify(m[0]));
 }
 

@@ -337,6 +337,23 @@ describe('items 6 and 7: a view collected but not yet finalized holds nothing; b
     expect(r.stderr).toBe('');
     expect(r.json).toEqual({ kernel: [], keeping: 0 });
   });
+  it(`in a worker, views past the ${limits.maxPinnedViews} a handle holds detach the oldest (never left to the collector); on the main thread they stay`, () => {
+    const N = (limits.maxPinnedViews ?? 1024) + 76;
+    const make = `const b = require(${JSON.stringify(ADDON)}); const P = b.pageSize(); const m = b.map(8 * P, P, true);
+      const views = []; for (let i = 0; i < ${N}; i++) { const v = b.view(m, (i % 8) * P, P); v[0] = 1; views.push(v); }
+      const lengths = views.map((v) => v.length);
+      const r = { detached: lengths.filter((l) => l === 0).length, firstAttached: lengths.indexOf(P), newest: lengths.slice(-${limits.maxPinnedViews ?? 1024}).every((l) => l === P) };`;
+    const r = runChild(
+      `const { Worker } = require('node:worker_threads');
+      ${make}
+      const main = r;
+      const w = new Worker(${JSON.stringify(make + ' require("node:worker_threads").parentPort.postMessage(r);')}, { eval: true });
+      w.once('message', (worker) => { console.log(JSON.stringify({ main, worker })); w.terminate(); });`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.json).toEqual({ main: { detached: 0, firstAttached: 0, newest: true }, worker: { detached: 76, firstAttached: 76, newest: true } });
+  });
+
   it('a handle whose view holder was emptied or that was frozen: dropped views are then kept safely, and given back once finalized', () => {
     const r = runChild(
       `${KERNEL}
