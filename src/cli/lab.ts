@@ -12,6 +12,8 @@ import { matchedP50Ratio, MIN_P99_SAMPLES } from '../lab/latency';
 import { plotSvg } from '../lab/plot';
 import { WORKLOAD_NAMES, isWorkloadName } from '../lab/workload';
 import { parseTrace, formatEvent, TraceError, TraceEvent } from '../lab/trace';
+import { loadGoTrace, GoTraceError } from '../lab/go-trace';
+import type { GoTrace } from '../lab/go-trace';
 import { readFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { POLICY_NAMES, isPolicyName } from '../heap/policy';
 import type { PolicyName } from '../heap/policy';
@@ -20,8 +22,9 @@ import { hostLine } from './report-text';
 import { EXIT, UsageError, checkPretty, foldWidth, formatBytes, formatPercent, jsonText, palette, parseBytes, parseCommandArgs, parseNumber, progressBar, renderTable } from './ui';
 
 const usage = `usage: hugespan lab [--policy LIST|both|all] [--heap LIST|both] [--thp always|host] [--arena SIZE] [--ops N] [--seed S]
-                   [--workload churn|steady|phase | --trace FILE] [--record FILE] [--khugepaged none|pass|model]
-                   [--release free|dontneed|default] [--ms-per-op MS] [--plot FILE] [--json [--pretty]]
+                   [--workload churn|steady|phase | --trace FILE | --go-trace FILE] [--record FILE]
+                   [--khugepaged none|pass|model] [--release free|dontneed|default] [--ms-per-op MS]
+                   [--time-scale X] [--plot FILE] [--json [--pretty]]
 
 Runs the Go runtime's 2019 span heap on real memory under a seeded churn of allocations, frees
 and scavenges, ends with a sweep that frees about half of the live spans, asks the kernel to
@@ -45,6 +48,12 @@ pages with what the kernel really backs — once per policy, on the same workloa
              slow turnover; phase: grow to a peak, free most of it, grow again
   --trace    replay FILE, JSON Lines of alloc/free/gc events (docs/trace.md) instead of a
              workload; read and checked whole first, a bad line is a usage error
+  --go-trace replay a real Go program's heap: FILE is a Go 1.23 execution trace recorded with
+             GODEBUG=traceallocfree=1 (go test -trace, runtime/trace), or the lab's own form of
+             one (traces/*.spans.gz; npm run traces makes them), gzipped or not. Its spans, the
+             sweeper's frees, its GC cycles and heap goals, on its own clock; no final sweep
+  --time-scale  with --go-trace: the trace's time multiplied by X (default 1), to show what
+             the clock adds (the scavenger, hpa and khugepaged run on it)
   --record   write the ops as run (first policy) to FILE as a trace
   --khugepaged  what stands in for khugepaged: pass (default): after the run, MADV_COLLAPSE every
              frame it could ever pick, at once (an upper bound, not khugepaged); none: absent;
@@ -79,6 +88,8 @@ export async function run(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     workload: { type: 'string' },
     trace: { type: 'string' },
+    'go-trace': { type: 'string' },
+    'time-scale': { type: 'string' },
     record: { type: 'string' },
     khugepaged: { type: 'string' },
     release: { type: 'string' },
@@ -137,6 +148,30 @@ export async function run(argv: string[]): Promise<number> {
     if (events.length === 0) throw new UsageError(`--trace '${v.trace}' has no events`);
     ops = events.length;
   }
+  let goTrace: GoTrace | undefined;
+  const goFile = v['go-trace'];
+  if (goFile !== undefined) {
+    if (v.workload !== undefined || v.trace !== undefined) throw new UsageError('--go-trace replays its own workload: give one of --go-trace, --trace, --workload');
+    if (v.ops !== undefined) throw new UsageError('--go-trace sets the ops (one per event): leave out --ops');
+    if (v['ms-per-op'] !== undefined) throw new UsageError('--go-trace runs on the trace\'s own clock: --time-scale scales it, --ms-per-op does not apply');
+    if (v.record !== undefined) throw new UsageError('--record writes the lab\'s JSON Lines trace, which has no clock: not with --go-trace');
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(goFile);
+    } catch (e) {
+      throw new UsageError(`--go-trace cannot read '${goFile}': ${(e as { code?: string }).code ?? (e as Error).message}`);
+    }
+    try {
+      goTrace = loadGoTrace(bytes, goFile).trace;
+    } catch (e) {
+      if (e instanceof GoTraceError) throw new UsageError(`--go-trace ${e.message}`);
+      throw e;
+    }
+    if (goTrace.count === 0) throw new UsageError(`--go-trace '${goFile}' has no span events`);
+    ops = goTrace.count;
+  }
+  if (v['time-scale'] !== undefined && goTrace === undefined) throw new UsageError('--time-scale scales a --go-trace\'s clock: give --go-trace with it');
+  const timeScale = v['time-scale'] === undefined ? 1 : parseNumber(v['time-scale'], '--time-scale', { min: 0.001, max: 1000 });
   // Opened before anything runs, so an unwritable --record or --plot is a usage error, not a lost run.
   let plotFd: number | undefined;
   if (v.plot !== undefined) {
@@ -166,12 +201,12 @@ export async function run(argv: string[]): Promise<number> {
     const title = heap === 'pagealloc' ? 'pagealloc' : p;
     const bar = v.json ? progressBar('', 0, { isTTY: false } as NodeJS.WriteStream) : progressBar(`lab ${title.padEnd(9)}`, ops);
     const common = { policy: p, heap, thp: thp as LabOptions['thp'], arenaBytes, ops, seed, khugepaged, release, msPerOp };
-    const options: LabOptions = events ? { ...common, workload: 'trace', trace: v.trace } : { ...common, workload: workloadName };
+    const options: LabOptions = goTrace ? { ...common, workload: 'go-trace', trace: goFile, timeScale } : events ? { ...common, workload: 'trace', trace: v.trace } : { ...common, workload: workloadName };
     // Every policy runs the same ops, so the first run's are the recording.
     const lines: string[] = [];
     const record = recordFd !== undefined && results.length === 0 ? (e: TraceEvent) => void lines.push(formatEvent(e)) : undefined;
     try {
-      results.push(runLab(options, (done) => bar.update(done), { events, record }));
+      results.push(runLab(options, (done) => bar.update(done), { events, record, goTrace }));
     } catch (e) {
       if (recordFd !== undefined) closeSync(recordFd);
       if (plotFd !== undefined) closeSync(plotFd);
@@ -198,7 +233,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   if (plotFd !== undefined) {
     const o = results[0].options;
-    writeSync(plotFd, plotSvg(results.map((r) => ({ label: runLabel(r), series: r.series })), `hugespan lab: ${o.workload === 'trace' ? `trace ${o.trace}` : o.workload}, ${o.ops} ops, seed ${o.seed}, ${o.msPerOp} ms/op, khugepaged ${o.khugepaged}, release ${o.release}`));
+    writeSync(plotFd, plotSvg(results.map((r) => ({ label: runLabel(r), series: r.series })), `hugespan lab: ${o.workload === 'trace' || o.workload === 'go-trace' ? `${o.workload} ${o.trace}` : o.workload}, ${o.ops} ops, seed ${o.seed}, ${o.workload === 'go-trace' ? `its clock ×${o.timeScale}` : `${o.msPerOp} ms/op`}, khugepaged ${o.khugepaged}, release ${o.release}`));
     closeSync(plotFd);
   }
   process.stdout.write(v.json ? jsonText(report, v.pretty) : text(report, results));
@@ -220,6 +255,13 @@ export function verdict(results: LabResult[], unavailable: string | null): strin
       : `${runLabel(r)} ${off > 0 ? 'overstated' : 'understated'} it by ${Math.abs(off)} (${v.free.claimed} counted, ${v.free.backed} backed)`;
   };
   let line = results.map(say).join('; ') + '.';
+  // The seed's question at every sample, before any collapse pass: a count above the frames the
+  // kernel may back is one no khugepaged can make true.
+  const over = results.filter((r) => r.countOverRun.overEligible > 0);
+  const samples = results[0]?.countOverRun.samples ?? 0;
+  line += over.length
+    ? ` Over the run (${samples} samples, no collapse pass): ${over.map((r) => `${runLabel(r)} counted frames the kernel may not back at ${r.countOverRun.overEligible} (up to ${r.countOverRun.maxOverEligible})`).join(', ')}; ${results.filter((r) => r.countOverRun.overEligible === 0).map(runLabel).join(', ') || 'no policy'} never did.`
+    : ` Over the run (${samples} samples, no collapse pass): no count ever exceeded the frames the kernel may back.`;
   line += goal(results);
   if (results.some((r) => !r.verification.exact)) line += ' (Backed pages estimated from smaps: this kernel has no PAGEMAP_SCAN.)';
   return unavailable ? `${line} No count can come true here: ${unavailable}.` : line;
@@ -273,6 +315,8 @@ function text(report: LabReport, results: LabResult[]): string {
       const d = r.verification.countMinusTruth;
       return (d === 0 ? paint.green : paint.red)(n(d));
     }),
+    row('  over the run: count > eligible', (r) => `${r.countOverRun.overEligible}/${r.countOverRun.samples} samples${r.countOverRun.maxOverEligible ? `, up to +${r.countOverRun.maxOverEligible}` : ''}`),
+    row('  over the run: count > backed', (r) => `${r.countOverRun.overBacked}/${r.countOverRun.samples} samples${r.countOverRun.maxOverBacked ? `, up to +${r.countOverRun.maxOverBacked}` : ''}`),
     row('in-use huge pages: backed/count', (r) => `${r.verification.inUse.backed}/${r.verification.inUse.claimed}`),
     row('release advice', (r) => r.release),
     row('in-use on huge pages: end, before pass', (r) => formatPercent(r.inUseHugeShareBefore)),
@@ -315,13 +359,16 @@ function text(report: LabReport, results: LabResult[]): string {
     rows,
     { header: paint.bold, width: foldWidth() },
   );
-  const what = o.workload === 'trace' ? `trace ${o.trace}, ${o.ops} events` : `${o.workload ?? 'churn'}, ${o.ops} ops`;
+  const what = o.workload === 'trace' || o.workload === 'go-trace' ? `${o.workload} ${o.trace}, ${o.ops} events` : `${o.workload ?? 'churn'}, ${o.ops} ops`;
   const setup =
     `workload  ${what}, seed ${o.seed}, arena ${formatBytes(o.arenaBytes)}, runtime page 8 KiB, thp ${o.thp}` +
     (o.thp === 'always' ? ' (arena advised hugepage, as on a host with enabled=always; fault-time compaction stalls are not timed)' : ' (the host decides)') +
-    `\nclock     ${o.msPerOp ?? 1} ms of program time per op; khugepaged ${o.khugepaged ?? 'pass'}; release ${o.release ?? 'default'}; steady = median over the run's second half`;
+    `\nclock     ${o.workload === 'go-trace' ? `the trace's own${o.timeScale !== 1 ? ` ×${o.timeScale}` : ''} (${(results[0].runtime.clockMs / 1000).toFixed(2)} s)` : `${o.msPerOp ?? 1} ms of program time per op`}; khugepaged ${o.khugepaged ?? 'pass'}; release ${o.release ?? 'default'}; steady = median over the run's second half`;
   const r0 = results[0];
-  const ops = `ops       ${r0.ops.allocs} allocs, ${r0.ops.frees} frees (half the live set in the final sweep), ${r0.ops.scavenges} scavenges`;
+  const gt = r0.runtime.goTrace;
+  const ops = gt
+    ? `ops       ${r0.ops.allocs} allocs, ${r0.ops.frees} frees (the program's sweeper), ${r0.ops.scavenges} scavenges; heap in use = the trace's at ${gt.equalAtGc} of ${gt.gcs} GC cycles`
+    : `ops       ${r0.ops.allocs} allocs, ${r0.ops.frees} frees (half the live set in the final sweep), ${r0.ops.scavenges} scavenges`;
   return [
     `${paint.bold('hugespan lab')}  ${hostLine(report.host, report.thp)}`,
     setup,

@@ -22,6 +22,7 @@ import { Mapping } from '../native/mapping';
 import { verify, collapse, Verification, CollapseResult } from '../verify';
 import { WORKLOADS, WorkloadName } from './workload';
 import { replay, TraceEvent } from './trace';
+import { GO_EVENT, GoTrace, goTraceArg } from './go-trace';
 import { Rand } from '../heap/rand';
 import { GcModel } from '../heap/gc';
 import { readFileSync } from 'node:fs';
@@ -51,7 +52,7 @@ import { adviceLatency, AdviceLatency } from './latency';
 import { WORKLOAD_NAMES } from './workload';
 import { functionArg, intArg, numberArg, oneOfArg, optional, optionsArg, stringArg } from '../native/args';
 
-const LAB_KEYS = ['policy', 'heap', 'thp', 'arenaBytes', 'ops', 'seed', 'pageSize', 'reads', 'gogc', 'release', 'msPerOp', 'workload', 'trace', 'khugepaged', 'samples'] as const;
+const LAB_KEYS = ['policy', 'heap', 'thp', 'arenaBytes', 'ops', 'seed', 'pageSize', 'reads', 'gogc', 'release', 'msPerOp', 'timeScale', 'workload', 'trace', 'khugepaged', 'samples'] as const;
 
 /** The lab's options, copied and checked before anything is mapped; sizes the heaps check themselves. */
 function labOptions(value: unknown): LabOptions {
@@ -68,7 +69,8 @@ function labOptions(value: unknown): LabOptions {
     gogc: optional(o.gogc, (v, n) => intArg(v, n, -1, 2 ** 31), 'options.gogc'),
     release: optional(o.release, (v, n) => oneOfArg(v, n, RELEASES), 'options.release'),
     msPerOp: optional(o.msPerOp, (v, n) => numberArg(v, n, 0, 1e9), 'options.msPerOp'),
-    workload: optional(o.workload, (v, n) => oneOfArg(v, n, [...WORKLOAD_NAMES, 'trace' as const]), 'options.workload'),
+    timeScale: optional(o.timeScale, (v, n) => numberArg(v, n, 1e-6, 1e6), 'options.timeScale'),
+    workload: optional(o.workload, (v, n) => oneOfArg(v, n, [...WORKLOAD_NAMES, 'trace' as const, 'go-trace' as const]), 'options.workload'),
     trace: optional(o.trace, stringArg, 'options.trace'),
     khugepaged: optional(o.khugepaged, (v, n) => oneOfArg(v, n, KHUGEPAGED_MODES), 'options.khugepaged'),
     samples: optional(o.samples, (v, n) => intArg(v, n, 0, 100_000), 'options.samples'),
@@ -76,9 +78,9 @@ function labOptions(value: unknown): LabOptions {
 }
 
 function labIO(value: unknown): LabIO {
-  const o = optionsArg<LabIO>(value, 'io', ['events', 'record']);
+  const o = optionsArg<LabIO>(value, 'io', ['events', 'record', 'goTrace']);
   if (o.events !== undefined && !Array.isArray(o.events)) throw Object.assign(new TypeError('The "io.events" property must be an array of trace events'), { code: 'ERR_INVALID_ARG_TYPE' });
-  return { events: o.events, record: optional(o.record, functionArg, 'io.record') as LabIO['record'] };
+  return { events: o.events, record: optional(o.record, functionArg, 'io.record') as LabIO['record'], goTrace: optional(o.goTrace, goTraceArg, 'io.goTrace') };
 }
 
 /**
@@ -126,8 +128,10 @@ export interface LabOptions {
   samples?: number;
   /** Program time per workload op, ms (default 1). */
   msPerOp?: number;
-  /** The workload (default churn); 'trace' replays the events given to prepareLab. */
-  workload?: WorkloadName | 'trace';
+  /** A Go trace's time multiplied by this (default 1): the method's clock, varied to show what it adds. */
+  timeScale?: number;
+  /** The workload (default churn); 'trace' replays the events given to prepareLab, 'go-trace' a Go program's (io.goTrace). */
+  workload?: WorkloadName | 'trace' | 'go-trace';
   /** The trace's file name, for the report (the events come in LabIO). */
   trace?: string;
 }
@@ -138,6 +142,19 @@ export interface LabIO {
   events?: readonly TraceEvent[];
   /** Called with every op as run, as a trace event: what `--record` writes. */
   record?: (e: TraceEvent) => void;
+  /** A Go program's span events (go-trace.ts), replayed on its own clock when workload is 'go-trace'. */
+  goTrace?: GoTrace;
+}
+
+/**
+ * How a Go trace's replay kept to the trace: at each GC cycle's start, the heap's in-use pages
+ * against the trace's own (equal unless the arena refused an alloc).
+ */
+export interface GoTraceCheck {
+  gcs: number;
+  equalAtGc: number;
+  /** The first cycle where they differed: [cycle, trace pages, heap pages]. */
+  firstDiff: [number, number, number] | null;
 }
 
 /** The runtime around the heap, as the run ended. */
@@ -152,6 +169,8 @@ export interface RuntimeStats {
   released: { background: number; onAlloc: number };
   /** Program time the workload took. */
   clockMs: number;
+  /** A Go trace's replay against the trace (null for the generated workloads). */
+  goTrace: GoTraceCheck | null;
 }
 
 export interface LabResult {
@@ -189,6 +208,12 @@ export interface LabResult {
   /** Samples through the workload, and the medians over its second half. */
   series: Sample[];
   steady: SteadyState;
+  /**
+   * The free huge page count against the kernel at every sample (before any collapse pass):
+   * against the frames it may back (the seed's question) and those it backs now; samples where
+   * the count was over, and by how much at most.
+   */
+  countOverRun: { samples: number; overEligible: number; maxOverEligible: number; overBacked: number; maxOverBacked: number };
   /** The heap's madvise calls (MADV_COLLAPSE included) during the workload: total time and size-matched classes, ns. */
   adviceLatencyNs: AdviceLatency;
   /** /proc/vmstat deltas over the workload and the collapse pass (system-wide). */
@@ -228,12 +253,13 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
   const io = labIO(ioArg);
   const workload = options.workload ?? 'churn';
   if (workload === 'trace' && !io.events) throw new Error('prepareLab: workload trace without events');
+  if (workload === 'go-trace' && !io.goTrace) throw new Error('prepareLab: workload go-trace without io.goTrace');
   const mem = new LinuxMemory();
   try {
     const vm0 = vmstat();
     const release = releaseFor(options);
     const sys = new Sys(mem, { thp: options.thp, release });
-    const shape = { arenaBytes: options.arenaBytes, growBytes: Math.min(64 << 20, options.arenaBytes), pageSize: options.pageSize ?? 8192 };
+    const shape = { arenaBytes: options.arenaBytes, growBytes: Math.min(64 << 20, options.arenaBytes), pageSize: io.goTrace?.pageSize ?? options.pageSize ?? 8192 };
     const heap: RuntimeHeap =
       (options.heap ?? 'treap') === 'pagealloc' ? new PageSpans(new PageHeap(sys, shape)) : new MHeap(sys, { ...shape, policy: options.policy });
     heap.sys.timed = true;
@@ -279,81 +305,144 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
       }
     };
 
+    /** Take the live span at `at` out of the live set (swap-remove, keeping `where` right). */
+    const dropLive = (at: number): HeapSpan => {
+      const s = live[at];
+      where.delete(ids[at]);
+      live[at] = live[live.length - 1];
+      ids[at] = ids[ids.length - 1];
+      live.pop();
+      ids.pop();
+      if (at < live.length) where.set(ids[at], at);
+      return s;
+    };
+    /** A new span in the live set, written as a program writes what it allocates; null when the arena refuses it. */
+    const allocLive = (npages: number, id: number): HeapSpan | null => {
+      try {
+        const s = heap.alloc(npages);
+        mem.touch(s.base, s.bytes);
+        kh?.touched(s.base, s.bytes);
+        where.set(id, live.length);
+        ids.push(id);
+        live.push(s);
+        count.pages += s.npages;
+        ops.allocs++;
+        return s;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ERR_HUGESPAN_ARENA_EXHAUSTED') throw e;
+        ops.exhausted++;
+        return null;
+      }
+    };
+
     const t0 = performance.now();
     let i = 0;
-    const total = workload === 'trace' ? io.events!.length : options.ops;
+    const total = workload === 'trace' ? io.events!.length : workload === 'go-trace' ? io.goTrace!.count : options.ops;
     const nSamples = options.samples ?? 100;
     const every = nSamples > 0 ? Math.max(1, Math.ceil(total / nSamples)) : Infinity;
     let done = 0;
-    const stream = workload === 'trace' ? replay(io.events!) : WORKLOADS[workload]({ ops: options.ops, seed: options.seed, maxLivePages }, count);
-    for (const op of stream) {
-      clock += msPerOp;
-      if (op.kind === 'alloc') {
-        const id = op.id ?? nextId++;
-        // Recorded even when the arena refuses it: the replay, on the same arena, is refused too.
-        record?.({ op: 'alloc', id, pages: op.npages });
-        try {
-          const s = heap.alloc(op.npages);
-          mem.touch(s.base, s.bytes); // a program writes what it allocates
-          kh?.touched(s.base, s.bytes);
-          where.set(id, live.length);
-          ids.push(id);
-          live.push(s);
-          count.pages += s.npages;
-          ops.allocs++;
-          if (gc.allocated(s)) gc.cycle();
-        } catch (e) {
-          if ((e as { code?: string }).code !== 'ERR_HUGESPAN_ARENA_EXHAUSTED') throw e;
-          ops.exhausted++;
-        }
-      } else if (op.kind === 'free') {
-        const at = 'pick' in op ? op.pick : where.get(op.id);
-        // A trace's free of a span whose alloc this arena refused: the span never existed here.
-        if (at !== undefined) {
-          const s = live[at];
-          record?.({ op: 'free', id: ids[at] });
-          where.delete(ids[at]);
-          live[at] = live[live.length - 1];
-          ids[at] = ids[ids.length - 1];
-          live.pop();
-          ids.pop();
-          if (at < live.length) where.set(ids[at], at);
-          gc.died(s); // freed by the next cycle's sweep
-          count.pages -= s.npages;
-          ops.frees++;
-        }
-      } else {
-        record?.({ op: 'gc' });
-        gc.cycle();
-      }
+    const after = () => {
       heap.tick(clock);
       runScavenger();
       kh?.tick(clock);
       count.spans = live.length;
       if (++done % every === 0) series.push(takeSample(done));
       if (progress && ++i % 256 === 0) progress(i, total);
+    };
+    let check: GoTraceCheck | null = null;
+    let goal = 0;
+    if (workload === 'go-trace') {
+      // A Go program's own events on its own clock: frees are the sweeper's (at once), GC cycles
+      // and heap goals are the trace's, and the scavenger is paced by the trace's goals.
+      const g = io.goTrace!;
+      const scale = options.timeScale ?? 1;
+      check = { gcs: 0, equalAtGc: 0, firstDiff: null };
+      let tracePages = 0;
+      const pagesOf = new Map<number, number>();
+      for (let k = 0; k < g.count; k++) {
+        clock = (g.t[k] / 1e6) * scale;
+        const id = g.id[k];
+        switch (g.kind[k]) {
+          case GO_EVENT.alloc:
+            pagesOf.set(id, g.pages[k]);
+            tracePages += g.pages[k];
+            allocLive(g.pages[k], id);
+            break;
+          case GO_EVENT.free: {
+            tracePages -= pagesOf.get(id) ?? 0;
+            pagesOf.delete(id);
+            const at = where.get(id);
+            if (at !== undefined) {
+              const s = dropLive(at);
+              heap.free(s);
+              count.pages -= s.npages;
+              ops.frees++;
+            }
+            break;
+          }
+          case GO_EVENT.gcBegin: {
+            check.gcs++;
+            const mine = heap.heapInuse / heap.pageSize;
+            if (mine === tracePages) check.equalAtGc++;
+            else check.firstDiff ??= [check.gcs, tracePages, mine];
+            break;
+          }
+          case GO_EVENT.heapGoal:
+            goal = g.value[k];
+            scav.pace(goal); // gcPaceScavenger, which wakes the scavenger
+            wake = clock;
+            break;
+        }
+        after();
+      }
+    } else {
+      const stream = workload === 'trace' ? replay(io.events!) : WORKLOADS[workload]({ ops: options.ops, seed: options.seed, maxLivePages }, count);
+      for (const op of stream) {
+        clock += msPerOp;
+        if (op.kind === 'alloc') {
+          const id = op.id ?? nextId++;
+          // Recorded even when the arena refuses it: the replay, on the same arena, is refused too.
+          record?.({ op: 'alloc', id, pages: op.npages });
+          const s = allocLive(op.npages, id);
+          if (s && gc.allocated(s)) gc.cycle();
+        } else if (op.kind === 'free') {
+          const at = 'pick' in op ? op.pick : where.get(op.id);
+          // A trace's free of a span whose alloc this arena refused: the span never existed here.
+          if (at !== undefined) {
+            record?.({ op: 'free', id: ids[at] });
+            const s = dropLive(at);
+            gc.died(s); // freed by the next cycle's sweep
+            count.pages -= s.npages;
+            ops.frees++;
+          }
+        } else {
+          record?.({ op: 'gc' });
+          gc.cycle();
+        }
+        after();
+      }
+      // The run ends with a forced GC cycle after about half of the live spans die at once. The
+      // sweep coalesces them into large free spans, and the heap's freeHugePages (what the
+      // scavenger paces by) is read right then — where the seed's policy matters. (A Go trace
+      // ends as the program did.)
+      const sweep = new Rand(options.seed ^ 0x5eed);
+      for (let k = live.length - 1; k >= 0; k--) {
+        if (sweep.float() < 0.5) continue;
+        gc.died(dropLive(k));
+        ops.frees++;
+      }
+      gc.cycle();
     }
-    // The run ends with a forced GC cycle after about half of the live spans die at once. The
-    // sweep coalesces them into large free spans, and the heap's freeHugePages (what the
-    // scavenger paces by) is read right then — where the seed's policy matters.
-    const sweep = new Rand(options.seed ^ 0x5eed);
-    for (let k = live.length - 1; k >= 0; k--) {
-      if (sweep.float() < 0.5) continue;
-      gc.died(live[k]);
-      live[k] = live[live.length - 1];
-      live.pop();
-      ops.frees++;
-    }
-    gc.cycle();
     heap.tick(clock);
     progress?.(total, total);
     const runtime: RuntimeStats = {
-      gcCycles: gc.cycles,
-      marked: gc.marked,
-      nextGC: gc.nextGC,
+      gcCycles: check ? check.gcs : gc.cycles,
+      marked: check ? 0 : gc.marked,
+      nextGC: check ? goal : gc.nextGC,
       retainedGoal: scav.retainedGoal,
       released: { background: scav.released, onAlloc: heap.releasedOnAlloc },
       clockMs: clock,
+      goTrace: check,
     };
     const t1 = performance.now();
 
@@ -453,6 +542,13 @@ export function runLab(options: LabOptions, progress?: (done: number, total: num
       rssMinusLazyFree: verification.arena.rss - lazyFree,
       series: lab.series,
       steady: steadyState(lab.series),
+      countOverRun: {
+        samples: lab.series.length,
+        overEligible: lab.series.filter((x) => x.countMinusEligible > 0).length,
+        maxOverEligible: Math.max(0, ...lab.series.map((x) => x.countMinusEligible)),
+        overBacked: lab.series.filter((x) => x.countMinusTruth > 0).length,
+        maxOverBacked: Math.max(0, ...lab.series.map((x) => x.countMinusTruth)),
+      },
       adviceLatencyNs: adviceLatency(heap.sys.latencies(), lc.bytes, lc.advice),
       vmstat: lab.vmstat,
       ms: { ...lab.ms, reads: t1 - t0 },

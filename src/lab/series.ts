@@ -23,6 +23,10 @@ export interface Sample {
   lazyFree: number;
   /** The heap's released (scavenged) bytes. */
   released: number;
+  /** The heap's count of free huge pages (what its scavenger paces by) minus those the kernel backs now. */
+  countMinusTruth: number;
+  /** The same count minus the frames the kernel may back (not nohugepage): the seed's question, at every sample. */
+  countMinusEligible: number;
 }
 
 export interface SteadyState {
@@ -58,14 +62,23 @@ export function sample(heap: RuntimeHeap, clockMs: number, op: number): Sample {
   let inuse = 0;
   const frames = h > 0 && end > start ? frameTruth(start, end, h).frames : [];
   for (const f of frames) rss += f.presentBytes;
+  let backedFree = 0;
+  let eligibleFree = 0;
   for (const s of heap.spans()) {
+    if (s.state === 'free' && !s.scavenged && frames.length && s.hugePages() > 0) {
+      for (let f = Math.ceil(s.base / h) * h; f + h <= s.end; f += h) {
+        const fr = frames[(f - start) / h];
+        if (fr?.huge) backedFree++;
+        if (fr?.eligible) eligibleFree++;
+      }
+    }
     if (s.state !== 'inUse') continue;
     inuse += s.bytes;
     for (let f = Math.floor((s.base - start) / h) * h + start; frames.length && f < s.end; f += h) {
       if (frames[(f - start) / h]?.huge) hugeInUse += Math.min(f + h, s.end) - Math.max(f, s.base);
     }
   }
-  return { clockMs, op, heapInuse: inuse, inUseHugeShare: inuse ? hugeInUse / inuse : 0, rss, lazyFree: end > start ? arenaLazyFree(start, end) : 0, released: heap.heapReleased };
+  return { clockMs, op, heapInuse: inuse, inUseHugeShare: inuse ? hugeInUse / inuse : 0, rss, lazyFree: end > start ? arenaLazyFree(start, end) : 0, released: heap.heapReleased, countMinusTruth: heap.freeHugePages - backedFree, countMinusEligible: heap.freeHugePages - eligibleFree };
 }
 
 function median(xs: number[]): number {
