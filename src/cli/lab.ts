@@ -367,7 +367,9 @@ function text(report: LabReport, results: LabResult[]): string {
   const r0 = results[0];
   const gt = r0.runtime.goTrace;
   const ops = gt
-    ? `ops       ${r0.ops.allocs} allocs, ${r0.ops.frees} frees (the program's sweeper), ${r0.ops.scavenges} scavenges; heap in use = the trace's at ${gt.equalAtGc} of ${gt.gcs} GC cycles`
+    ? `ops       ${r0.ops.allocs} allocs, ${r0.ops.frees} frees (the program's sweeper), ${r0.ops.scavenges} scavenges; heap in use = the trace's at ${gt.equalAtGc} of ${gt.gcs} GC cycles` +
+      (gt.spansOverHeapLive ? `; its spans ×${gt.spansOverHeapLive[0].toFixed(2)}–${gt.spansOverHeapLive[1].toFixed(2)} the runtime's heapLive` : '') +
+      (gt.unrecorded.frees + gt.unrecorded.impliedFrees ? `; Go's tracer left out ${gt.unrecorded.frees} frees of spans it never showed and ${gt.unrecorded.impliedFrees} it implied` : '')
     : `ops       ${r0.ops.allocs} allocs, ${r0.ops.frees} frees (half the live set in the final sweep), ${r0.ops.scavenges} scavenges`;
   return [
     `${paint.bold('hugespan lab')}  ${hostLine(report.host, report.thp)}`,

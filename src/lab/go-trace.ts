@@ -3,11 +3,13 @@
  * recorded with GODEBUG=traceallocfree=1 (docs/trace.md). The trace is read here, byte by byte,
  * from its own format (Go 1.23's internal/trace/event/go122: batches of uvarint-encoded events
  * with per-batch timestamps); no Go toolchain is needed to import one.
- * Invariant: what comes out is lossless for the heap: every span the trace shows (those alive
- * when tracing began, `Span`, and every `SpanAlloc`) and every `SpanFree`, each free paired with
- * the span it frees, in the runtime's time order, with the GC cycles and heap goals between
- * them; a trace that breaks pairing or is cut short is refused naming the byte or the event,
- * never replayed in part.
+ * Invariant: what comes out keeps every heap event the trace holds — the spans alive when tracing
+ * began (`Span`), every `SpanAlloc` and `SpanFree`, in the runtime's time order, with the GC
+ * cycles and heap goals between them — and pairs every free with the span it frees. Go 1.23's
+ * tracer itself drops an event when it cannot take the trace lock (traceTryAcquire in allocSpan
+ * and freeSpan): a free of a span it never showed is left out, and an alloc at a live span's
+ * address implies the free it did not write, put in just before; both are counted
+ * (`unrecorded`), never hidden. A trace cut short or not Go 1.23's is refused naming the byte.
  */
 
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -24,6 +26,7 @@ const EV_CPU_SAMPLES = 6;
 const EV_FREQUENCY = 8;
 const EV_GC_BEGIN = 29;
 const EV_GC_END = 30;
+const EV_HEAP_ALLOC = 37;
 const EV_HEAP_GOAL = 38;
 const EV_EXPERIMENTAL_BATCH = 49;
 const EV_SPAN = 128;
@@ -39,7 +42,7 @@ const ARGS: Record<number, number> = {
 };
 
 /** What one event of a GoTrace is. */
-export const GO_EVENT = { alloc: 0, free: 1, gcBegin: 2, gcEnd: 3, heapGoal: 4 } as const;
+export const GO_EVENT = { alloc: 0, free: 1, gcBegin: 2, gcEnd: 3, heapGoal: 4, heapLive: 5 } as const;
 export type GoEventKind = (typeof GO_EVENT)[keyof typeof GO_EVENT];
 
 /**
@@ -56,7 +59,7 @@ export interface GoTrace {
   id: Float64Array;
   pages: Float64Array;
   cls: Float64Array;
-  /** heapGoal: the goal in bytes; alloc: 1 for a span alive when tracing began (`Span`), else 0. */
+  /** heapGoal: the goal in bytes; heapLive: the runtime's heapLive (HeapAlloc) in bytes; alloc: 1 for a span alive when tracing began (`Span`), else 0. */
   value: Float64Array;
   /** The runtime's page size (8192 on every Go port). */
   pageSize: number;
@@ -64,6 +67,8 @@ export interface GoTrace {
   existing: number;
   /** Events of the whole trace read to find these (all kinds, heap objects included). */
   eventsRead: number;
+  /** Events Go's tracer did not write, as the pairing shows: frees of spans it never showed (left out), frees implied by an alloc at a live span's address (put in). */
+  unrecorded: { frees: number; impliedFrees: number };
 }
 
 /** A Go trace that cannot be imported: where (byte offset, or event index) and why. */
@@ -208,20 +213,22 @@ export function parseGoTrace(buf: Uint8Array): GoTrace {
       else if (type === EV_GC_BEGIN) push(ticks, GO_EVENT.gcBegin, args[0], 0, 0, 0);
       else if (type === EV_GC_END) push(ticks, GO_EVENT.gcEnd, args[0], 0, 0, 0);
       else if (type === EV_HEAP_GOAL) push(ticks, GO_EVENT.heapGoal, 0, 0, 0, args[0]);
+      else if (type === EV_HEAP_ALLOC) push(ticks, GO_EVENT.heapLive, 0, 0, 0, args[0]);
     }
   }
   // Time order across threads (each thread's batches are in order already); then, among
   // events at the same tick, each free before any alloc that reuses its id.
   const order = Array.from({ length: n }, (_, i) => i);
   order.sort((a, b) => t[a] - t[b] || a - b);
-  const out = emptyTrace(n, pageSize, eventsRead);
+  // Room for an implied free per alloc, at most.
+  const out = emptyTrace(n * 2, pageSize, eventsRead);
   const t0 = n ? t[order[0]] : 0;
   const live = new Set<number>();
   let existing = 0;
   let w = 0;
-  const emit = (i: number) => {
+  const emit = (i: number, kind = kindA[i]) => {
     out.t[w] = (t[i] - t0) * nsPerTick;
-    out.kind[w] = kindA[i];
+    out.kind[w] = kind;
     out.id[w] = id[i];
     out.pages[w] = pages[i];
     out.cls[w] = cls[i];
@@ -244,21 +251,27 @@ export function parseGoTrace(buf: Uint8Array): GoTrace {
     for (const i of group) {
       if (kindA[i] === GO_EVENT.free) continue;
       if (kindA[i] === GO_EVENT.alloc) {
-        if (live.has(id[i])) throw new GoTraceError(`event ${w}: span ${id[i]} allocated while it is live`);
+        if (live.has(id[i])) {
+          emit(i, GO_EVENT.free); // its free was not written: it happened before this alloc
+          out.value[w - 1] = 0;
+          out.unrecorded.impliedFrees++;
+        }
         live.add(id[i]);
         if (value[i] === 1) existing++;
       }
       emit(i);
     }
     for (const i of late) {
-      if (!live.has(id[i])) throw new GoTraceError(`event ${w}: span ${id[i]} freed but not live (no Span or SpanAlloc before it)`);
-      live.delete(id[i]);
+      if (!live.delete(id[i])) {
+        out.unrecorded.frees++; // a span Go's tracer never showed: nothing of it to replay
+        continue;
+      }
       emit(i);
     }
     s = e;
   }
   out.existing = existing;
-  return out;
+  return shrink(out, w);
 }
 
 /** Every GoTrace this module made: the lab replays only those (their pairing was checked here). */
@@ -284,8 +297,21 @@ function emptyTrace(n: number, pageSize: number, eventsRead: number): GoTrace {
     pageSize,
     existing: 0,
     eventsRead,
+    unrecorded: { frees: 0, impliedFrees: 0 },
   };
   MADE.add(g);
+  return g;
+}
+
+/** The first `n` events of `g` (views, not copies). */
+function shrink(g: GoTrace, n: number): GoTrace {
+  g.count = n;
+  g.t = g.t.subarray(0, n);
+  g.kind = g.kind.subarray(0, n);
+  g.id = g.id.subarray(0, n);
+  g.pages = g.pages.subarray(0, n);
+  g.cls = g.cls.subarray(0, n);
+  g.value = g.value.subarray(0, n);
   return g;
 }
 
@@ -328,7 +354,7 @@ export function goTraceSummary(g: GoTrace): { allocs: number; frees: number; gcs
  * The lab's own form of a Go trace's heap events (docs/trace.md): text, gzipped in the repo's
  * traces/. A first line `# hugespan go spans 1 {provenance JSON}`, then one event a line, times
  * in ns from the trace's start: `a T ID PAGES CLASS` (an alloc; `s …` for a span alive when
- * tracing began), `f T ID`, `g T SEQ` (a GC cycle begins), `e T SEQ` (ends), `h T BYTES` (heap goal).
+ * tracing began), `f T ID`, `g T SEQ` (a GC cycle begins), `e T SEQ` (ends), `h T BYTES` (heap goal), `l T BYTES` (heapLive).
  */
 const SPANS_HEAD = '# hugespan go spans 1 ';
 
@@ -338,7 +364,7 @@ export interface Provenance {
 
 /** The trace in the lab's form, with its provenance. Lossless for what the lab replays (times rounded to the ns). */
 export function writeGoSpans(g: GoTrace, provenance: Provenance): string {
-  const lines = [SPANS_HEAD + JSON.stringify({ ...provenance, pageSize: g.pageSize, eventsRead: g.eventsRead })];
+  const lines = [SPANS_HEAD + JSON.stringify({ ...provenance, pageSize: g.pageSize, eventsRead: g.eventsRead, unrecordedFrees: g.unrecorded.frees, impliedFrees: g.unrecorded.impliedFrees })];
   for (let i = 0; i < g.count; i++) {
     const t = Math.round(g.t[i]);
     switch (g.kind[i]) {
@@ -354,8 +380,11 @@ export function writeGoSpans(g: GoTrace, provenance: Provenance): string {
       case GO_EVENT.gcEnd:
         lines.push(`e ${t} ${g.id[i]}`);
         break;
-      default:
+      case GO_EVENT.heapGoal:
         lines.push(`h ${t} ${g.value[i]}`);
+        break;
+      default:
+        lines.push(`l ${t} ${g.value[i]}`);
     }
   }
   return `${lines.join('\n')}\n`;
@@ -376,6 +405,7 @@ export function readGoSpans(text: string, file = 'trace'): { trace: GoTrace; pro
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new GoTraceError(`${file}:1: no page size in the provenance`);
   const body = lines.slice(1).filter((l) => l !== '');
   const g = emptyTrace(body.length, pageSize, Number(provenance.eventsRead) || 0);
+  g.unrecorded = { frees: Number(provenance.unrecordedFrees) || 0, impliedFrees: Number(provenance.impliedFrees) || 0 };
   const live = new Set<number>();
   let last = 0;
   body.forEach((line, k) => {
@@ -386,8 +416,8 @@ export function readGoSpans(text: string, file = 'trace'): { trace: GoTrace; pro
       if (f[j] === undefined || !Number.isSafeInteger(v) || v < 0) throw new GoTraceError(`${at}: field ${j + 1} wants a non-negative integer, not ${JSON.stringify(f[j] ?? null)}`);
       return v;
     };
-    const want = { a: 5, s: 5, f: 3, g: 3, e: 3, h: 3 }[f[0] as 'a'];
-    if (want === undefined) throw new GoTraceError(`${at}: unknown event ${JSON.stringify(f[0])} (a, s, f, g, e, h)`);
+    const want = { a: 5, s: 5, f: 3, g: 3, e: 3, h: 3, l: 3 }[f[0] as 'a'];
+    if (want === undefined) throw new GoTraceError(`${at}: unknown event ${JSON.stringify(f[0])} (a, s, f, g, e, h, l)`);
     if (f.length !== want) throw new GoTraceError(`${at}: ${f[0]} wants ${want - 1} fields, found ${f.length - 1}`);
     const t = num(1);
     if (t < last) throw new GoTraceError(`${at}: time ${t} goes back (previous ${last})`);
@@ -420,7 +450,7 @@ export function readGoSpans(text: string, file = 'trace'): { trace: GoTrace; pro
         g.id[k] = id;
         break;
       default:
-        g.kind[k] = GO_EVENT.heapGoal;
+        g.kind[k] = f[0] === 'h' ? GO_EVENT.heapGoal : GO_EVENT.heapLive;
         g.value[k] = id;
     }
   });

@@ -155,6 +155,14 @@ export interface GoTraceCheck {
   equalAtGc: number;
   /** The first cycle where they differed: [cycle, trace pages, heap pages]. */
   firstDiff: [number, number, number] | null;
+  /**
+   * An independent check that no heap span is missing from the events: the heap spans' bytes
+   * over the runtime's own heapLive (HeapAlloc) at each GC start, least and most. Never below 1
+   * when nothing is missing (heapLive counts spans handed to mcaches, less their free slots).
+   */
+  spansOverHeapLive: [number, number] | null;
+  /** Events Go's tracer did not write (go-trace.ts). */
+  unrecorded: { frees: number; impliedFrees: number };
 }
 
 /** The runtime around the heap, as the run ended. */
@@ -356,9 +364,12 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
       // and heap goals are the trace's, and the scavenger is paced by the trace's goals.
       const g = io.goTrace!;
       const scale = options.timeScale ?? 1;
-      check = { gcs: 0, equalAtGc: 0, firstDiff: null };
+      check = { gcs: 0, equalAtGc: 0, firstDiff: null, spansOverHeapLive: null, unrecorded: { ...g.unrecorded } };
       let tracePages = 0;
+      let heapSpanBytes = 0; // spans of the heap proper (class != 1: not stacks)
+      let heapLive = 0;
       const pagesOf = new Map<number, number>();
+      const heapSpan = new Set<number>();
       for (let k = 0; k < g.count; k++) {
         clock = (g.t[k] / 1e6) * scale;
         const id = g.id[k];
@@ -366,10 +377,15 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
           case GO_EVENT.alloc:
             pagesOf.set(id, g.pages[k]);
             tracePages += g.pages[k];
+            if (g.cls[k] !== 1) {
+              heapSpan.add(id);
+              heapSpanBytes += g.pages[k] * g.pageSize;
+            }
             allocLive(g.pages[k], id);
             break;
           case GO_EVENT.free: {
             tracePages -= pagesOf.get(id) ?? 0;
+            if (heapSpan.delete(id)) heapSpanBytes -= (pagesOf.get(id) ?? 0) * g.pageSize;
             pagesOf.delete(id);
             const at = where.get(id);
             if (at !== undefined) {
@@ -385,8 +401,15 @@ export function prepareLab(opts: LabOptions, progress?: (done: number, total: nu
             const mine = heap.heapInuse / heap.pageSize;
             if (mine === tracePages) check.equalAtGc++;
             else check.firstDiff ??= [check.gcs, tracePages, mine];
+            if (heapLive > 0) {
+              const r = heapSpanBytes / heapLive;
+              check.spansOverHeapLive = check.spansOverHeapLive ? [Math.min(check.spansOverHeapLive[0], r), Math.max(check.spansOverHeapLive[1], r)] : [r, r];
+            }
             break;
           }
+          case GO_EVENT.heapLive:
+            heapLive = g.value[k];
+            break;
           case GO_EVENT.heapGoal:
             goal = g.value[k];
             scav.pace(goal); // gcPaceScavenger, which wakes the scavenger

@@ -117,17 +117,22 @@ export function commit(x: MapModel, s: number, e: number): void {
   x.committed = merge([...x.committed, [s, e]]);
 }
 
-/** decommit: books lose the range, local views over it are detached, every page is dropped. */
+/** The views over [s, e) the addon detaches: local ones, and dropped ones (their live handle pins them, so the addon still sees them local). */
+function detachOver(m: Model, x: MapModel, s: number, e: number): void {
+  for (const v of viewsOver(m, x.id, s, e, ['local', 'dropped'])) v.state = v.state === 'local' ? 'detached' : 'detachedDropped';
+}
+
+/** decommit: books lose the range, views over it are detached, every page is dropped. */
 export function decommit(m: Model, x: MapModel, s: number, e: number): void {
   x.committed = subtract(x.committed, [[s, e]]);
-  for (const v of viewsOver(m, x.id, s, e, ['local'])) v.state = 'detached';
+  detachOver(m, x, s, e);
   for (let p = s; p < e; p++) x.present[p] = 0;
 }
 
 export function unmap(m: Model, x: MapModel): void {
+  detachOver(m, x, 0, x.pages);
   x.live = false;
   x.committed = [];
-  for (const v of viewsOver(m, x.id, 0, x.pages, ['local'])) v.state = 'detached';
   m.unmapped++;
 }
 
