@@ -507,7 +507,9 @@ export class MHeap extends HeapAccounts implements SpanOwner, PolicyHeap {
    */
   #scavengeSplitBase(s: Span, want: number): number {
     if (s.bytes <= want) return s.base;
-    let base = alignDown(s.end - want, this.pageSize);
+    // Whole bytes, as the runtime's uintptr: a fraction of a byte from the scavenger's pace
+    // would vanish against an address (s.end - 1e-3 === s.end) and release nothing.
+    let base = alignDown(s.end - Math.max(1, Math.ceil(want)), this.pageSize);
     const h = this.physHugePageSize;
     if (h > this.pageSize && alignDown(base, h) >= s.base) base = alignDown(base, h);
     return base;

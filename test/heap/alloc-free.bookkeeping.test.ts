@@ -175,6 +175,18 @@ describe('spanOf, spans, snapshot, close', () => {
     expect(addr).toBe(heap.arenaBase + heap.heapSys);
   });
 
+  it('a fraction of a byte asked of the scavenger releases whole pages (it once released nothing, and madvise got length 0)', () => {
+    // The scavenger's pace (bytes per ms × ms) is fractional; against an address near 2^47 a
+    // fraction below ~0.03 vanishes (a - 1e-3 === a). Go's nbytes is a uintptr: whole bytes.
+    const { heap } = rig();
+    heap.free(heap.alloc(4));
+    const released = heap.heapReleased;
+    const got = heap.scavenge(1e-3);
+    expect(got).toBeGreaterThanOrEqual(P);
+    expect(got).toBeLessThanOrEqual(4 * P);
+    expect(heap.heapReleased - released).toBe(got);
+  });
+
   it('gives equal snapshots for equal histories', () => {
     const run = () => {
       const { heap } = rig({ seed: 42 });
