@@ -5,8 +5,10 @@
  * policy runs each shipped trace (traces/*.spans.gz) as its program ran it, then again with one
  * of the lab's own choices changed — khugepaged absent / the collapse pass / the model, the
  * clock ×10, every release advice MADV_FREE / MADV_DONTNEED — and the table says whether the
- * ranking by steady in-use huge share survives each change (a flip counts only past 2 points
- * on both sides). Prints markdown and the machine it ran on.
+ * ranking by steady in-use huge share survives each change. The base runs twice: a pair of
+ * policies the two base runs already order differently, or that one base run separates by less
+ * than 2 points plus what the two base runs differ by, is noise, not a flip. Prints markdown and
+ * the machine it ran on.
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -37,14 +39,17 @@ function runAll(trace, file, over) {
   return out;
 }
 
-/** Pairs the base orders by more than NOISE that the variant orders the other way by more than NOISE. */
-function flips(base, other) {
+/** Pairs both base runs order p > q beyond the noise, that the variant orders q > p beyond it. */
+function flips(base, again, other) {
+  const share = (r, p) => r[p].steady.inUseHugeShare;
+  const noise = (p) => NOISE + Math.abs(share(base, p) - share(again, p));
   const f = [];
   for (const p of POLICY_NAMES)
     for (const q of POLICY_NAMES) {
-      const b = base[p].steady.inUseHugeShare - base[q].steady.inUseHugeShare;
-      const v = other[p].steady.inUseHugeShare - other[q].steady.inUseHugeShare;
-      if (b > NOISE && v < -NOISE) f.push(`${q}>${p}`);
+      const margin = noise(p) + noise(q);
+      const b = Math.min(share(base, p) - share(base, q), share(again, p) - share(again, q));
+      const v = share(other, p) - share(other, q);
+      if (b > margin && v < -margin) f.push(`${q}>${p}`);
     }
   return f;
 }
@@ -58,15 +63,17 @@ for (const file of files) {
   const started = Date.now();
   const base = runAll(trace, name, {});
   const baseMs = Date.now() - started;
+  const again = runAll(trace, name, {});
+  const spread = Math.max(...POLICY_NAMES.map((p) => Math.abs(base[p].steady.inUseHugeShare - again[p].steady.inUseHugeShare)));
   const ranking = [...POLICY_NAMES].sort((a, b) => base[b].steady.inUseHugeShare - base[a].steady.inUseHugeShare);
   const checks = VARIANTS.map(([label, over]) => {
-    const f = flips(base, runAll(trace, name, over));
+    const f = flips(base, again, runAll(trace, name, over));
     return f.length ? `${label}: ${f.join(', ')}` : null;
   }).filter(Boolean);
   const gt = base.coalesce.runtime.goTrace;
   const over = (p) => `${base[p].countOverRun.overEligible}/${base[p].countOverRun.samples}`;
   rows.push(
-    `| ${name} | ${trace.count} | ${POLICY_NAMES.map((p) => pct(base[p].steady.inUseHugeShare)).join(' / ')} | ${ranking.join(' > ')} | ${checks.length ? checks.join('; ') : 'holds under all 5'} | ${over('none')} · ${over('coalesce')} | ${gt.equalAtGc}/${gt.gcs} | ${(baseMs / 1000).toFixed(1)} s |`,
+    `| ${name} | ${trace.count} | ${POLICY_NAMES.map((p) => pct(base[p].steady.inUseHugeShare)).join(' / ')} | ${ranking.join(' > ')} | ${checks.length ? checks.join('; ') : 'holds under all 5'} (repeat: ±${(100 * spread).toFixed(0)} pt) | ${over('none')} · ${over('coalesce')} | ${gt.equalAtGc}/${gt.gcs} | ${(baseMs / 1000).toFixed(1)} s |`,
   );
   process.stderr.write(`${name}: done\n`);
 }

@@ -33,8 +33,13 @@ describe('hugespan lab', () => {
     expect({ ...coalesce.calls, hugepage: 0 }).toEqual({ ...none.calls, hugepage: 0 });
     expect(report.verdict).toBe(
       `coalesce kept its count true (${coalesce.verification.free.claimed} free huge pages counted, ${coalesce.verification.free.backed} backed); ` +
-        `none overstated it by ${none.verification.countMinusTruth} (${none.verification.free.claimed} counted, ${none.verification.free.backed} backed).`,
+        `none overstated it by ${none.verification.countMinusTruth} (${none.verification.free.claimed} counted, ${none.verification.free.backed} backed).` +
+        (none.countOverRun.overEligible > 0
+          ? ` Over the run (${none.countOverRun.samples} samples, no collapse pass): none counted frames the kernel may not back at ${none.countOverRun.overEligible} (up to ${none.countOverRun.maxOverEligible}); coalesce never did.`
+          : ` Over the run (${none.countOverRun.samples} samples, no collapse pass): no count ever exceeded the frames the kernel may back.`),
     );
+    // The seed's question asked at every sample: its policy never counts a frame the kernel may not back.
+    expect(coalesce.countOverRun.overEligible).toBe(0);
   });
 
   itExact('--policy all: five policies side by side, every run measured by the kernel, the goal judged', () => {
@@ -74,6 +79,19 @@ describe('hugespan lab', () => {
     expect(r.stdout).not.toMatch(/p99 advice latency/);
   });
 
+  itExact('--go-trace: a real Go program (a shipped trace) on its own clock, checked against the trace at every GC', () => {
+    const r = lab('--go-trace', 'traces/flate-encode.spans.gz', '--policy', 'all', '--khugepaged', 'none', '--time-scale', '2');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const gcs = /heap in use = the trace's at (\d+) of (\d+) GC cycles/.exec(r.stdout);
+    expect(gcs && gcs[1] === gcs[2] && Number(gcs[1]) > 0).toBe(true);
+    expect(r.stdout).toMatch(/^workload  go-trace traces\/flate-encode\.spans\.gz, \d+ events/m);
+    expect(r.stdout).toMatch(/^clock     the trace's own ×2 \(\d+\.\d\d s\)/m);
+    expect(r.stdout).toMatch(/its spans ×1\.\d\d–\d+\.\d\d the runtime's heapLive/);
+    expect(r.stdout).toMatch(/Over the run \(\d+ samples, no collapse pass\)/);
+    expect(r.stdout).not.toMatch(/final sweep/);
+  });
+
   it('text: a side-by-side table and the verdict line, no colour when piped', () => {
     const r = lab('--ops', '3000', '--arena', '128M', '--policy', 'coalesce', '--thp', 'host');
     expect(r.status).toBe(0);
@@ -102,6 +120,15 @@ describe('hugespan lab', () => {
     [['--release', 'purge'], "--release wants free, dontneed, default, not 'purge'"],
     [['--ms-per-op', '0'], "--ms-per-op wants a number from 0.001 to 1000000, not '0'"],
     [['--plot', '/nonexistent/dir/p.svg'], "--plot cannot write '/nonexistent/dir/p.svg': ENOENT"],
+    [['--go-trace', 'traces/flate-encode.spans.gz', '--workload', 'phase'], '--go-trace replays its own workload: give one of --go-trace, --trace, --workload'],
+    [['--go-trace', 'traces/flate-encode.spans.gz', '--ops', '10'], '--go-trace sets the ops (one per event): leave out --ops'],
+    [['--go-trace', 'traces/flate-encode.spans.gz', '--ms-per-op', '2'], "--go-trace runs on the trace's own clock: --time-scale scales it, --ms-per-op does not apply"],
+    [['--go-trace', 'traces/flate-encode.spans.gz', '--record', '/tmp/x.jsonl'], "--record writes the lab's JSON Lines trace, which has no clock: not with --go-trace"],
+    [['--go-trace', '/nonexistent/t.trace'], "--go-trace cannot read '/nonexistent/t.trace': ENOENT"],
+    [['--go-trace', 'traces/churn-small.jsonl'], '--go-trace traces/churn-small.jsonl:1: not a hugespan go spans file (it starts "# hugespan go spans 1")'],
+    [['--go-trace', 'package.json'], '--go-trace package.json:1: not a hugespan go spans file (it starts "# hugespan go spans 1")'],
+    [['--time-scale', '10'], "--time-scale scales a --go-trace's clock: give --go-trace with it"],
+    [['--go-trace', 'traces/flate-encode.spans.gz', '--time-scale', '0'], "--time-scale wants a number from 0.001 to 1000, not '0'"],
   ])('%j is a usage error (exit 2)', (args, message) => {
     const r = lab(...args);
     expect(r.status).toBe(2);

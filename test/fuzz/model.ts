@@ -117,9 +117,16 @@ export function commit(x: MapModel, s: number, e: number): void {
   x.committed = merge([...x.committed, [s, e]]);
 }
 
-/** The views over [s, e) the addon detaches: local ones, and dropped ones (their live handle pins them, so the addon still sees them local). */
+/**
+ * The views over [s, e) the addon detaches: local ones, and dropped ones that never escaped
+ * (their live handle pins them, so the addon still sees them local). A moved buffer dropped is
+ * JS's alone: the addon cannot detach it.
+ */
 function detachOver(m: Model, x: MapModel, s: number, e: number): void {
-  for (const v of viewsOver(m, x.id, s, e, ['local', 'dropped'])) v.state = v.state === 'local' ? 'detached' : 'detachedDropped';
+  for (const v of viewsOver(m, x.id, s, e, ['local', 'dropped'])) {
+    if (v.state === 'local') v.state = 'detached';
+    else if (!v.escapedOnce) v.state = 'detachedDropped';
+  }
 }
 
 /** decommit: books lose the range, views over it are detached, every page is dropped. */

@@ -9,7 +9,7 @@ import { POLICY_NAMES } from '../../src/heap/policy';
 import { Rand } from '../../src/heap/rand';
 import type { Span } from '../../src/heap/span';
 import { GcModel } from '../../src/heap/gc';
-import { MiB, rig } from './helpers';
+import { KiB, MiB, rig } from './helpers';
 
 const H = 2 * MiB;
 const P = 8192;
@@ -86,7 +86,7 @@ describe('policy specifics', () => {
 
   it('hpa: a slab ≥ 95 % in use for 10 s is hugified (hugepage + collapse); purging dehugifies it first', () => {
     const { heap, sys, mem } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
-    const spans = Array.from({ length: 8 }, () => heap.alloc(32)); // 8 × 256 KiB = one full slab
+    const spans = Array.from({ length: 32 }, () => heap.alloc(8)); // 32 × 64 KiB (hpa_slab_max_alloc) = one full slab
     heap.tick(0);
     expect(sys.calls.hugepage).toBe(0);
     heap.tick(9_999);
@@ -101,21 +101,56 @@ describe('policy specifics', () => {
     heap.checkInvariants();
   });
 
+  it('hpa as jemalloc 5.3: a request over hpa_slab_max_alloc (64 KiB) is the page allocator\'s, outside every slab, never hugified', () => {
+    const { heap, sys } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
+    const small = heap.alloc(1); // a slab's
+    const big = heap.alloc(9); // 72 KiB: the PAC's, in a frame no slab uses
+    const H = 2 * MiB;
+    const frame = (x: { base: number }) => Math.floor((x.base - heap.arenaBase) / H);
+    expect(frame(big)).not.toBe(frame(small));
+    // Slab allocations keep out of the PAC's frame; filling it to 100 % never hugifies it.
+    const more = Array.from({ length: 40 }, () => heap.alloc(8));
+    expect(more.filter((x) => frame(x) === frame(big))).toEqual([]);
+    const rest = Array.from({ length: 25 }, () => heap.alloc(9)); // 25 × 72 KiB more PAC extents
+    heap.tick(0);
+    heap.tick(60_000);
+    const pacFrames = new Set([big, ...rest].map(frame));
+    expect(sys.calls.hugepage).toBeLessThanOrEqual(new Set(more.map(frame)).size); // only slabs were hugified
+    expect([...pacFrames].some((f) => more.some((x) => frame(x) === f))).toBe(false);
+    heap.checkInvariants();
+  });
+
+  it('hpa as jemalloc 5.3: hpa_dirty_mult purges the slabs\' dirty memory above 25 % of their active memory, at each tick', () => {
+    const { heap } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
+    const spans = Array.from({ length: 64 }, () => heap.alloc(8)); // two full slabs (4 MiB active)
+    for (const x of spans.slice(0, 40)) heap.free(x); // 2.5 MiB dirty, 1.5 MiB active
+    const released = heap.heapReleased;
+    heap.tick(1);
+    const active = 24 * 8 * 8 * KiB;
+    expect(heap.heapReleased - released).toBeGreaterThanOrEqual(2.5 * MiB - 0.25 * active);
+    expect(heap.heapFree).toBeLessThanOrEqual(0.25 * active + 2 * MiB); // the rest: whole slabs at a time
+    heap.checkInvariants();
+  });
+
   it('hpa as jemalloc 5.3: dropping below 95 % keeps the slab eligible; a change while ≥ 95 % resets its timestamp; emptying it clears it', () => {
     // Below 95 % after becoming eligible: still hugified when the delay has passed.
     {
       const { heap, sys } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
-      const spans = Array.from({ length: 8 }, () => heap.alloc(32)); // one full slab, eligible at 0
+      const spans = Array.from({ length: 32 }, () => heap.alloc(8)); // one full slab, eligible at 0
       heap.tick(5_000);
-      heap.free(spans[0]); // 87.5 %: jemalloc keeps hugify_allowed
-      heap.tick(10_000);
+      // The first free leaves 96.9 % (a change while ≥ 95 %: the timestamp is now 5 s), the rest
+      // take it to 87.5 %: jemalloc keeps hugify_allowed, so it is hugified 10 s after 5 s.
+      for (const x of spans.slice(0, 4)) heap.free(x);
+      heap.tick(14_999);
+      expect(sys.calls.hugepage).toBe(0);
+      heap.tick(15_000);
       expect(sys.calls.hugepage).toBe(1);
       heap.checkInvariants();
     }
     // A change while ≥ 95 % resets the timestamp: the delay counts from the last one.
     {
       const { heap, sys } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
-      Array.from({ length: 15 }, () => heap.alloc(16));
+      Array.from({ length: 30 }, () => heap.alloc(8));
       Array.from({ length: 15 }, () => heap.alloc(1)); // 255 of 256 pages: eligible at 0
       heap.tick(5_000);
       heap.alloc(1); // the slab's last page, at 5 s: allowed again, from now
@@ -128,7 +163,7 @@ describe('policy specifics', () => {
     // Emptied before the delay: not hugified.
     {
       const { heap, sys } = rig({ policy: 'hpa' }, {}, { thp: 'host' });
-      const spans = Array.from({ length: 8 }, () => heap.alloc(32));
+      const spans = Array.from({ length: 32 }, () => heap.alloc(8));
       heap.tick(5_000);
       spans.forEach((x) => heap.free(x));
       heap.tick(20_000);
