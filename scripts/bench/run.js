@@ -33,6 +33,7 @@ const ROWS = [
   { ids: ['14'], file: './rows/all', weight: 4 },
   { ids: ['16', '17'], file: './rows/scrape', weight: 6 },
   { ids: ['18'], file: './rows/bloat', weight: 3 },
+  { ids: ['19'], file: './rows/go-trace', weight: 3 },
 ];
 
 const DEFAULTS = { runs: 7, budget: 100, minRuns: 3 };
