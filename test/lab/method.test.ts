@@ -4,6 +4,7 @@
  * allocator's default advice, LazyFree reported; figures measured over the run as a series with
  * steady-state medians; the program clock an option. All on real memory, read from the kernel.
  */
+import { POLICY_NAMES } from '../../src/heap/policy';
 import { runLab, LabOptions, LabResult, releaseFor } from '../../src/lab/run';
 import { exactReason, itUnless, itExact } from '../support/thp';
 
@@ -61,20 +62,25 @@ describe('lab method', () => {
     expect(runLab({ ...base, ops: 500, samples: 0 }).series).toEqual([]);
   });
 
-  itExact('the program clock is an option: ×10 shown beside ×1 — hpa last at both (a margin of 20+ points), hugifying only when the clock gives its delay', () => {
-    const at = (msPerOp: number) =>
-      (['none', 'coalesce', 'density', 'filler', 'hpa'] as const).map((policy) => runLab({ ...base, arenaBytes: 256 << 20, ops: 8000, seed: 1, policy, khugepaged: 'none', msPerOp, samples: 20 }));
-    const rank = (runs: LabResult[]) => [...runs].sort((a, b) => b.steady.inUseHugeShare - a.steady.inUseHugeShare).map((r) => `${r.options.policy} ${(100 * r.steady.inUseHugeShare).toFixed(1)}%`);
+  itExact('the program clock is an option: ×10 shown beside ×1 — filler first at both (a margin of 10+ points); hpa hugifies only when the clock gives its delay', () => {
+    const one = (policy: (typeof POLICY_NAMES)[number], msPerOp: number) => runLab({ ...base, arenaBytes: 256 << 20, ops: 8000, seed: 1, policy, khugepaged: 'none', msPerOp, samples: 20 });
+    const at = (msPerOp: number) => POLICY_NAMES.map((policy) => one(policy, msPerOp));
+    const rank = (runs: LabResult[]) => [...runs].sort((a, b) => b.steady.inUseHugeShare - a.steady.inUseHugeShare);
+    const show = (runs: LabResult[]) => rank(runs).map((r) => `${r.options.policy} ${(100 * r.steady.inUseHugeShare).toFixed(1)}%`).join(' > ');
     const [x1, x10] = [at(1), at(10)];
     for (const r of x1) expect(r.runtime.clockMs).toBe(8000);
     for (const r of x10) expect(r.runtime.clockMs).toBe(80_000);
-    process.stdout.write(`ranking by steady in-use huge share: 1 ms/op ${rank(x1).join(' > ')}; 10 ms/op ${rank(x10).join(' > ')}\n`);
-    // The order among none, coalesce, density and filler is within this host's run-to-run noise
-    // (density led filler in one loaded run, 88 % to 86 %), so only hpa's place is asserted.
-    expect(rank(x1)[4]).toMatch(/^hpa /);
-    expect(rank(x10)[4]).toMatch(/^hpa /);
-    // hpa's hugify delay is 10 s of program time: 8 s of clock never reaches it, 80 s does.
-    expect(x1[4].calls.collapse).toBe(0);
-    expect(x10[4].calls.collapse).toBeGreaterThan(0);
+    process.stdout.write(`ranking by steady in-use huge share: 1 ms/op ${show(x1)}; 10 ms/op ${show(x10)}\n`);
+    // The rest of the order is within this host's run-to-run noise (none, coalesce, density and
+    // hpa sit within a few points at 10 ms/op): only filler's lead is asserted, with its margin.
+    for (const runs of [x1, x10]) {
+      const [first, second] = rank(runs);
+      expect(first.options.policy).toBe('filler');
+      expect(first.steady.inUseHugeShare - second.steady.inUseHugeShare).toBeGreaterThan(0.1);
+    }
+    // hpa's hugify delay is 10 s of program time: 8 s of clock never reaches it; 800 s does,
+    // for the slabs that stay ≥ 95 % full that long between jemalloc's purges (every 5 s at most).
+    expect(x1[POLICY_NAMES.indexOf('hpa')].calls.collapse).toBe(0);
+    expect(one('hpa', 100).calls.collapse).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -3,7 +3,7 @@
  * `hpa_try_alloc_batch_no_grow`, `hpa_shard_maybe_do_deferred_work`, `hpa_try_hugify`,
  * `hpa_try_purge`; `src/psset.c` `psset_pick_alloc`, `psset_pick_purge`; `include/jemalloc/
  * internal/hpdata.h`; options `hpa_slab_max_alloc` 64 KiB, `hpa_hugification_threshold` 95 %,
- * `hpa_hugify_delay_ms` 10 000, `hpa_dirty_mult` 25 %).
+ * `hpa_hugify_delay_ms` 10 000, `hpa_dirty_mult` 25 %, `hpa_min_purge_interval_ms` 5 000).
  *
  * - A request over `hpa_slab_max_alloc` (64 KiB) is not the HPA's: jemalloc's other page
  *   allocator (PAC) serves it from extents no slab uses, first fit by address; a frame holding
@@ -20,8 +20,9 @@
  * - Purging picks slabs with the most dirty (free, unreleased) memory, empty slabs first; a
  *   hugified slab is dehugified (MADV_NOHUGEPAGE on the whole slab) before its dirty pages are
  *   released. It runs when the heap's scavenger asks (the Go pacing every policy shares) and on
- *   jemalloc's own rule, at each tick: while the slabs' dirty bytes exceed `hpa_dirty_mult`
- *   (25 %) of their active bytes (`hpa_should_purge`). sysUnused marks no edges of its own.
+ *   jemalloc's own rule: when the slabs' dirty bytes exceed `hpa_dirty_mult` (25 %) of their
+ *   active bytes (`hpa_should_purge`), at most once per `hpa_min_purge_interval_ms` (5 s of
+ *   program time). sysUnused marks no edges of its own.
  *
  * Simplified: ages are addresses; PAC extents are purged by the same walk (jemalloc's PAC decays
  * them over 10 s).
@@ -35,6 +36,8 @@ export const HUGIFY_DELAY_MS = 10_000;
 export const SLAB_MAX_ALLOC = 64 << 10;
 /** hpa_dirty_mult: purge while dirty > this share of active. */
 export const DIRTY_MULT = 0.25;
+/** hpa_min_purge_interval_ms: jemalloc's own purging at most this often. */
+export const MIN_PURGE_INTERVAL_MS = 5_000;
 
 export function hpaPolicy(opts: { hugifyDelayMs?: number; collapse?: boolean } = {}): HeapPolicy {
   let heap: PolicyHeap;
@@ -103,6 +106,8 @@ export function hpaPolicy(opts: { hugifyDelayMs?: number; collapse?: boolean } =
   const cls = (pages: number) => (pages <= 0 ? -1 : Math.floor(Math.log2(pages)));
   /** The program clock as last ticked: the time a change happens at. */
   let now = 0;
+  /** When jemalloc's own rule last purged. */
+  let lastPurge = -Infinity;
   return {
     name: 'hpa',
     release: 'dontneed',
@@ -164,15 +169,21 @@ export function hpaPolicy(opts: { hugifyDelayMs?: number; collapse?: boolean } =
       now = nowMs;
       if (heap.physHugePageSize === 0) return;
       fit();
-      // hpa_should_purge: the slabs' dirty memory over hpa_dirty_mult of their active memory.
-      let active = 0;
-      let dirty = 0;
-      for (let i = 0; i < frames.count; i++) {
-        if (pac[i]) continue;
-        active += heap.frameInUse(i);
-        dirty += heap.dirtyIn(frames.base(i), frames.base(i) + H);
+      // hpa_should_purge: the slabs' dirty memory over hpa_dirty_mult of their active memory,
+      // checked no more often than hpa_min_purge_interval_ms.
+      if (now - lastPurge >= MIN_PURGE_INTERVAL_MS) {
+        let active = 0;
+        let dirty = 0;
+        for (let i = 0; i < frames.count; i++) {
+          if (pac[i]) continue;
+          active += heap.frameInUse(i);
+          dirty += heap.dirtyIn(frames.base(i), frames.base(i) + H);
+        }
+        if (dirty > DIRTY_MULT * active) {
+          purge(dirty - DIRTY_MULT * active);
+          lastPurge = now;
+        }
       }
-      if (dirty > DIRTY_MULT * active) purge(dirty - DIRTY_MULT * active);
       for (let i = 0; i < frames.count; i++) {
         if (pac[i] || huge[i] || Number.isNaN(since[i]) || now - since[i] < delay) continue;
         const base = frames.base(i);
