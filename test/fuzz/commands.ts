@@ -55,8 +55,14 @@ export const FAMILIES = {
 } as const;
 export type Family = keyof typeof FAMILIES;
 
-/** The families npm test's fixed-seed pass runs: widen as the issue's items are fixed. */
-export const ENABLED: Family[] = ['core', 'collapse', 'transfer', 'smaps', 'badArgs', 'heap'];
+/**
+ * The families npm test's fixed-seed pass runs: every one whose issue-21 items are fixed, which
+ * is all of them, but two kept to `npm run fuzz:model` (they pass there): `unbounded`, whose steps
+ * each do the most work a call may (hundreds of smaps streams, each a thread reading this
+ * process's smaps: minutes a seed), and `workerTerminate`, which can meet Node 20's own rare
+ * use-after-free at worker teardown (README, "known limit") — a crash in Node, not in hugespan.
+ */
+export const ENABLED: Family[] = (Object.keys(FAMILIES) as Family[]).filter((f) => f !== 'selfTest' && f !== 'unbounded' && f !== 'workerTerminate');
 
 export type Step = { t: string; f: Family; [k: string]: unknown };
 
