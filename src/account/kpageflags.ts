@@ -24,7 +24,7 @@ export function thpRanges(pid: number | 'self', ranges: ArrayLike<number>): Floa
     for (let i = 0; i + 1 < all.length; i += 2) bytes += all[i + 1] - all[i];
     if (bytes <= limit) return binding.thpRanges(pid, all) ?? undefined;
     const out: number[] = [];
-    for (const piece of pieces(all, limit)) {
+    for (const piece of rangeBatches(all, limit)) {
       const r = binding.thpRanges(pid, piece);
       if (!r) return undefined;
       for (const x of r) out.push(x);
@@ -37,16 +37,20 @@ export function thpRanges(pid: number | 'self', ranges: ArrayLike<number>): Floa
   }
 }
 
-/** `ranges` (start, end pairs) cut into batches of at most `limit` bytes each, in order. */
-function* pieces(ranges: Float64Array, limit: number): Generator<Float64Array> {
+/**
+ * Records of `stride` numbers — start, end, then any fields that go with the range — in batches
+ * of at most `limit` bytes of range each, in order; a range over the room left is cut there, its
+ * fields repeated on each part. (kpageflags reads pairs, thp-sizes triples with a VMA index.)
+ */
+export function* rangeBatches(records: Float64Array, limit: number, stride = 2): Generator<Float64Array> {
   let batch: number[] = [];
   let room = limit;
-  for (let i = 0; i + 1 < ranges.length; i += 2) {
-    let s = ranges[i];
-    const e = ranges[i + 1];
-    while (s < e) {
+  for (let i = 0; i + stride <= records.length; i += stride) {
+    const e = records[i + 1];
+    for (let s = records[i]; s < e; ) {
       const n = Math.min(e - s, room);
       batch.push(s, s + n);
+      for (let k = 2; k < stride; k++) batch.push(records[i + k]);
       s += n;
       room -= n;
       if (room === 0) {

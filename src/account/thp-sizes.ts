@@ -8,6 +8,7 @@
  * the answer is `undefined` ("not visible without root"), never {}. Only non-zero keys are kept.
  */
 import { binding } from '../native/binding';
+import { rangeBatches } from './kpageflags';
 
 /** Bytes by thpmaps' key, e.g. { "anon-thp-pte-aligned-64kB": 1048576 }. */
 export interface ThpBySize {
@@ -73,7 +74,7 @@ export function thpFolios(pid: number | 'self', triples: Float64Array, pageSize:
   const out = new Map<number, ThpBySize>();
   try {
     const limit = binding.limits().maxThpRangeBytes;
-    for (const piece of pieces(triples, limit)) {
+    for (const piece of rangeBatches(triples, limit, 3)) {
       const r = binding.thpFolios(pid, piece);
       if (!r) return undefined;
       for (let i = 0; i + 4 < r.length; i += 5) {
@@ -119,26 +120,6 @@ export function vmaFolios(pid: number, bounds: Float64Array, only: Float64Array 
     }
   }
   return thpFolios(pid, Float64Array.from(triples), pageSize);
-}
-
-/** Triples in batches of at most `limit` bytes each, a range over it cut at `limit`-byte steps. */
-function* pieces(triples: Float64Array, limit: number): Generator<Float64Array> {
-  let batch: number[] = [];
-  let room = limit;
-  for (let i = 0; i + 2 < triples.length; i += 3) {
-    for (let s = triples[i]; s < triples[i + 1]; ) {
-      const n = Math.min(triples[i + 1] - s, room);
-      batch.push(s, s + n, triples[i + 2]);
-      s += n;
-      room -= n;
-      if (room === 0) {
-        yield Float64Array.from(batch);
-        batch = [];
-        room = limit;
-      }
-    }
-  }
-  if (batch.length) yield Float64Array.from(batch);
 }
 
 /**
