@@ -24,3 +24,12 @@ it('thpRanges over a reservation larger than one call reads', () => {
     m.unmap();
   }
 });
+
+it('rangeBatches cuts ranges at the byte limit, in order, carrying each record\'s fields to every part', async () => {
+  const { rangeBatches } = await import('../../src/account/kpageflags');
+  const pairs = [...rangeBatches(Float64Array.from([0, 10, 20, 25]), 4)].map((b) => Array.from(b));
+  expect(pairs).toEqual([[0, 4], [4, 8], [8, 10, 20, 22], [22, 25]]);
+  const triples = [...rangeBatches(Float64Array.from([0, 6, 7, 10, 12, 9]), 5, 3)].map((b) => Array.from(b));
+  expect(triples).toEqual([[0, 5, 7], [5, 6, 7, 10, 12, 9]]);
+  expect([...rangeBatches(new Float64Array(0), 5)]).toEqual([]);
+});
