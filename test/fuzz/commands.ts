@@ -547,6 +547,7 @@ async function dropStreams(s: Step, m: Model, real: Real): Promise<void> {
   binding.unmap(h);
   M.unmap(m, x);
   await settle(); // let them go before the next step, whatever the verdict
+  M.settle(m); // the collector ran: the model's dropped buffers go too (the step reports itself settled)
   if (grown > 128) throw new Mismatch(`${n} dropped smaps streams left ${grown} more threads running`);
 }
 

@@ -155,7 +155,8 @@ export function settle(m: Model): void {
   // the fuzzer makes far fewer): a dropped view of one stays listed until the mapping goes.
   const live = new Set(m.maps.filter((x) => x.live).map((x) => x.id));
   for (const v of m.views) {
-    if (v.state === 'dropped' && live.has(v.map)) continue;
+    // A view that escaped is no longer pinned (its pinned buffer is the detached original): gone.
+    if (v.state === 'dropped' && live.has(v.map) && !v.escapedOnce) continue;
     if (v.state === 'dropped' || v.state === 'detachedDropped') v.state = 'gone';
   }
   m.views = m.views.filter((v) => v.state !== 'gone');
