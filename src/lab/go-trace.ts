@@ -358,6 +358,21 @@ export function goTraceSummary(g: GoTrace): { allocs: number; frees: number; gcs
  */
 const SPANS_HEAD = '# hugespan go spans 1 ';
 
+/** Each line's letter, event kind and fields after the time: the writer's and the reader's one table. */
+const LINES = {
+  s: { kind: GO_EVENT.alloc, fields: 3 },
+  a: { kind: GO_EVENT.alloc, fields: 3 },
+  f: { kind: GO_EVENT.free, fields: 1 },
+  g: { kind: GO_EVENT.gcBegin, fields: 1 },
+  e: { kind: GO_EVENT.gcEnd, fields: 1 },
+  h: { kind: GO_EVENT.heapGoal, fields: 1 },
+  l: { kind: GO_EVENT.heapLive, fields: 1 },
+} as const;
+type Letter = keyof typeof LINES;
+const LETTER_OF = new Map<number, Letter>((Object.keys(LINES) as Letter[]).filter((l) => l !== 's').map((l) => [LINES[l].kind, l]));
+/** Whether a kind's one field is `value` (bytes) rather than `id`. */
+const VALUED = new Set<number>([GO_EVENT.heapGoal, GO_EVENT.heapLive]);
+
 export interface Provenance {
   [key: string]: string | number;
 }
@@ -367,25 +382,9 @@ export function writeGoSpans(g: GoTrace, provenance: Provenance): string {
   const lines = [SPANS_HEAD + JSON.stringify({ ...provenance, pageSize: g.pageSize, eventsRead: g.eventsRead, unrecordedFrees: g.unrecorded.frees, impliedFrees: g.unrecorded.impliedFrees })];
   for (let i = 0; i < g.count; i++) {
     const t = Math.round(g.t[i]);
-    switch (g.kind[i]) {
-      case GO_EVENT.alloc:
-        lines.push(`${g.value[i] === 1 ? 's' : 'a'} ${t} ${g.id[i]} ${g.pages[i]} ${g.cls[i]}`);
-        break;
-      case GO_EVENT.free:
-        lines.push(`f ${t} ${g.id[i]}`);
-        break;
-      case GO_EVENT.gcBegin:
-        lines.push(`g ${t} ${g.id[i]}`);
-        break;
-      case GO_EVENT.gcEnd:
-        lines.push(`e ${t} ${g.id[i]}`);
-        break;
-      case GO_EVENT.heapGoal:
-        lines.push(`h ${t} ${g.value[i]}`);
-        break;
-      default:
-        lines.push(`l ${t} ${g.value[i]}`);
-    }
+    const kind = g.kind[i];
+    if (kind === GO_EVENT.alloc) lines.push(`${g.value[i] === 1 ? 's' : 'a'} ${t} ${g.id[i]} ${g.pages[i]} ${g.cls[i]}`);
+    else lines.push(`${LETTER_OF.get(kind)} ${t} ${VALUED.has(kind) ? g.value[i] : g.id[i]}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -408,50 +407,40 @@ export function readGoSpans(text: string, file = 'trace'): { trace: GoTrace; pro
   g.unrecorded = { frees: Number(provenance.unrecordedFrees) || 0, impliedFrees: Number(provenance.impliedFrees) || 0 };
   const live = new Set<number>();
   let last = 0;
-  body.forEach((line, k) => {
+  body.forEach((text, k) => {
     const at = `${file}:${k + 2}`;
-    const f = line.split(' ');
+    const f = text.split(' ');
     const num = (j: number): number => {
       const v = Number(f[j]);
       if (f[j] === undefined || !Number.isSafeInteger(v) || v < 0) throw new GoTraceError(`${at}: field ${j + 1} wants a non-negative integer, not ${JSON.stringify(f[j] ?? null)}`);
       return v;
     };
-    const want = { a: 5, s: 5, f: 3, g: 3, e: 3, h: 3, l: 3 }[f[0] as 'a'];
-    if (want === undefined) throw new GoTraceError(`${at}: unknown event ${JSON.stringify(f[0])} (a, s, f, g, e, h, l)`);
-    if (f.length !== want) throw new GoTraceError(`${at}: ${f[0]} wants ${want - 1} fields, found ${f.length - 1}`);
+    const spec = Object.hasOwn(LINES, f[0]) ? LINES[f[0] as Letter] : undefined;
+    if (spec === undefined) throw new GoTraceError(`${at}: unknown event ${JSON.stringify(f[0])} (${Object.keys(LINES).join(', ')})`);
+    if (f.length !== spec.fields + 2) throw new GoTraceError(`${at}: ${f[0]} wants ${spec.fields + 1} fields, found ${f.length - 1}`);
     const t = num(1);
     if (t < last) throw new GoTraceError(`${at}: time ${t} goes back (previous ${last})`);
     last = t;
     g.t[k] = t;
     const id = num(2);
-    switch (f[0]) {
-      case 'a':
-      case 's':
-        if (live.has(id)) throw new GoTraceError(`${at}: span ${id} allocated while it is live`);
-        if (num(3) < 1) throw new GoTraceError(`${at}: a span of 0 pages`);
-        live.add(id);
-        if (f[0] === 's') {
-          g.existing++;
-          g.value[k] = 1;
-        }
-        g.kind[k] = GO_EVENT.alloc;
-        g.id[k] = id;
-        g.pages[k] = num(3);
-        g.cls[k] = num(4);
-        break;
-      case 'f':
-        if (!live.delete(id)) throw new GoTraceError(`${at}: span ${id} freed but not live`);
-        g.kind[k] = GO_EVENT.free;
-        g.id[k] = id;
-        break;
-      case 'g':
-      case 'e':
-        g.kind[k] = f[0] === 'g' ? GO_EVENT.gcBegin : GO_EVENT.gcEnd;
-        g.id[k] = id;
-        break;
-      default:
-        g.kind[k] = f[0] === 'h' ? GO_EVENT.heapGoal : GO_EVENT.heapLive;
-        g.value[k] = id;
+    g.kind[k] = spec.kind;
+    if (VALUED.has(spec.kind)) {
+      g.value[k] = id;
+      return;
+    }
+    g.id[k] = id;
+    if (spec.kind === GO_EVENT.free) {
+      if (!live.delete(id)) throw new GoTraceError(`${at}: span ${id} freed but not live`);
+    } else if (spec.kind === GO_EVENT.alloc) {
+      if (live.has(id)) throw new GoTraceError(`${at}: span ${id} allocated while it is live`);
+      if (num(3) < 1) throw new GoTraceError(`${at}: a span of 0 pages`);
+      live.add(id);
+      if (f[0] === 's') {
+        g.existing++;
+        g.value[k] = 1;
+      }
+      g.pages[k] = num(3);
+      g.cls[k] = num(4);
     }
   });
   return { trace: g, provenance };
